@@ -114,7 +114,7 @@ test("ablating a head changes exactly that head's contribution to the output", (
     // In the ablated run, head 1's z is zero and head 0's is unchanged.
     for (let t = 0; t < T; t++) {
       for (let d = 0; d < D; d++) {
-        assert.equal(za[t * H * D + D + d], 0);
+        assert.ok(za[t * H * D + D + d] === 0, `ablated z is ${za[t * H * D + D + d]}`);
         assert.equal(za[t * H * D + d], z[t * H * D + d]);
       }
     }

@@ -126,9 +126,11 @@ test("nn op gradients match finite differences", () => {
   gradCheck("crossEntropy none", [[2, 3, 6]], ([x]) => op.crossEntropy(x, Int32Array.from([0, 5, 1, 2, 3, 4]), { reduction: "none" }));
   gradCheck("attention", [[2, 5, 6], [2, 5, 6], [2, 5, 6]], ([q, k, v]) => op.attention(q, k, v, { nHeads: 2 }).out);
   gradCheck("attention non-causal", [[1, 4, 4], [1, 4, 4], [1, 4, 4]], ([q, k, v]) => op.attention(q, k, v, { nHeads: 1, causal: false, scale: 0.7 }).out);
-  gradCheck("attentionWithPattern", [[2, 4, 6]], ([v]) => {
-    const p = noGrad(() => op.attention(v, v, v, { nHeads: 3 }).pattern);
-    return op.attentionWithPattern(p, v, 3);
+  gradCheck("attentionWithPattern", [[2, 4, 6], [2, 4, 6]], ([v, qk]) => {
+    // The pattern is a constant (computed from a tensor the loss does not otherwise depend on,
+    // without gradient), as in pattern-preserving ablation.
+    const p = noGrad(() => op.attention(qk, qk, qk, { nHeads: 3 }).pattern);
+    return op.mul(op.attentionWithPattern(p, v, 3), op.scale(op.sum(qk), 0));
   });
 });
 

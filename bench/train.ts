@@ -1,0 +1,108 @@
+/**
+ * Training-step throughput of the engine: forward + backward + gradient clipping + AdamW on
+ * random tokens, for the anchor configurations (keep in step with bench/torch_bench.py), and the
+ * resident memory of a long run (issue 2: RSS after 2,000 steps within 10% of RSS after 100).
+ * Runnable alone: `node --import tsx bench/train.ts [--memory]`.
+ */
+import * as op from "../src/engine/ops/index.ts";
+import { kernels } from "../src/engine/backend.ts";
+import { releaseGraph } from "../src/engine/tensor.ts";
+import { parseModelConfig, type ModelConfig } from "../src/model/config.ts";
+import { buildModel, parameterCount, type LanguageModel } from "../src/model/model.ts";
+import { AdamW } from "../src/train/optimizer.ts";
+import { Rng } from "../src/util/random.ts";
+
+export const TRAIN_CONFIGS: Record<string, { model: unknown; batch: number }> = {
+  "attn-2l-v4096": { model: { kind: "attn-only", nLayers: 2, dModel: 256, nHeads: 8, dHead: 32, nCtx: 512, dVocab: 4096 }, batch: 8 },
+  "attn-2l-v256": { model: { kind: "attn-only", nLayers: 2, dModel: 256, nHeads: 8, dHead: 32, nCtx: 512, dVocab: 256 }, batch: 8 },
+  "lstm-2l-v4096": { model: { kind: "lstm", nLayers: 2, dModel: 256, dHidden: 256, nCtx: 512, dVocab: 4096 }, batch: 8 },
+};
+
+export interface StepRunner {
+  model: LanguageModel;
+  tokensPerStep: number;
+  step(): number;
+}
+
+/** A training step on fixed random tokens (the data pipeline is measured by bench/data.ts). */
+export function makeStepRunner(config: ModelConfig, batch: number, seed = 0): StepRunner {
+  const model = buildModel(config, seed);
+  const opt = new AdamW(model.params, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1 });
+  const T = config.nCtx;
+  const rng = new Rng(seed);
+  const inputs = new Int32Array(batch * T), targets = new Int32Array(batch * T);
+  for (let i = 0; i < inputs.length; i++) {
+    inputs[i] = rng.int(config.dVocab);
+    targets[i] = rng.int(config.dVocab);
+  }
+  return {
+    model,
+    tokensPerStep: batch * T,
+    step() {
+      const loss = op.crossEntropy(model.forward(inputs, batch).logits, targets);
+      const v = loss.item();
+      loss.backward();
+      opt.step(1e-3, 1);
+      opt.zeroGrad();
+      releaseGraph();
+      return v;
+    },
+  };
+}
+
+export interface TrainFigure {
+  config: string;
+  params: number;
+  tokensPerSecond: number;
+  runs: number[];
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+export function benchTrain(name: string, opts: { steps?: number; warmup?: number; repeats?: number } = {}): TrainFigure {
+  const { steps = 4, warmup = 2, repeats = 3 } = opts;
+  const c = TRAIN_CONFIGS[name];
+  const r = makeStepRunner(parseModelConfig(c.model), c.batch);
+  for (let i = 0; i < warmup; i++) r.step();
+  const runs: number[] = [];
+  for (let k = 0; k < repeats; k++) {
+    const t0 = performance.now();
+    for (let i = 0; i < steps; i++) r.step();
+    runs.push((steps * r.tokensPerStep) / ((performance.now() - t0) / 1000));
+  }
+  return { config: name, params: parameterCount(r.model), tokensPerSecond: median(runs), runs };
+}
+
+/** RSS after `early` and after `late` anchor steps. */
+export function benchMemory(early = 100, late = 2000, name = "attn-2l-v4096"): { early: number; late: number; rssEarlyMiB: number; rssLateMiB: number; ratio: number } {
+  const c = TRAIN_CONFIGS[name];
+  const r = makeStepRunner(parseModelConfig(c.model), c.batch);
+  let rssEarly = 0;
+  for (let i = 1; i <= late; i++) {
+    r.step();
+    if (i === early) {
+      global.gc?.();
+      rssEarly = process.memoryUsage().rss;
+    }
+  }
+  global.gc?.();
+  const rssLate = process.memoryUsage().rss;
+  return { early, late, rssEarlyMiB: rssEarly / 2 ** 20, rssLateMiB: rssLate / 2 ** 20, ratio: rssLate / rssEarly };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  console.log(`backend: ${kernels().name}, threads: ${kernels().getThreads()}`);
+  if (process.argv.includes("--memory")) {
+    const late = Number(process.argv[process.argv.indexOf("--memory") + 1]) || 2000;
+    const m = benchMemory(100, late);
+    console.log(`memory: RSS after ${m.early} steps ${m.rssEarlyMiB.toFixed(0)} MiB, after ${m.late} steps ${m.rssLateMiB.toFixed(0)} MiB (ratio ${m.ratio.toFixed(3)})`);
+  } else {
+    for (const name of Object.keys(TRAIN_CONFIGS)) {
+      const f = benchTrain(name);
+      console.log(`train ${name}: ${f.tokensPerSecond.toFixed(0)} tokens/s (params ${f.params}; runs ${f.runs.map((x) => x.toFixed(0)).join(", ")})`);
+    }
+  }
+}
