@@ -1,0 +1,662 @@
+/**
+ * Checkpoint files: tensors in the safetensors format (readable by PyTorch, TransformerLens and the
+ * Hugging Face `safetensors` package), written atomically and verified on load; and, on top of that,
+ * the training checkpoint (parameters, AdamW moments, random and data-sampler state) that exact
+ * resume needs.
+ *
+ * The safetensors layout (https://github.com/huggingface/safetensors, "Format"):
+ *   bytes 0..8      N, the header length, unsigned 64-bit little-endian
+ *   bytes 8..8+N    a UTF-8 JSON object {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {string: string}},
+ *                   padded with spaces; we pad so that 8 + N is a multiple of 8, which keeps every tensor aligned
+ *   bytes 8+N..     the data section: each tensor row-major, little-endian, at [begin, end) relative to its start;
+ *                   the tensors cover the section exactly (no holes, no overlap, nothing after the last one)
+ * We write this ourselves: no maintained npm library writes safetensors (the `safetensors` npm names are
+ * unmaintained readers), and the format is small enough that a reader and a writer fit in this file.
+ *
+ * Integrity: two SHA-256 sums go into `__metadata__`. `icl_lab_sha256` covers the data section;
+ * `icl_lab_header_sha256` covers the header's meaning (tensor names, dtypes, shapes, offsets and the
+ * other metadata), because a flipped byte in a tensor name or in the JSON resume state would
+ * otherwise load silently. Files from other tools carry no sums and load unverified unless
+ * `requireChecksum` is set; training checkpoints always require them.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
+import { endianness } from "node:os";
+import { basename, dirname, join } from "node:path";
+
+export type DType =
+  | "F64"
+  | "F32"
+  | "F16"
+  | "BF16"
+  | "I64"
+  | "I32"
+  | "I16"
+  | "I8"
+  | "U64"
+  | "U32"
+  | "U16"
+  | "U8"
+  | "BOOL"
+  | "F8_E4M3"
+  | "F8_E5M2";
+
+export type TensorData =
+  | Float64Array
+  | Float32Array
+  | BigInt64Array
+  | Int32Array
+  | Int16Array
+  | Int8Array
+  | BigUint64Array
+  | Uint32Array
+  | Uint16Array
+  | Uint8Array;
+
+/**
+ * A tensor as stored: row-major data and its shape. `dtype` defaults to the one the array type
+ * implies; give it for the types JavaScript has no array for: F16 and BF16 travel as their raw bits
+ * in a Uint16Array, BOOL and the F8 types as bytes in a Uint8Array.
+ */
+export interface Tensor {
+  data: TensorData;
+  shape: number[];
+  dtype?: DType;
+}
+
+/** A tensor as loaded: its dtype is always stated. */
+export interface LoadedTensor extends Tensor {
+  dtype: DType;
+}
+
+type ArrayCtor = { new (length: number): TensorData; readonly BYTES_PER_ELEMENT: number; readonly name: string };
+
+/** Each dtype's JavaScript array type; the first dtype listed for an array type is its default. */
+const DTYPES: Record<DType, ArrayCtor> = {
+  F64: Float64Array,
+  F32: Float32Array,
+  I64: BigInt64Array,
+  I32: Int32Array,
+  I16: Int16Array,
+  I8: Int8Array,
+  U64: BigUint64Array,
+  U32: Uint32Array,
+  U16: Uint16Array,
+  U8: Uint8Array,
+  F16: Uint16Array,
+  BF16: Uint16Array,
+  BOOL: Uint8Array,
+  F8_E4M3: Uint8Array,
+  F8_E5M2: Uint8Array,
+};
+
+const isDType = (s: unknown): s is DType => typeof s === "string" && Object.hasOwn(DTYPES, s);
+
+/** The limit the reference (Rust) implementation puts on the header; larger means a corrupt length. */
+const MAX_HEADER_BYTES = 100_000_000;
+const METADATA_KEY = "__metadata__";
+const DATA_SHA_KEY = "icl_lab_sha256";
+const HEADER_SHA_KEY = "icl_lab_header_sha256";
+const RESERVED_METADATA = new Set([DATA_SHA_KEY, HEADER_SHA_KEY]);
+
+/** A file that is not a valid (or not an intact) checkpoint; I/O failures are not this error. */
+export class CheckpointCorruptError extends Error {
+  readonly path: string;
+  readonly reason: string;
+  constructor(path: string, reason: string) {
+    super(`checkpoint ${path} is corrupt: ${reason}`);
+    this.name = "CheckpointCorruptError";
+    this.path = path;
+    this.reason = reason;
+  }
+}
+
+if (endianness() !== "LE") {
+  // Typed arrays use the host's byte order and the format is little-endian; no supported host is big-endian.
+  throw new Error(`checkpoint.ts needs a little-endian host, found ${endianness()}`);
+}
+
+function defaultDType(data: TensorData): DType | undefined {
+  for (const [dtype, ctor] of Object.entries(DTYPES) as Array<[DType, ArrayCtor]>) {
+    if (data instanceof ctor) return dtype;
+  }
+  return undefined;
+}
+
+function checkShape(shape: unknown, what: string): number {
+  if (!Array.isArray(shape)) throw new Error(`${what}: shape must be an array of integers, found ${JSON.stringify(shape)}`);
+  let n = 1;
+  for (const d of shape) {
+    if (!Number.isSafeInteger(d) || d < 0) {
+      throw new Error(`${what}: shape must hold non-negative integers, found ${JSON.stringify(shape)}`);
+    }
+    n *= d;
+  }
+  return n;
+}
+
+interface Planned {
+  name: string;
+  dtype: DType;
+  shape: number[];
+  bytes: Uint8Array;
+  begin: number;
+  end: number;
+}
+
+function planTensors(path: string, tensors: Record<string, Tensor>): Planned[] {
+  const planned: Planned[] = [];
+  for (const [name, t] of Object.entries(tensors)) {
+    const what = `tensor '${name}' passed to saveTensors(${path})`;
+    if (name === METADATA_KEY || name.length === 0) throw new Error(`${what}: '${name}' is not a usable tensor name`);
+    if (!t || typeof t !== "object" || !ArrayBuffer.isView(t.data)) {
+      throw new Error(`${what}: expected {data: typed array, shape}, found ${t === null ? "null" : typeof t}`);
+    }
+    const implied = defaultDType(t.data);
+    if (implied === undefined) throw new Error(`${what}: unsupported array type ${t.data.constructor.name}`);
+    const dtype = t.dtype ?? implied;
+    if (!isDType(dtype)) throw new Error(`${what}: unknown dtype ${JSON.stringify(dtype)}`);
+    if (!(t.data instanceof DTYPES[dtype])) {
+      throw new Error(`${what}: dtype ${dtype} needs a ${DTYPES[dtype].name}, found ${t.data.constructor.name}`);
+    }
+    const n = checkShape(t.shape, what);
+    if (n !== t.data.length) {
+      throw new Error(`${what}: shape [${t.shape.join(", ")}] holds ${n} elements but data has ${t.data.length}`);
+    }
+    const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+    planned.push({ name, dtype, shape: [...t.shape], bytes, begin: 0, end: 0 });
+  }
+  // Widest elements first, then by name: with an 8-aligned data section every tensor starts aligned
+  // to its element size (so readers can map it without copying), and the layout is deterministic.
+  planned.sort((a, b) => DTYPES[b.dtype].BYTES_PER_ELEMENT - DTYPES[a.dtype].BYTES_PER_ELEMENT || cmp(a.name, b.name));
+  let offset = 0;
+  for (const p of planned) {
+    p.begin = offset;
+    offset += p.bytes.byteLength;
+    p.end = offset;
+  }
+  return planned;
+}
+
+const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+interface HeaderEntry {
+  dtype: DType;
+  shape: number[];
+  data_offsets: [number, number];
+}
+
+/**
+ * The SHA-256 of what the header means, independent of key order and padding: the UTF-8 bytes of
+ * JSON.stringify([[key, value] of the metadata other than the two sums, sorted by key],
+ * [[name, dtype, shape, begin, end] of the tensors, sorted by name]).
+ */
+function headerDigest(entries: Array<[string, HeaderEntry]>, metadata: Record<string, string>): string {
+  const meta = Object.entries(metadata)
+    .filter(([k]) => !RESERVED_METADATA.has(k))
+    .sort((a, b) => cmp(a[0], b[0]));
+  const tensors = entries
+    .map(([name, e]) => [name, e.dtype, e.shape, e.data_offsets[0], e.data_offsets[1]] as const)
+    .sort((a, b) => cmp(a[0], b[0]));
+  return createHash("sha256").update(JSON.stringify([meta, tensors]), "utf8").digest("hex");
+}
+
+function writeAll(fd: number, bytes: Uint8Array): void {
+  let done = 0;
+  while (done < bytes.byteLength) done += writeSync(fd, bytes, done, bytes.byteLength - done);
+}
+
+/**
+ * Writes `bytes` (produced piece by piece) to `path` so that a crash at any moment leaves either the
+ * old file or the complete new one: a temporary file beside it, fsync, rename over, fsync the folder.
+ * A killed process leaves its `<path>.tmp-<pid>-<hex>` behind; `removeTempFiles()` clears those.
+ */
+function writeAtomically(path: string, pieces: Uint8Array[]): void {
+  const tmp = `${path}.tmp-${process.pid}-${randomBytes(6).toString("hex")}`;
+  const fd = openSync(tmp, "wx", 0o644);
+  try {
+    try {
+      for (const p of pieces) writeAll(fd, p);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (e) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // already renamed or never created; the original error is the one to report
+    }
+    throw e;
+  }
+  fsyncDir(dirname(path));
+}
+
+function fsyncDir(dir: string): void {
+  // Makes the rename itself durable. Some platforms (Windows) cannot open a folder for fsync.
+  let fd: number;
+  try {
+    fd = openSync(dir, "r");
+  } catch {
+    return;
+  }
+  try {
+    fsyncSync(fd);
+  } catch {
+    // EINVAL/EISDIR on filesystems without directory fsync: nothing more can be done
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export interface SaveTensorsOptions {
+  /** String key-value pairs for `__metadata__`; the `icl_lab_*sha256` keys are reserved. */
+  metadata?: Record<string, string>;
+}
+
+export interface SavedFile {
+  path: string;
+  /** SHA-256 (hex) of the data section, as stored in `__metadata__.icl_lab_sha256`. */
+  sha256: string;
+  /** Size of the whole file in bytes. */
+  bytes: number;
+}
+
+/** Writes `tensors` to `path` in the safetensors format, atomically, with checksums. */
+export function saveTensors(path: string, tensors: Record<string, Tensor>, options: SaveTensorsOptions = {}): SavedFile {
+  const metadata: Record<string, string> = {};
+  for (const [k, v] of Object.entries(options.metadata ?? {})) {
+    if (RESERVED_METADATA.has(k)) throw new Error(`metadata passed to saveTensors(${path}): key '${k}' is reserved`);
+    if (typeof v !== "string") {
+      throw new Error(`metadata passed to saveTensors(${path}): '${k}' must be a string, found ${typeof v}`);
+    }
+    metadata[k] = v;
+  }
+  const planned = planTensors(path, tensors);
+  const dataHash = createHash("sha256");
+  for (const p of planned) dataHash.update(p.bytes);
+  const entries: Array<[string, HeaderEntry]> = planned.map((p) => [
+    p.name,
+    { dtype: p.dtype, shape: p.shape, data_offsets: [p.begin, p.end] },
+  ]);
+  metadata[DATA_SHA_KEY] = dataHash.digest("hex");
+  metadata[HEADER_SHA_KEY] = headerDigest(entries, metadata);
+
+  const header: Record<string, unknown> = { [METADATA_KEY]: metadata };
+  for (const [name, e] of entries) header[name] = e;
+  const json = Buffer.from(JSON.stringify(header), "utf8");
+  const padded = Math.ceil((8 + json.byteLength) / 8) * 8 - 8;
+  const head = Buffer.alloc(8 + padded, 0x20);
+  head.writeBigUInt64LE(BigInt(padded), 0);
+  json.copy(head, 8);
+
+  writeAtomically(path, [head, ...planned.map((p) => p.bytes)]);
+  const dataBytes = planned.length ? planned[planned.length - 1].end : 0;
+  return { path, sha256: metadata[DATA_SHA_KEY], bytes: head.byteLength + dataBytes };
+}
+
+export interface LoadTensorsOptions {
+  /** Fail when the file carries no icl-lab checksums (files written by other tools carry none). */
+  requireChecksum?: boolean;
+}
+
+export interface LoadedTensors {
+  tensors: Record<string, LoadedTensor>;
+  metadata: Record<string, string>;
+  /** SHA-256 of the data section when the file carries one (verified), else undefined. */
+  sha256: string | undefined;
+}
+
+/**
+ * Reads a safetensors file, checking the header (length, JSON, dtypes, shapes, offsets in bounds,
+ * no overlap, no holes) and, when present, both checksums. Throws CheckpointCorruptError naming the
+ * file and the fault. Each tensor gets its own freshly allocated array.
+ */
+export function loadTensors(path: string, options: LoadTensorsOptions = {}): LoadedTensors {
+  const buf = readFileSync(path);
+  const bad = (reason: string): CheckpointCorruptError => new CheckpointCorruptError(path, reason);
+  if (buf.byteLength < 8) throw bad(`file is ${buf.byteLength} bytes, shorter than the 8-byte header length`);
+  const n = buf.readBigUInt64LE(0);
+  if (n > BigInt(MAX_HEADER_BYTES)) throw bad(`header length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
+  const headerLen = Number(n);
+  if (8 + headerLen > buf.byteLength) {
+    throw bad(`header length ${headerLen} runs past the end of the ${buf.byteLength}-byte file (truncated?)`);
+  }
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(buf.subarray(8, 8 + headerLen));
+  } catch {
+    throw bad("header is not valid UTF-8");
+  }
+  if (!text.startsWith("{")) throw bad(`header must start with '{', found ${JSON.stringify(text.slice(0, 16))}`);
+  let header: unknown;
+  try {
+    header = JSON.parse(text);
+  } catch (e) {
+    throw bad(`header is not valid JSON (${(e as Error).message})`);
+  }
+  if (header === null || typeof header !== "object" || Array.isArray(header)) throw bad("header is not a JSON object");
+
+  const metadata: Record<string, string> = {};
+  const entries: Array<[string, HeaderEntry]> = [];
+  for (const [name, value] of Object.entries(header as Record<string, unknown>)) {
+    if (name === METADATA_KEY) {
+      if (value === null || typeof value !== "object" || Array.isArray(value)) throw bad("__metadata__ is not an object");
+      for (const [k, v] of Object.entries(value)) {
+        if (typeof v !== "string") throw bad(`__metadata__.${k} must be a string, found ${typeof v}`);
+        metadata[k] = v;
+      }
+      continue;
+    }
+    entries.push([name, checkEntry(name, value, bad)]);
+  }
+
+  const dataStart = 8 + headerLen;
+  const dataLen = buf.byteLength - dataStart;
+  const byOffset = [...entries].sort((a, b) => a[1].data_offsets[0] - b[1].data_offsets[0] || a[1].data_offsets[1] - b[1].data_offsets[1]);
+  let covered = 0;
+  let previous = "";
+  for (const [name, e] of byOffset) {
+    const [begin, end] = e.data_offsets;
+    if (end > dataLen) {
+      throw bad(`tensor '${name}' ends at byte ${end} of the data section, which has only ${dataLen} bytes (truncated?)`);
+    }
+    if (begin < covered) throw bad(`tensor '${name}' at [${begin}, ${end}) overlaps tensor '${previous}', which ends at ${covered}`);
+    if (begin > covered) throw bad(`data section has a hole at [${covered}, ${begin}) before tensor '${name}'`);
+    covered = end;
+    previous = name;
+  }
+  if (covered !== dataLen) throw bad(`data section has ${dataLen - covered} unused bytes after the last tensor`);
+
+  const hasSums = Object.hasOwn(metadata, DATA_SHA_KEY) || Object.hasOwn(metadata, HEADER_SHA_KEY);
+  if (hasSums) {
+    if (headerDigest(entries, metadata) !== metadata[HEADER_SHA_KEY]) throw bad("checksum mismatch in the header");
+    const sum = createHash("sha256").update(buf.subarray(dataStart)).digest("hex");
+    if (sum !== metadata[DATA_SHA_KEY]) throw bad("checksum mismatch");
+  } else if (options.requireChecksum) {
+    throw bad(`no checksum (expected __metadata__.${DATA_SHA_KEY}); was it written by icl-lab?`);
+  }
+
+  const tensors: Record<string, LoadedTensor> = {};
+  for (const [name, e] of entries) {
+    const ctor = DTYPES[e.dtype];
+    const [begin, end] = e.data_offsets;
+    const data = new ctor((end - begin) / ctor.BYTES_PER_ELEMENT);
+    new Uint8Array(data.buffer).set(buf.subarray(dataStart + begin, dataStart + end));
+    tensors[name] = { data, shape: e.shape, dtype: e.dtype };
+  }
+  return { tensors, metadata, sha256: hasSums ? metadata[DATA_SHA_KEY] : undefined };
+}
+
+function checkEntry(name: string, value: unknown, bad: (reason: string) => Error): HeaderEntry {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) throw bad(`entry for tensor '${name}' is not an object`);
+  const { dtype, shape, data_offsets: offsets } = value as Record<string, unknown>;
+  if (!isDType(dtype)) throw bad(`tensor '${name}' has unknown dtype ${JSON.stringify(dtype)}`);
+  let count: number;
+  try {
+    count = checkShape(shape, `tensor '${name}'`);
+  } catch (e) {
+    throw bad((e as Error).message);
+  }
+  if (
+    !Array.isArray(offsets) ||
+    offsets.length !== 2 ||
+    !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) ||
+    offsets[0] > offsets[1]
+  ) {
+    throw bad(`tensor '${name}' has invalid data_offsets ${JSON.stringify(offsets)}, expected [begin, end] with 0 <= begin <= end`);
+  }
+  const expected = count * DTYPES[dtype].BYTES_PER_ELEMENT;
+  if (offsets[1] - offsets[0] !== expected) {
+    throw bad(
+      `tensor '${name}' (${dtype} [${(shape as number[]).join(", ")}]) needs ${expected} bytes but data_offsets span ${offsets[1] - offsets[0]}`,
+    );
+  }
+  return { dtype, shape: shape as number[], data_offsets: [offsets[0], offsets[1]] };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Training checkpoints
+
+/** JSON data that survives a round trip unchanged: no undefined, NaN, Infinity, bigint or class instances. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+export interface OptimizerState {
+  /** AdamW first moments, keyed like `params`. */
+  m: Record<string, Tensor>;
+  /** AdamW second moments, keyed like `params`. */
+  v: Record<string, Tensor>;
+  /** Number of optimizer steps taken (bias correction depends on it). */
+  step: number;
+}
+
+/**
+ * Everything a run needs to continue exactly. Only `params` is required: a checkpoint kept only for
+ * measurement may omit the rest, and is then not resumable.
+ */
+export interface TrainingState {
+  params: Record<string, Tensor>;
+  optimizer?: OptimizerState;
+  /** The random generator's state, as JSON (encode 64-bit words as strings). */
+  rng?: JsonValue;
+  /** The data sampler's state (position in the token stream, epoch, shuffle seed...), as JSON. */
+  data?: JsonValue;
+  /** Anything else the trainer wants back (resolved config hash, schedule position...), as JSON. */
+  extra?: JsonValue;
+}
+
+export interface Checkpoint {
+  path: string;
+  tokens: number;
+  params: Record<string, LoadedTensor>;
+  optimizer?: { m: Record<string, LoadedTensor>; v: Record<string, LoadedTensor>; step: number };
+  rng?: JsonValue;
+  data?: JsonValue;
+  extra?: JsonValue;
+  /** SHA-256 of the file's data section (what the runs store records). */
+  sha256: string;
+}
+
+const FORMAT = "icl-lab-checkpoint";
+const FORMAT_VERSION = "1";
+const TOKEN_DIGITS = 12;
+const FILE_PATTERN = /^ckpt-(\d+)\.safetensors$/;
+// Tensor names in the file: `params.<name>`, `optimizer.m.<name>`, `optimizer.v.<name>`.
+const PREFIX = { params: "params.", m: "optimizer.m.", v: "optimizer.v." } as const;
+const JSON_PARTS = ["rng", "data", "extra"] as const;
+
+/** `ckpt-000000012345.safetensors`: zero-padded so that names sort by tokens up to 10^12. */
+export function checkpointFileName(tokens: number): string {
+  if (!Number.isSafeInteger(tokens) || tokens < 0) throw new Error(`tokens must be a non-negative integer, found ${tokens}`);
+  return `ckpt-${String(tokens).padStart(TOKEN_DIGITS, "0")}.safetensors`;
+}
+
+function strictJson(value: unknown, what: string): string {
+  const walk = (v: unknown, at: string): void => {
+    if (v === null || typeof v === "string" || typeof v === "boolean") return;
+    if (typeof v === "number") {
+      if (!Number.isFinite(v)) throw new Error(`${what}: ${at} is ${v}, which JSON cannot hold`);
+      return;
+    }
+    if (Array.isArray(v)) {
+      v.forEach((x, i) => walk(x, `${at}[${i}]`));
+      return;
+    }
+    if (typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype) {
+      for (const [k, x] of Object.entries(v)) walk(x, `${at}.${k}`);
+      return;
+    }
+    const found = typeof v === "object" ? (v as object).constructor?.name ?? "object" : typeof v;
+    throw new Error(`${what}: ${at} is a ${found}; expected plain JSON (encode bigints and typed arrays as strings or arrays)`);
+  };
+  walk(value, "value");
+  return JSON.stringify(value);
+}
+
+/**
+ * Writes `state` to `<dir>/ckpt-<tokens>.safetensors` atomically (creating the folder) and returns
+ * the file's path and data checksum. JSON parts go into `__metadata__`, so they are covered by the
+ * header checksum.
+ */
+export function saveCheckpoint(dir: string, tokens: number, state: TrainingState): SavedFile & { tokens: number } {
+  const path = join(dir, checkpointFileName(tokens));
+  const what = `saveCheckpoint(${path})`;
+  const tensors: Record<string, Tensor> = {};
+  const add = (prefix: string, group: Record<string, Tensor>): void => {
+    for (const [name, t] of Object.entries(group)) tensors[prefix + name] = t;
+  };
+  if (!state?.params || typeof state.params !== "object") throw new Error(`${what}: state.params is required`);
+  add(PREFIX.params, state.params);
+  const metadata: Record<string, string> = { format: FORMAT, format_version: FORMAT_VERSION, tokens: String(tokens) };
+  if (state.optimizer) {
+    const { m, v, step } = state.optimizer;
+    if (!Number.isSafeInteger(step) || step < 0) throw new Error(`${what}: optimizer.step must be a non-negative integer, found ${step}`);
+    if (!m || !v) throw new Error(`${what}: optimizer needs both m and v`);
+    add(PREFIX.m, m);
+    add(PREFIX.v, v);
+    metadata.optimizer_step = String(step);
+  }
+  for (const part of JSON_PARTS) {
+    if (state[part] !== undefined) metadata[part] = strictJson(state[part], `${what}: state.${part}`);
+  }
+  mkdirSync(dir, { recursive: true });
+  return { ...saveTensors(path, tensors, { metadata }), tokens };
+}
+
+/** Reads and verifies a training checkpoint (checksums required). */
+export function loadCheckpoint(path: string): Checkpoint {
+  const { tensors, metadata, sha256 } = loadTensors(path, { requireChecksum: true });
+  const bad = (reason: string): CheckpointCorruptError => new CheckpointCorruptError(path, reason);
+  if (metadata.format !== FORMAT) throw bad(`__metadata__.format is ${JSON.stringify(metadata.format)}, expected "${FORMAT}"`);
+  if (metadata.format_version !== FORMAT_VERSION) {
+    throw bad(`format_version ${JSON.stringify(metadata.format_version)} is not supported (this icl-lab reads ${FORMAT_VERSION})`);
+  }
+  const tokens = Number(metadata.tokens);
+  if (!/^\d+$/.test(metadata.tokens ?? "") || !Number.isSafeInteger(tokens)) throw bad(`tokens ${JSON.stringify(metadata.tokens)} is not an integer`);
+  const fromName = FILE_PATTERN.exec(basename(path));
+  if (fromName && Number(fromName[1]) !== tokens) throw bad(`file name says ${Number(fromName[1])} tokens but the metadata says ${tokens}`);
+
+  const params: Record<string, LoadedTensor> = {};
+  const m: Record<string, LoadedTensor> = {};
+  const v: Record<string, LoadedTensor> = {};
+  for (const [name, t] of Object.entries(tensors)) {
+    if (name.startsWith(PREFIX.params)) params[name.slice(PREFIX.params.length)] = t;
+    else if (name.startsWith(PREFIX.m)) m[name.slice(PREFIX.m.length)] = t;
+    else if (name.startsWith(PREFIX.v)) v[name.slice(PREFIX.v.length)] = t;
+    else throw bad(`unexpected tensor '${name}' (expected params.*, optimizer.m.* or optimizer.v.*)`);
+  }
+  const checkpoint: Checkpoint = { path, tokens, params, sha256: sha256 as string };
+  if (metadata.optimizer_step !== undefined) {
+    const step = Number(metadata.optimizer_step);
+    if (!/^\d+$/.test(metadata.optimizer_step) || !Number.isSafeInteger(step)) {
+      throw bad(`optimizer_step ${JSON.stringify(metadata.optimizer_step)} is not an integer`);
+    }
+    checkpoint.optimizer = { m, v, step };
+  } else if (Object.keys(m).length || Object.keys(v).length) {
+    throw bad("optimizer moments are present but optimizer_step is missing");
+  }
+  for (const part of JSON_PARTS) {
+    if (metadata[part] === undefined) continue;
+    try {
+      checkpoint[part] = JSON.parse(metadata[part]) as JsonValue;
+    } catch (e) {
+      throw bad(`__metadata__.${part} is not valid JSON (${(e as Error).message})`);
+    }
+  }
+  return checkpoint;
+}
+
+/** True when `checkpoint` holds what exact resume needs: optimizer, random and data state. */
+export function isResumable(checkpoint: Checkpoint): boolean {
+  return checkpoint.optimizer !== undefined && checkpoint.rng !== undefined && checkpoint.data !== undefined;
+}
+
+export interface CheckpointFile {
+  path: string;
+  tokens: number;
+}
+
+/** The `ckpt-*.safetensors` files in `dir`, by tokens ascending; temporary files are ignored. A missing folder has none. */
+export function listCheckpoints(dir: string): CheckpointFile[] {
+  if (!existsSync(dir)) return [];
+  const found: CheckpointFile[] = [];
+  for (const name of readdirSync(dir)) {
+    const match = FILE_PATTERN.exec(name);
+    if (match) found.push({ path: join(dir, name), tokens: Number(match[1]) });
+  }
+  return found.sort((a, b) => a.tokens - b.tokens);
+}
+
+export interface LatestCheckpoint {
+  /** The newest checkpoint that loaded and verified, or null when none did. */
+  found: Checkpoint | null;
+  /** Newer files that were passed over, newest first, with the reason. */
+  skipped: Array<CheckpointFile & { reason: string }>;
+}
+
+/**
+ * The newest checkpoint in `dir` that verifies, falling back past corrupt files (each reported in
+ * `skipped`). With `resumable: true`, checkpoints without optimizer, random or data state are passed
+ * over too. Errors other than corruption (permissions, I/O) are thrown.
+ */
+export function latestValidCheckpoint(dir: string, options: { resumable?: boolean } = {}): LatestCheckpoint {
+  const skipped: LatestCheckpoint["skipped"] = [];
+  for (const file of listCheckpoints(dir).reverse()) {
+    let checkpoint: Checkpoint;
+    try {
+      checkpoint = loadCheckpoint(file.path);
+    } catch (e) {
+      if (!(e instanceof CheckpointCorruptError)) throw e;
+      skipped.push({ ...file, reason: e.message });
+      continue;
+    }
+    if (options.resumable && !isResumable(checkpoint)) {
+      skipped.push({ ...file, reason: `checkpoint ${file.path} is not resumable (no optimizer, random or data state)` });
+      continue;
+    }
+    return { found: checkpoint, skipped };
+  }
+  return { found: null, skipped };
+}
+
+/**
+ * Deletes the temporary files (`*.tmp-<pid>-<hex>`) that killed writers left in `dir`, except those
+ * of processes still alive on this host; returns the paths removed.
+ */
+export function removeTempFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  const removed: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const match = /\.tmp-(\d+)-[0-9a-f]+$/.exec(name);
+    if (!match || isAlive(Number(match[1]))) continue;
+    try {
+      unlinkSync(join(dir, name));
+      removed.push(join(dir, name));
+    } catch {
+      // removed by someone else meanwhile
+    }
+  }
+  return removed;
+}
+
+function isAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
