@@ -42,7 +42,7 @@ test("open() refuses a lab.db from a newer schema", (t) => {
   const raw = new Database(join(lab, "lab.db"));
   raw.pragma("user_version = 99");
   raw.close();
-  assert.throws(() => RunStore.open(lab), /schema version 99, newer than this icl-lab understands \(1\); upgrade icl-lab/);
+  assert.throws(() => RunStore.open(lab), new RegExp(`schema version 99, newer than this icl-lab understands \\(${SCHEMA_VERSION}\\); upgrade icl-lab`));
 });
 
 test("resolveLabDir() prefers the argument, then $ICL_LAB_DIR, then ./icl-lab-runs", () => {

@@ -324,6 +324,22 @@ export class RunStore {
     this.foreignKey(runId, () => this.sql.putVector.run(runId, name, tokens, dtype, JSON.stringify(dims), blob));
   }
 
+  /** Stores a structured (JSON) result measured at `tokens`, e.g. a table of head scores with labels. */
+  logJson(runId: string, tokens: number, name: string, value: unknown): void {
+    checkTokens(tokens, "logJson");
+    const json = JSON.stringify(value);
+    if (json === undefined) throw new Error(`record '${name}' passed to logJson is not JSON-serialisable`);
+    this.foreignKey(runId, () =>
+      this.db.prepare("INSERT OR REPLACE INTO records (run_id, name, tokens, json) VALUES (?, ?, ?, ?)").run(runId, name, tokens, json),
+    );
+  }
+
+  /** A structured result's values by tokens ascending. */
+  jsonSeries(runId: string, name: string): Array<{ tokens: number; value: unknown }> {
+    const rows = this.db.prepare("SELECT tokens, json FROM records WHERE run_id = ? AND name = ? ORDER BY tokens").all(runId, name) as Array<{ tokens: number; json: string }>;
+    return rows.map((r) => ({ tokens: r.tokens, value: JSON.parse(r.json) as unknown }));
+  }
+
   /** Records a checkpoint file written for the run (see model/checkpoint.ts). */
   addCheckpoint(runId: string, checkpoint: { tokens: number; step: number; path: string; sha256: string }): void {
     checkTokens(checkpoint.tokens, "addCheckpoint");
@@ -343,7 +359,7 @@ export class RunStore {
     checkTokens(tokens, "rewind");
     this.batch(() => {
       if (!this.sql.getRun.get(runId)) throw new RunNotFoundError(runId);
-      for (const table of ["metrics", "vectors", "checkpoints"] as const) {
+      for (const table of ["metrics", "vectors", "records", "checkpoints"] as const) {
         this.db.prepare(`DELETE FROM ${table} WHERE run_id = ? AND tokens > ?`).run(runId, tokens);
       }
       this.db.prepare("UPDATE runs SET tokens = ?, updated_at = ? WHERE id = ?").run(tokens, Date.now(), runId);

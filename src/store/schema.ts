@@ -56,6 +56,16 @@ const MIGRATIONS: string[] = [
     PRIMARY KEY (run_id, name, tokens)
   );
   `,
+  // 2: structured results (JSON) a measurement returns besides numbers and vectors.
+  `
+  CREATE TABLE records (
+    run_id  TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    name    TEXT NOT NULL,
+    tokens  INTEGER NOT NULL,
+    json    TEXT NOT NULL,
+    PRIMARY KEY (run_id, name, tokens)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

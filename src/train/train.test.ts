@@ -1,0 +1,159 @@
+/**
+ * The trainer: determinism (bit for bit on the reference backend), exact resume after an
+ * interruption and after SIGKILL, log-spaced checkpoints with stored measurements, clear config
+ * errors.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { useBackend } from "../engine/backend.ts";
+import { referenceKernels } from "../engine/reference/index.ts";
+import { RunStore } from "../store/run-store.ts";
+import { syntheticData } from "./fixtures/synthetic-data.ts";
+import { train, type TrainOptions } from "./train.ts";
+import { logSpacedCheckpoints, learningRate } from "./schedule.ts";
+
+useBackend(referenceKernels);
+
+const fixture = fileURLToPath(new URL("./fixtures/synthetic-data.ts", import.meta.url));
+
+function config(extra: Record<string, unknown> = {}) {
+  return {
+    name: "t",
+    seed: 3,
+    model: { kind: "attn-only", nLayers: 2, dModel: 16, nHeads: 2, dHead: 8, nCtx: 16 },
+    optim: { lr: 3e-3, warmupTokens: 64, schedule: "cosine" },
+    batch: 2,
+    tokens: 32 * 40,
+    checkpoints: { perDecade: 4 },
+    measures: ["probe"],
+    ...extra,
+  };
+}
+
+const options = (lab: string): TrainOptions => ({
+  lab,
+  progress: "none",
+  data: async (c) => syntheticData({ vocab: 13, nCtx: c.model.nCtx, evalWindows: 4, seed: c.seed }),
+  measures: {
+    // A stand-in measurement: mean loss of the first eval window's second half, plus a vector.
+    probe: (model, ctx) => ({ first: ctx.data.eval.windows[0], tokens: ctx.tokens, vec: [1, 2, model.params.size] }),
+  },
+});
+
+function tmpLab(): string {
+  return mkdtempSync(join(tmpdir(), "icl-train-test-"));
+}
+
+function paramsOf(r: Awaited<ReturnType<typeof train>>): Map<string, Float32Array> {
+  return new Map([...r.model.params].map(([k, v]) => [k, Float32Array.from(v.data)]));
+}
+
+test("log-spaced checkpoints and the warm-up + cosine schedule", () => {
+  const c = logSpacedCheckpoints(10_000, 100, 4);
+  assert.deepEqual(c, [100, 200, 400, 600, 1000, 1800, 3200, 5700, 10_000]);
+  const o = { lr: 1, warmupSteps: 10, totalSteps: 110, schedule: "cosine" as const, minLrRatio: 0.1 };
+  assert.equal(learningRate(0, o), 0.1);
+  assert.equal(learningRate(9, o), 1);
+  assert.ok(Math.abs(learningRate(60, o) - 0.55) < 1e-12);
+  assert.ok(Math.abs(learningRate(110, o) - 0.1) < 1e-12);
+});
+
+test("the same config and seed give the same loss trajectory bit for bit (reference backend)", async () => {
+  const labA = tmpLab(), labB = tmpLab();
+  try {
+    const a = await train(config(), options(labA));
+    const b = await train(config(), options(labB));
+    assert.equal(a.runId, b.runId);
+    const sa = RunStore.open(labA), sb = RunStore.open(labB);
+    const la = sa.metricSeries(a.runId, "train_loss"), lb = sb.metricSeries(b.runId, "train_loss");
+    assert.ok(la.length >= 4, `${la.length} checkpoints`);
+    assert.deepEqual(la, lb);
+    assert.ok(la[la.length - 1].value < la[0].value, `the loss falls: ${la.map((p) => p.value.toFixed(3)).join(" ")}`);
+    // Measurements were stored at every checkpoint: scalars as metrics, arrays as vectors.
+    assert.deepEqual(sa.metricSeries(a.runId, "probe.tokens").map((p) => p.value), la.map((p) => p.tokens));
+    assert.deepEqual(Array.from(sa.vectors(a.runId, "probe.vec")[0].data), [1, 2, a.model.params.size]);
+    assert.equal(sa.getRun(a.runId)!.status, "finished");
+    assert.equal(sa.checkpoints(a.runId).length, la.length);
+    sa.close();
+    sb.close();
+  } finally {
+    rmSync(labA, { recursive: true, force: true });
+    rmSync(labB, { recursive: true, force: true });
+  }
+});
+
+test("an interrupted run resumes to exactly the parameters of an uninterrupted one", async () => {
+  const labA = tmpLab(), labB = tmpLab();
+  try {
+    const whole = await train(config(), options(labA));
+    const part = await train(config(), { ...options(labB), maxSteps: 13 });
+    assert.equal(part.finished, false);
+    assert.equal(part.steps, 13);
+    const rest = await train(config(), options(labB));
+    assert.equal(rest.resumedFrom, 13 * 32);
+    assert.equal(rest.finished, true);
+    const pa = paramsOf(whole), pb = paramsOf(rest);
+    for (const [k, v] of pa) assert.deepEqual(pb.get(k), v, `parameter ${k}`);
+    const sa = RunStore.open(labA), sb = RunStore.open(labB);
+    assert.deepEqual(sb.metricSeries(rest.runId, "train_loss").map((p) => p.tokens), sa.metricSeries(whole.runId, "train_loss").map((p) => p.tokens));
+    sa.close();
+    sb.close();
+  } finally {
+    rmSync(labA, { recursive: true, force: true });
+    rmSync(labB, { recursive: true, force: true });
+  }
+});
+
+test("a run killed with SIGKILL resumes from its last checkpoint and ends where an uninterrupted run ends", async () => {
+  const labA = tmpLab(), labB = tmpLab();
+  // Long enough that the kill lands mid-run; resume checkpoints every measurement and every 0.2 s.
+  const c = config({ tokens: 32 * 400, checkpoints: { perDecade: 4, resumeEverySeconds: 0.2 }, measures: [] });
+  try {
+    const child = spawn(process.execPath, ["--import", "tsx", fixture, labB, JSON.stringify(c)], {
+      stdio: "ignore", env: { ...process.env, ICL_LAB_BACKEND: "reference" },
+    });
+    // Kill once a resume checkpoint exists and some training happened after it.
+    const deadline = Date.now() + 60_000;
+    let killedAt = "";
+    while (Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      const runs = existsSync(join(labB, "runs")) ? readdirSync(join(labB, "runs")) : [];
+      const dir = runs.length ? join(labB, "runs", runs[0], "resume") : "";
+      if (dir && existsSync(dir) && readdirSync(dir).some((f) => f.endsWith(".safetensors"))) {
+        await new Promise((r) => setTimeout(r, 350));
+        killedAt = readdirSync(dir).join(",");
+        child.kill("SIGKILL");
+        break;
+      }
+    }
+    await new Promise((r) => child.once("exit", r));
+    assert.ok(killedAt !== "", "the child wrote a resume checkpoint before the deadline");
+    const resumed = await train(c, options(labB));
+    assert.ok(resumed.resumedFrom !== null && resumed.resumedFrom > 0, `resumed from ${resumed.resumedFrom}`);
+    assert.ok(resumed.resumedFrom! < 32 * 400, "the kill happened before the end");
+    const whole = await train(c, options(labA));
+    const pa = paramsOf(whole), pb = paramsOf(resumed);
+    for (const [k, v] of pa) assert.deepEqual(pb.get(k), v, `parameter ${k}`);
+  } finally {
+    rmSync(labA, { recursive: true, force: true });
+    rmSync(labB, { recursive: true, force: true });
+  }
+});
+
+test("config errors are clear: unknown keys, wrong types, unknown measurements, vocab mismatch", async () => {
+  const lab = tmpLab();
+  try {
+    await assert.rejects(train({ ...config(), batchSize: 4 }, options(lab)), /invalid training config: .*batchSize/);
+    await assert.rejects(train({ ...config(), batch: "4" }, options(lab)), /batch: .*number/);
+    await assert.rejects(train(config({ measures: ["nope"] }), options(lab)), /unknown measurement 'nope'/);
+    await assert.rejects(train(config({ model: { ...config().model, dVocab: 99 } }), options(lab)), /model\.dVocab is 99 but the tokenizer has 13 tokens/);
+    await assert.rejects(train(config({ model: { ...config().model, nHeads: 0 } }), options(lab)), /model\.nHeads/);
+  } finally {
+    rmSync(lab, { recursive: true, force: true });
+  }
+});
