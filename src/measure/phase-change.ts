@@ -1,0 +1,381 @@
+/**
+ * Phase-change and loss-bump detection on trajectories over training (x = log10 training tokens).
+ *
+ * Phase change (on the ICL score, which drops, or the best head's induction score, which rises):
+ *   1. smoothing: a running median of 3 (removes single outliers, e.g. one noisy checkpoint)
+ *      followed by a running mean of 3 (endpoints: median/mean of the two available values);
+ *   2. the drop: the largest decrease of the smoothed curve from an earlier to a later checkpoint,
+ *      D = max_{a<b} s_a − s_b (for a rise, the same on −s);
+ *   3. "none" unless D ≥ max(threshold, 3 σ̂), σ̂ the checkpoint-to-checkpoint noise: the `noise`
+ *      option when the caller knows it (the ICL score's bootstrap standard error), else estimated
+ *      robustly from the raw values' second differences (1.4826 · MAD / √6); so a flat curve whose
+ *      noise exceeds the threshold is not called a phase change;
+ *   4. the window: start and end are where the smoothed curve, walking from a to b, first reaches
+ *      10% and 90% of the drop (linear interpolation in log tokens); the steepest point is the
+ *      steepest segment between them. A drop in two stages separated by a plateau is reported as
+ *      one window spanning both.
+ * Default thresholds (PHASE_THRESHOLDS): 0.15 nats for the ICL score, about half the smallest
+ * anchored phase change (2L: −0.088 → −0.425) and above the ±0.12 a 1-layer model wanders within;
+ * 0.15 for the induction score (the anchor rises 0.01 → 0.75; 1-layer heads stay ≤ 0.02).
+ *
+ * Loss bump (on the training loss): the stretch where loss against log tokens is not convex.
+ *   1. the points are averaged in bins of 1/20 decade (training loss is logged densely and is
+ *      noisy), then smoothed as above;
+ *   2. the initial fall from the untrained loss is concave at its start (flat, then falling), which
+ *      is not the bump: the analysis starts after it, at the first point past the fall's steepest
+ *      segment (the steepest among those above the midpoint between the first and the lowest
+ *      smoothed loss) where the slope has eased to half the steepest; or at `fromTokens`;
+ *   3. the greatest convex minorant (lower convex hull) of the rest; the gap between the curve and
+ *      the hull is zero where the curve is convex and positive over a non-convex stretch; the bump
+ *      is the hull segment holding the largest significant gap: its start and end (where the curve
+ *      touches its hull), the peak (largest gap) and the height (the gap, nats);
+ *   4. a gap is significant when ≥ max(threshold = 0.01 nats, 3 σ̂_b), σ̂_b the standard error of
+ *      that bin's mean (the pooled within-bin standard deviation / √points in the bin: early bins
+ *      hold few steps and are noisier); with one point per bin (sparse logging), σ̂ comes from the
+ *      second differences as for the phase change. "none" when no gap is significant.
+ */
+import { median } from "./stats.ts";
+
+export interface TrajectoryPoint {
+  /** Training tokens at the checkpoint (> 0). */
+  tokens: number;
+  value: number;
+}
+
+export interface PhaseChangeOptions {
+  /** "down" for the ICL score (default), "up" for an induction score. */
+  direction?: "down" | "up";
+  /** Smallest drop reported (value units; default 0.15). */
+  threshold?: number;
+  /** Multiple of the noise estimate a drop must also exceed (default 3). */
+  noiseFactor?: number;
+  /** Smoothing (default "median3-mean3"). */
+  smoothing?: "median3-mean3" | "none";
+  /**
+   * Known noise (standard error) of one point, e.g. the median `se` of the checkpoints' ICL
+   * scores; estimated from the values when omitted.
+   */
+  noise?: number;
+}
+
+export interface PhaseNone {
+  status: "none";
+  reason: string;
+  /** Largest smoothed change in the direction asked (≥ 0), value units. */
+  size: number;
+  threshold: number;
+  /** max(threshold, noiseFactor · noise): what the change had to reach. */
+  required: number;
+  noise: number;
+}
+
+export interface PhaseFound {
+  status: "found";
+  /** Tokens where 10% of the change is reached. */
+  start: number;
+  /** Tokens where 90% is reached. */
+  end: number;
+  /** Tokens at the middle of the steepest segment. */
+  steepest: number;
+  /** Slope there, value units per decade of tokens (negative for a drop). */
+  steepestSlope: number;
+  /** Size of the change (smoothed, value units, ≥ 0). */
+  size: number;
+  /** Smoothed values where the change begins (its 0%) and ends (its 100%). */
+  from: number;
+  to: number;
+  /** log10(end / start). */
+  widthDecades: number;
+  /** Share of the whole trajectory's change (first → last smoothed value) inside [start, end]; null if that is not a change in the asked direction. */
+  shareInWindow: number | null;
+  threshold: number;
+  required: number;
+  noise: number;
+}
+
+export type PhaseChange = PhaseNone | PhaseFound;
+
+export const PHASE_THRESHOLDS = { icl: 0.15, induction: 0.15 } as const;
+
+/** Running median of 3 then running mean of 3. */
+export function smooth3(y: ArrayLike<number>): Float64Array {
+  const n = y.length;
+  const med = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const w = [y[Math.max(0, i - 1)], y[i], y[Math.min(n - 1, i + 1)]];
+    if (i === 0 || i === n - 1) med[i] = y[i];
+    else med[i] = w.sort((a, b) => a - b)[1];
+  }
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const lo = Math.max(0, i - 1), hi = Math.min(n - 1, i + 1);
+    let s = 0;
+    for (let j = lo; j <= hi; j++) s += med[j];
+    out[i] = s / (hi - lo + 1);
+  }
+  return out;
+}
+
+/**
+ * Robust noise of a series from its second differences, 1.4826 · MAD(Δ²y) / √6 (for independent
+ * noise of sd σ, Δ²y has sd σ·√6); second differences cancel a straight trend, so a curve's
+ * slope does not count as noise.
+ */
+export function noiseEstimate(y: ArrayLike<number>): number {
+  if (y.length < 4) return 0;
+  const d = new Float64Array(y.length - 2);
+  for (let i = 2; i < y.length; i++) d[i - 2] = y[i] - 2 * y[i - 1] + y[i - 2];
+  const med = median(d);
+  const mad = median(Float64Array.from(d, (v) => Math.abs(v - med)));
+  return (1.4826 * mad) / Math.sqrt(6);
+}
+
+function sortedPoints(points: readonly TrajectoryPoint[], fn: string): { x: Float64Array; y: Float64Array } {
+  const ps = points.filter((p) => Number.isFinite(p.value) && Number.isFinite(p.tokens));
+  for (const p of ps) if (!(p.tokens > 0)) throw new Error(`${fn}: tokens must be > 0 (log scale), found ${p.tokens}`);
+  ps.sort((a, b) => a.tokens - b.tokens);
+  return { x: Float64Array.from(ps, (p) => Math.log10(p.tokens)), y: Float64Array.from(ps, (p) => p.value) };
+}
+
+/** x where the segment (x0, y0)–(x1, y1) reaches level (y0 ≥ level ≥ y1). */
+function crossAt(x0: number, y0: number, x1: number, y1: number, level: number): number {
+  return y0 === y1 ? x0 : x0 + ((y0 - level) / (y0 - y1)) * (x1 - x0);
+}
+
+/** Detects an abrupt change of a trajectory; see the module comment for the method. */
+export function detectPhaseChange(points: readonly TrajectoryPoint[], opts: PhaseChangeOptions = {}): PhaseChange {
+  const sign = (opts.direction ?? "down") === "down" ? 1 : -1;
+  const threshold = opts.threshold ?? PHASE_THRESHOLDS.icl;
+  const noiseFactor = opts.noiseFactor ?? 3;
+  const { x, y: raw } = sortedPoints(points, "detectPhaseChange");
+  const n = x.length;
+  const y = Float64Array.from(raw, (v) => sign * v);
+  const noise = opts.noise ?? noiseEstimate(y);
+  const required = Math.max(threshold, noiseFactor * noise);
+  if (n < 3) return { status: "none", reason: `${n} points; at least 3 are needed`, size: 0, threshold, required, noise };
+  const s = (opts.smoothing ?? "median3-mean3") === "none" ? y : smooth3(y);
+  // Largest decrease from an earlier point: track the running maximum.
+  let best = 0, a = 0, b = 0, argMax = 0;
+  for (let j = 1; j < n; j++) {
+    if (s[j - 1] > s[argMax]) argMax = j - 1;
+    if (s[argMax] - s[j] > best) {
+      best = s[argMax] - s[j];
+      a = argMax;
+      b = j;
+    }
+  }
+  if (best < required) {
+    const why = best < threshold ? `change ${best.toFixed(3)} is below the threshold ${threshold}` : `change ${best.toFixed(3)} is within ${noiseFactor}× the noise ${noise.toFixed(3)}`;
+    return { status: "none", reason: why, size: best, threshold, required, noise };
+  }
+  const top = s[a];
+  const level = (f: number) => top - f * best;
+  let xs = NaN, xe = NaN;
+  for (let i = a + 1; i <= b; i++) {
+    if (Number.isNaN(xs) && s[i] <= level(0.1)) xs = crossAt(x[i - 1], s[i - 1], x[i], s[i], level(0.1));
+    if (Number.isNaN(xe) && s[i] <= level(0.9)) xe = crossAt(x[i - 1], s[i - 1], x[i], s[i], level(0.9));
+  }
+  // Steepest segment overlapping [xs, xe].
+  let steep = 0, steepX = (xs + xe) / 2;
+  for (let i = a + 1; i <= b; i++) {
+    if (x[i] < xs || x[i - 1] > xe || x[i] === x[i - 1]) continue;
+    const slope = (s[i] - s[i - 1]) / (x[i] - x[i - 1]);
+    if (slope < steep) {
+      steep = slope;
+      steepX = (x[i] + x[i - 1]) / 2;
+    }
+  }
+  const total = s[0] - s[n - 1];
+  return {
+    status: "found",
+    start: 10 ** xs,
+    end: 10 ** xe,
+    steepest: 10 ** steepX,
+    steepestSlope: sign * steep,
+    size: best,
+    from: sign * top,
+    to: sign * s[b],
+    widthDecades: xe - xs,
+    shareInWindow: total > 0 ? (0.8 * best) / total : null,
+    threshold, required, noise,
+  };
+}
+
+/** Phase change of an ICL-score trajectory (a drop; threshold 0.15 nats by default). */
+export function iclPhaseChange(points: readonly TrajectoryPoint[], opts: PhaseChangeOptions = {}): PhaseChange {
+  return detectPhaseChange(points, { threshold: PHASE_THRESHOLDS.icl, ...opts, direction: "down" });
+}
+
+export interface HeadCheckpoint {
+  tokens: number;
+  heads: ReadonlyArray<{ layer: number; head: number; induction: number }>;
+}
+
+/**
+ * Phase change of the best head's induction score (a rise): the head with the highest induction
+ * score at the last checkpoint, followed back through every checkpoint. "none" without heads.
+ */
+export function inductionPhaseChange(checkpoints: readonly HeadCheckpoint[], opts: PhaseChangeOptions = {}): PhaseChange & { layer: number | null; head: number | null } {
+  const sorted = [...checkpoints].sort((p, q) => p.tokens - q.tokens);
+  const last = sorted[sorted.length - 1];
+  const threshold = opts.threshold ?? PHASE_THRESHOLDS.induction;
+  if (last === undefined || last.heads.length === 0) {
+    return { status: "none", reason: "no attention heads", size: 0, threshold, required: threshold, noise: 0, layer: null, head: null };
+  }
+  const bestHead = last.heads.reduce((p, q) => (q.induction > p.induction ? q : p));
+  const points = sorted.map((c) => ({
+    tokens: c.tokens,
+    value: c.heads.find((h) => h.layer === bestHead.layer && h.head === bestHead.head)?.induction ?? NaN,
+  }));
+  const r = detectPhaseChange(points, { threshold, ...opts, direction: "up" });
+  return { ...r, layer: bestHead.layer, head: bestHead.head };
+}
+
+// ---- loss bump -------------------------------------------------------------------------------
+
+export interface LossBumpOptions {
+  /** Smallest non-convexity reported (nats; default 0.01). */
+  threshold?: number;
+  noiseFactor?: number;
+  /** Bin width is 1/binsPerDecade decade (default 20). */
+  binsPerDecade?: number;
+  /** Start the analysis here instead of after the initial fall (tokens). */
+  fromTokens?: number;
+}
+
+export type LossBump =
+  | { status: "none"; reason: string; height: number; threshold: number; required: number; noise: number }
+  | {
+    status: "found";
+    /** Tokens where the curve leaves and rejoins its convex minorant. */
+    start: number;
+    end: number;
+    /** Tokens of the largest gap. */
+    peak: number;
+    /** The largest gap above the convex minorant (nats). */
+    height: number;
+    threshold: number;
+    required: number;
+    noise: number;
+  };
+
+interface Bins {
+  x: Float64Array;
+  y: Float64Array;
+  count: Int32Array;
+  /** Sum of squared deviations from the bin mean. */
+  ss: Float64Array;
+}
+
+/** Points averaged in bins of 1/binsPerDecade decade of log10 tokens. */
+function binLog(x: Float64Array, y: Float64Array, binsPerDecade: number): Bins {
+  const bx: number[] = [], by: number[] = [], bc: number[] = [], bss: number[] = [];
+  let i = 0;
+  while (i < x.length) {
+    const bin = Math.floor(x[i] * binsPerDecade);
+    const first = i;
+    let sx = 0, sy = 0;
+    while (i < x.length && Math.floor(x[i] * binsPerDecade) === bin) {
+      sx += x[i];
+      sy += y[i];
+      i++;
+    }
+    const c = i - first, my = sy / c;
+    let ss = 0;
+    for (let k = first; k < i; k++) ss += (y[k] - my) ** 2;
+    bx.push(sx / c);
+    by.push(my);
+    bc.push(c);
+    bss.push(ss);
+  }
+  return { x: Float64Array.from(bx), y: Float64Array.from(by), count: Int32Array.from(bc), ss: Float64Array.from(bss) };
+}
+
+/** Indices of the lower convex hull of points sorted by x (Andrew's monotone chain, lower half). */
+export function lowerHull(x: ArrayLike<number>, y: ArrayLike<number>): number[] {
+  const h: number[] = [];
+  for (let i = 0; i < x.length; i++) {
+    while (h.length >= 2) {
+      const o = h[h.length - 2], a = h[h.length - 1];
+      // Pop a when it lies on or above the segment o → i (not strictly below: not convex there).
+      const cross = (x[a] - x[o]) * (y[i] - y[o]) - (y[a] - y[o]) * (x[i] - x[o]);
+      if (cross <= 0) h.pop();
+      else break;
+    }
+    h.push(i);
+  }
+  return h;
+}
+
+/** Finds the loss bump (the non-convex stretch of loss against log tokens); see the module comment. */
+export function detectLossBump(points: readonly TrajectoryPoint[], opts: LossBumpOptions = {}): LossBump {
+  const threshold = opts.threshold ?? 0.01;
+  const noiseFactor = opts.noiseFactor ?? 3;
+  const sp = sortedPoints(points, "detectLossBump");
+  const bins = binLog(sp.x, sp.y, opts.binsPerDecade ?? 20);
+  const n = bins.x.length;
+  if (n < 4) return { status: "none", reason: `${n} binned points; at least 4 are needed`, height: 0, threshold, required: threshold, noise: 0 };
+  const s = smooth3(bins.y);
+  const slope = (i: number) => (s[i] - s[i - 1]) / (bins.x[i] - bins.x[i - 1]);
+  let i0 = 0;
+  if (opts.fromTokens !== undefined) {
+    const fx = Math.log10(opts.fromTokens);
+    while (i0 < n - 1 && bins.x[i0] < fx) i0++;
+  } else {
+    let lowest = Infinity;
+    for (const v of s) lowest = Math.min(lowest, v);
+    const mid = (s[0] + lowest) / 2;
+    let steep = 0, at = 0;
+    for (let i = 1; i < n && s[i - 1] >= mid; i++) {
+      if (slope(i) < steep) {
+        steep = slope(i);
+        at = i;
+      }
+    }
+    i0 = at;
+    while (i0 + 1 < n && slope(i0 + 1) < steep / 2) i0++;
+    if (steep < 0) i0++;
+  }
+  const x = bins.x.subarray(i0), y = s.subarray(i0);
+  // Standard error of each bin's mean: pooled within-bin sd / √count, or the second-difference
+  // estimate when no bin holds two points.
+  let ss = 0, dof = 0;
+  for (let i = i0; i < n; i++) {
+    ss += bins.ss[i];
+    dof += bins.count[i] - 1;
+  }
+  const pooled = dof > 0 ? Math.sqrt(ss / dof) : noiseEstimate(bins.y.subarray(i0));
+  const se = (i: number) => pooled / Math.sqrt(bins.count[i0 + i]);
+  if (x.length < 3) return { status: "none", reason: "too few points after the initial fall", height: 0, threshold, required: threshold, noise: pooled };
+  const hull = lowerHull(x, y);
+  let height = 0, peak = -1, seg = 0, largest = 0, largestAt = 0;
+  for (let k = 0; k + 1 < hull.length; k++) {
+    const p = hull[k], q = hull[k + 1];
+    for (let i = p + 1; i < q; i++) {
+      const gap = y[i] - (y[p] + ((y[q] - y[p]) * (x[i] - x[p])) / (x[q] - x[p]));
+      if (gap > largest) {
+        largest = gap;
+        largestAt = i;
+      }
+      if (gap >= Math.max(threshold, noiseFactor * se(i)) && gap > height) {
+        height = gap;
+        peak = i;
+        seg = k;
+      }
+    }
+  }
+  if (peak < 0) {
+    const req = Math.max(threshold, noiseFactor * se(largestAt));
+    const why = largest < threshold ? `largest non-convexity ${largest.toFixed(4)} nats is below the threshold ${threshold}` : `largest non-convexity ${largest.toFixed(4)} nats is within ${noiseFactor}× its noise ${se(largestAt).toFixed(4)}`;
+    return { status: "none", reason: why, height: largest, threshold, required: req, noise: se(largestAt) };
+  }
+  return {
+    status: "found",
+    start: 10 ** x[hull[seg]],
+    end: 10 ** x[hull[seg + 1]],
+    peak: 10 ** x[peak],
+    height, threshold,
+    required: Math.max(threshold, noiseFactor * se(peak)),
+    noise: se(peak),
+  };
+}
