@@ -9,6 +9,8 @@ type Registrar = (program: Command) => void;
 
 // One line per command group; keep the list sorted.
 const groups: Array<() => Promise<{ register: Registrar }>> = [
+  () => import("./corpus.ts"),
+  () => import("./tokenizer.ts"),
 ];
 
 export async function main(argv: string[]): Promise<void> {
