@@ -10,7 +10,11 @@ type Registrar = (program: Command) => void;
 // One line per command group; keep the list sorted.
 const groups: Array<() => Promise<{ register: Registrar }>> = [
   () => import("./corpus.ts"),
+  () => import("./report.ts"),
+  () => import("./export.ts"),
+  () => import("./runs.ts"),
   () => import("./tokenizer.ts"),
+  () => import("./train.ts"),
 ];
 
 export async function main(argv: string[]): Promise<void> {
