@@ -8,7 +8,8 @@
  */
 import { prepareData, type PreparedData } from "./prepare.ts";
 import type { TokenizerSpec } from "./tokenizer.ts";
-import type { EvalPolicy } from "./windows.ts";
+import { concatWindows, takeWindows, type EvalPolicy } from "./windows.ts";
+import { getSource } from "./sources/registry.ts";
 
 /** The parts of a training config this adapter reads. */
 export interface TrainDataConfig {
@@ -31,6 +32,13 @@ export interface PreparedTrainData {
   eval: { windows: Int32Array; n: number; length: number };
   tokenCounts: Float64Array;
   tokenizerPath: string;
+  /** The end-of-document token (BOS of head-score sequences and task prompts). */
+  eodId: number;
+  /**
+   * Evaluation windows of one source of the mixture, or `natural`: the mixture's non-synthetic
+   * sources by their relative weights (same N as the mixture's windows).
+   */
+  evalFor(sourceId: string): { windows: Int32Array; n: number; length: number };
   description: string;
   /** The full prepared data (per-source windows, statistics). */
   prepared: PreparedData;
@@ -61,12 +69,26 @@ export async function prepareTrainData(config: TrainDataConfig, lab: string, log
   });
   const ev = prepared.evalWindows();
   const s = prepared.stats;
+  const evalFor = (id: string) => {
+    if (id !== "natural") {
+      const w = prepared.evalWindows(id);
+      return { windows: w.tokens, n: w.n, length: w.length };
+    }
+    const natural = prepared.mixture.filter((m) => getSource(m.id, lab).origin !== "synthetic");
+    if (natural.length === 0) throw new Error("evalFor('natural'): the mixture has no natural-text source");
+    const total = natural.reduce((a, m) => a + m.weight, 0);
+    const parts = natural.map((m) => takeWindows(prepared.evalWindows(m.id), Math.max(1, Math.round((ev.n * m.weight) / total))));
+    const w = concatWindows(parts, prepared.evalWindows(natural[0].id).policy);
+    return { windows: w.tokens, n: w.n, length: w.length };
+  };
   return {
     vocabSize: prepared.tokenizer.vocabSize,
     sampler: prepared.train,
     eval: { windows: ev.tokens, n: ev.n, length: ev.length },
     tokenCounts: prepared.tokenCounts(),
     tokenizerPath: prepared.tokenizerPath,
+    eodId: prepared.tokenizer.eodId,
+    evalFor,
     description:
       `${s.sources.map((x) => `${x.id} ${(x.weight * 100).toFixed(0)}%`).join(", ")}; ${s.tokenizer.id}; ` +
       `${s.uniqueTokens.toLocaleString("en-US")} unique tokens; eval ${ev.n} × ${ev.length} (${ev.policy})`,

@@ -60,8 +60,10 @@ export const TrainConfig = z.strictObject({
   /** Training tokens in all (rounded up to whole steps). */
   tokens: z.number().int().positive(),
   checkpoints: CheckpointConfig.default({ perDecade: 8, resumeEverySeconds: 60 }),
-  /** Measurements run at every checkpoint, by name (see src/measure). */
+  /** Measurements run at every checkpoint, by name (see src/measure), and `icl@SOURCE`. */
   measures: z.array(z.string()).default(["icl"]),
+  /** Option overrides per measurement, e.g. { "heads": { "nSequences": 4 } } (see src/measure/index.ts). */
+  measureOptions: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
 });
 
 export type TrainConfig = Omit<z.infer<typeof TrainConfig>, "model"> & { model: ModelConfig };

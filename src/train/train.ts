@@ -45,6 +45,10 @@ export interface TrainData {
   tokenCounts?: Float64Array;
   /** The tokenizer file to copy into the run folder (export), when there is one. */
   tokenizerPath?: string;
+  /** End-of-document token id (used as BOS by head scores and tasks). */
+  eodId?: number;
+  /** Evaluation windows of one source of the mixture (or "natural"), for `icl@SOURCE` measures. */
+  evalFor?(sourceId: string): { windows: Int32Array; n: number; length: number };
   description?: string;
 }
 
@@ -55,6 +59,8 @@ export interface MeasureContext {
   data: TrainData;
   tokens: number;
   seed: number;
+  /** Per-measure option overrides from the config's `measureOptions`. */
+  options?: Record<string, unknown>;
 }
 
 /** A measurement's result: scalars become metrics, arrays become vectors (`name.key`). */
@@ -127,10 +133,9 @@ export async function train(input: unknown, opts: TrainOptions = {}): Promise<Tr
   if (data.eval.length !== nCtx + 1) {
     throw new Error(`train: evaluation windows have ${data.eval.length} tokens, expected nCtx + 1 = ${nCtx + 1}`);
   }
-  const measures = opts.measures ?? (config.measures.length > 0 ? await defaultMeasures() : {});
-  for (const m of config.measures) {
-    if (!(m in measures)) throw new Error(`invalid training config: measures: unknown measurement '${m}' (known: ${Object.keys(measures).join(", ")})`);
-  }
+  const registry = opts.measures ?? (config.measures.length > 0 ? await defaultMeasures() : {});
+  const measures: Record<string, MeasureFn> = {};
+  for (const m of config.measures) measures[m] = resolveMeasure(m, registry, data);
 
   const runId = runIdFor(config);
   const dir = runDir(lab, runId);
@@ -244,7 +249,7 @@ export async function train(input: unknown, opts: TrainOptions = {}): Promise<Tr
         lossCount = 0;
         const results: Record<string, Record<string, MeasureValue>> = {};
         for (const name of config.measures) {
-          results[name] = await measures[name](model, { data, tokens, seed: config.seed });
+          results[name] = await measures[name](model, { data, tokens, seed: config.seed, options: config.measureOptions });
           storeResults(store, runId, tokens, name, results[name]);
         }
         const icl = results.icl?.score;
@@ -281,6 +286,21 @@ export async function train(input: unknown, opts: TrainOptions = {}): Promise<Tr
   } finally {
     store.close();
   }
+}
+
+/**
+ * A measurement by name: one of the registry's, or `icl@SOURCE` — the `icl` measure on the
+ * evaluation windows of one source of the mixture (`icl@natural`: its natural-text sources).
+ */
+function resolveMeasure(name: string, registry: Record<string, MeasureFn>, data: TrainData): MeasureFn {
+  if (Object.hasOwn(registry, name)) return registry[name];
+  const at = /^icl@([a-z][a-z0-9_]*)$/.exec(name);
+  if (at !== null && Object.hasOwn(registry, "icl") && data.evalFor !== undefined) {
+    const ev = data.evalFor(at[1]); // validates the source now, before any training
+    const icl = registry.icl;
+    return (model, ctx) => icl(model, { ...ctx, data: { ...ctx.data, eval: ev } });
+  }
+  throw new Error(`invalid training config: measures: unknown measurement '${name}' (known: ${Object.keys(registry).join(", ")}, icl@SOURCE)`);
 }
 
 /** Stores a measurement's results: numbers as metrics, numeric arrays as vectors, the rest as JSON. */

@@ -9,6 +9,7 @@ import { brown, brownFiction, brownNews } from "./brown.ts";
 import { debianSources } from "./debian.ts";
 import { email } from "./email.ts";
 import { legal } from "./legal.ts";
+import { repeats } from "./repeats.ts";
 import type { SourceDef } from "./types.ts";
 import { SOURCE_ID, loadUserSources, userSource } from "./user.ts";
 import { zhPoetry, zhPoetryFull } from "./zh-poetry.ts";
@@ -16,7 +17,7 @@ import { zhPoetry, zhPoetryFull } from "./zh-poetry.ts";
 /** The embedded default suite: npm sources only, so `npm install` alone is enough. */
 export const DEFAULT_SUITE: readonly string[] = Object.freeze(["brown", "legal", "email", "zh_poetry"]);
 
-const builtins: SourceDef[] = [brown, legal, email, zhPoetry, brownFiction, brownNews, zhPoetryFull, ...debianSources];
+const builtins: SourceDef[] = [brown, legal, email, zhPoetry, brownFiction, brownNews, zhPoetryFull, repeats, ...debianSources];
 const registered = new Map<string, SourceDef>();
 
 /** Ids of the built-in sources (npm and Debian). */

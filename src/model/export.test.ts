@@ -1,0 +1,225 @@
+/**
+ * Export: names and shapes as documented in export.ts, export → load round trips to identical
+ * logits for every kind, a run's checkpoint exports through the runs store, and PyTorch (an
+ * independent rebuild from the exported files, scripts/check_export.py) computes the same logits.
+ */
+import { test, type TestContext } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { useBackend } from "../engine/backend.ts";
+import { referenceKernels } from "../engine/reference/index.ts";
+import { noGrad, releaseGraph } from "../engine/tensor.ts";
+import { Rng } from "../util/random.ts";
+import { loadTensors, saveTensors } from "./checkpoint.ts";
+import { parseModelConfig } from "./config.ts";
+import { buildModel, type LanguageModel } from "./model.ts";
+import { exportModel, exportRun, exportedShapes, loadExported } from "./export.ts";
+import { train } from "../train/train.ts";
+import { syntheticData } from "../train/fixtures/synthetic-data.ts";
+
+useBackend(referenceKernels);
+
+const tmp = mkdtempSync(join(tmpdir(), "icl-export-test-"));
+process.on("exit", () => rmSync(tmp, { recursive: true, force: true }));
+const script = fileURLToPath(new URL("../../scripts/check_export.py", import.meta.url));
+
+// Dimensions all different, so a swapped axis cannot go unnoticed.
+const attn = { nLayers: 2, dModel: 10, nHeads: 3, dHead: 4, nCtx: 7, dVocab: 11 };
+const CASES: Record<string, unknown> = {
+  "attn-only": { kind: "attn-only", ...attn },
+  "attn-only-smeared-rotary": { kind: "attn-only", ...attn, positions: "rotary", smearedKeys: true },
+  "attn-only-none-noln": { kind: "attn-only", ...attn, positions: "none", layerNorm: false },
+  "transformer-learned": { kind: "transformer", ...attn, dMlp: 6, positions: "learned" },
+  "mlp-only": { kind: "mlp-only", nLayers: 2, dModel: 10, dMlp: 6, nCtx: 7, dVocab: 11 },
+  lstm: { kind: "lstm", nLayers: 2, dModel: 10, dHidden: 5, nCtx: 7, dVocab: 11 },
+  rnn: { kind: "rnn", nLayers: 2, dModel: 10, dHidden: 5, nCtx: 7, dVocab: 11 },
+};
+
+/** A model whose every parameter (biases, norms, α too) is random, so every layout is exercised. */
+function randomModel(config: unknown, seed: number): LanguageModel {
+  const model = buildModel(parseModelConfig(config), seed);
+  const rng = new Rng(seed + 100);
+  for (const p of model.params.values()) for (let i = 0; i < p.size; i++) p.data[i] = 0.4 * rng.normal() + (p.name?.endsWith(".w") ? 1 : 0);
+  return model;
+}
+
+const BATCH = 2, T = 7;
+function tokensFor(seed: number): Int32Array {
+  const rng = new Rng(seed);
+  return Int32Array.from({ length: BATCH * T }, () => rng.int(11));
+}
+
+function logits(model: LanguageModel, tokens: Int32Array): Float32Array {
+  const out = noGrad(() => Float32Array.from(model.forward(tokens, BATCH).logits.data));
+  releaseGraph();
+  return out;
+}
+
+test("attention models export TransformerLens names and shapes; W_Q splits heads as documented", () => {
+  const model = randomModel({ ...(CASES["attn-only-smeared-rotary"] as object), positions: "shortformer" }, 1);
+  const dir = join(tmp, "names");
+  exportModel(model, dir);
+  const { tensors, metadata } = loadTensors(join(dir, "model.safetensors"));
+  const H = 3, d = 10, D = 4;
+  const want: Record<string, number[]> = {
+    "embed.W_E": [11, d], "pos_embed.W_pos": [7, d], "ln_final.w": [d], "ln_final.b": [d], "unembed.W_U": [d, 11], "unembed.b_U": [11],
+  };
+  for (const l of [0, 1]) {
+    Object.assign(want, {
+      [`blocks.${l}.ln1.w`]: [d], [`blocks.${l}.ln1.b`]: [d],
+      [`blocks.${l}.attn.W_Q`]: [H, d, D], [`blocks.${l}.attn.W_K`]: [H, d, D], [`blocks.${l}.attn.W_V`]: [H, d, D],
+      [`blocks.${l}.attn.b_Q`]: [H, D], [`blocks.${l}.attn.b_K`]: [H, D], [`blocks.${l}.attn.b_V`]: [H, D],
+      [`blocks.${l}.attn.W_O`]: [H, D, d], [`blocks.${l}.attn.b_O`]: [d], [`blocks.${l}.attn.smear_alpha`]: [H],
+    });
+  }
+  assert.deepEqual(Object.fromEntries(Object.entries(tensors).map(([k, t]) => [k, t.shape])), want);
+  // TL W_Q[h, i, j] = ours W_Q[i, h·D + j]; W_O [H·D, d] → [H, D, d] keeps the order.
+  const ours = model.params.get("blocks.1.attn.W_Q")!.data, theirs = tensors["blocks.1.attn.W_Q"].data;
+  for (const [h, i, j] of [[0, 0, 0], [2, 9, 3], [1, 4, 2]]) assert.equal(theirs[(h * d + i) * D + j], ours[i * H * D + h * D + j]);
+  assert.deepEqual(Array.from(tensors["blocks.0.attn.W_O"].data as Float32Array), Array.from(model.params.get("blocks.0.attn.W_O")!.data));
+  assert.equal(metadata.layout, "transformer_lens");
+
+  const cfg = JSON.parse(readFileSync(join(dir, "config.json"), "utf8"));
+  assert.deepEqual(
+    [cfg.transformer_lens.n_layers, cfg.transformer_lens.d_model, cfg.transformer_lens.n_heads, cfg.transformer_lens.d_head,
+      cfg.transformer_lens.d_mlp, cfg.transformer_lens.n_ctx, cfg.transformer_lens.d_vocab, cfg.transformer_lens.act_fn,
+      cfg.transformer_lens.normalization_type, cfg.transformer_lens.positional_embedding_type, cfg.transformer_lens.attn_only],
+    [2, 10, 3, 4, null, 7, 11, null, "LN", "shortformer", true],
+  );
+  assert.equal(cfg.model.kind, "attn-only");
+  assert.match(cfg.extensions.smear_alpha, /sigmoid/);
+});
+
+test("recurrent models export PyTorch nn.LSTM / nn.RNN names: weights transposed, bias_hh zero", () => {
+  for (const kind of ["lstm", "rnn"]) {
+    const model = randomModel(CASES[kind], 2);
+    const dir = join(tmp, `names-${kind}`);
+    exportModel(model, dir);
+    const { tensors } = loadTensors(join(dir, "model.safetensors"));
+    const G = kind === "lstm" ? 20 : 5;
+    assert.deepEqual(Object.fromEntries(Object.entries(tensors).map(([k, t]) => [k, t.shape])), {
+      "embed.weight": [11, 10],
+      [`${kind}.weight_ih_l0`]: [G, 10], [`${kind}.weight_hh_l0`]: [G, 5], [`${kind}.bias_ih_l0`]: [G], [`${kind}.bias_hh_l0`]: [G],
+      [`${kind}.weight_ih_l1`]: [G, 5], [`${kind}.weight_hh_l1`]: [G, 5], [`${kind}.bias_ih_l1`]: [G], [`${kind}.bias_hh_l1`]: [G],
+      "unembed.weight": [11, 5], "unembed.bias": [11],
+    });
+    const W = model.params.get(`${kind}.0.W_ih`)!.data; // [10, G]
+    assert.equal(tensors[`${kind}.weight_ih_l0`].data[3 * 10 + 7], W[7 * G + 3]);
+    assert.ok((tensors[`${kind}.bias_hh_l1`].data as Float32Array).every((x) => x === 0));
+    assert.deepEqual(exportedShapes(model.config).map((e) => e.name)[1], `${kind}.weight_ih_l0`);
+    const cfg = JSON.parse(readFileSync(join(dir, "config.json"), "utf8"));
+    assert.deepEqual(cfg.torch[kind].kwargs, { input_size: 10, hidden_size: 5, num_layers: 2, bias: true, batch_first: true, ...(kind === "rnn" ? { nonlinearity: "tanh" } : {}) });
+    assert.equal(cfg.transformer_lens, null);
+  }
+});
+
+test("export → loadExported gives identical logits for every kind", () => {
+  let seed = 10;
+  for (const [name, config] of Object.entries(CASES)) {
+    const model = randomModel(config, seed++);
+    const dir = join(tmp, `rt-${name}`);
+    writeFileSync(join(tmp, "tok.json"), '{"model": "a tokenizer"}');
+    exportModel(model, dir, { tokenizerPath: join(tmp, "tok.json") });
+    const back = loadExported(dir);
+    assert.deepEqual(back.config, model.config, name);
+    const tokens = tokensFor(seed);
+    assert.deepEqual(logits(back, tokens), logits(model, tokens), name);
+    assert.equal(readFileSync(join(dir, "tokenizer.json"), "utf8"), '{"model": "a tokenizer"}');
+    assert.deepEqual(readFileSync(join(dir, "config.json"), "utf8").match(/\.tmp-/g), null);
+  }
+});
+
+test("loadExported refuses a folder whose files disagree, and wrong shapes, naming the tensor", () => {
+  const a = join(tmp, "mix-a"), b = join(tmp, "mix-b");
+  exportModel(randomModel(CASES.lstm, 1), a);
+  exportModel(randomModel(CASES.rnn, 1), b);
+  writeFileSync(join(a, "config.json"), readFileSync(join(b, "config.json")));
+  assert.throws(() => loadExported(a), /describe different models/);
+  const c = join(tmp, "mix-c");
+  exportModel(randomModel(CASES.lstm, 1), c);
+  const cfg = JSON.parse(readFileSync(join(c, "config.json"), "utf8"));
+  assert.throws(() => loadExported(join(tmp, "nowhere")), /config\.json does not exist/);
+  const { tensors, metadata } = loadTensors(join(c, "model.safetensors"));
+  const { icl_lab_sha256: _a, icl_lab_header_sha256: _b, ...meta } = metadata;
+  tensors["lstm.weight_hh_l1"].shape = [5, 20];
+  saveTensors(join(c, "model.safetensors"), tensors, { metadata: meta });
+  assert.throws(() => loadExported(c), /tensor 'lstm\.weight_hh_l1' has shape \[5, 20\], expected \[20, 5\]/);
+  delete tensors["lstm.weight_hh_l1"];
+  saveTensors(join(c, "model.safetensors"), tensors, { metadata: meta });
+  assert.throws(() => loadExported(c), /has no tensor 'lstm\.weight_hh_l1'/);
+  cfg.format_version = 99;
+  writeFileSync(join(c, "config.json"), JSON.stringify(cfg));
+  assert.throws(() => loadExported(c), /version 99/);
+});
+
+test("exportRun exports a run's last (or chosen) checkpoint from the runs store", async () => {
+  const lab = join(tmp, "lab");
+  const r = await train(
+    { name: "exp", seed: 1, model: { kind: "attn-only", nLayers: 1, dModel: 8, nHeads: 2, dHead: 4, nCtx: 8 }, batch: 2, tokens: 16 * 6, checkpoints: { perDecade: 2 }, measures: [] },
+    { lab, progress: "none", measures: {}, data: async (c) => syntheticData({ vocab: 13, nCtx: c.model.nCtx, evalWindows: 2, seed: c.seed }) },
+  );
+  const out = exportRun(r.runId, { lab });
+  assert.equal(out.tokens, r.tokens);
+  assert.equal(out.dir, join(lab, "exports", `${r.runId}-${r.tokens}`));
+  const back = loadExported(out.dir);
+  const tokens = Int32Array.from({ length: 16 }, (_, i) => (i * 5) % 13);
+  const want = noGrad(() => Float32Array.from(r.model.forward(tokens, 2).logits.data));
+  assert.deepEqual(logits2(back, tokens), want);
+  const cfg = JSON.parse(readFileSync(join(out.dir, "config.json"), "utf8"));
+  assert.deepEqual([cfg.run.id, cfg.run.tokens, cfg.run.train.seed], [r.runId, r.tokens, 1]);
+
+  const first = exportRun(r.runId, { lab, checkpoint: 16, out: join(tmp, "first") });
+  assert.equal(first.tokens, 16);
+  assert.throws(() => exportRun(r.runId, { lab, checkpoint: 17 }), /has no checkpoint at 17 tokens; it has 16, .*96/);
+  assert.throws(() => exportRun("nope-123", { lab }), /run 'nope-123' does not exist/);
+});
+
+function logits2(model: LanguageModel, tokens: Int32Array): Float32Array {
+  const out = noGrad(() => Float32Array.from(model.forward(tokens, 2).logits.data));
+  releaseGraph();
+  return out;
+}
+
+function torchAvailable(): string | null {
+  if (!existsSync("/usr/bin/python3")) return "/usr/bin/python3 does not exist";
+  const r = spawnSync("/usr/bin/python3", ["-c", "import torch"], { encoding: "utf8" });
+  return r.status === 0 ? null : `PyTorch is not importable by /usr/bin/python3 (${(r.stderr || "").trim().split("\n").pop()})`;
+}
+
+test("PyTorch rebuilds every kind from the exported files alone and gets our logits (relative 1e-4)", (t: TestContext) => {
+  const why = torchAvailable();
+  if (why !== null) {
+    t.skip(why);
+    return;
+  }
+  const spec: Array<{ dir: string; tokens: number[]; batch: number }> = [];
+  const ours: Float32Array[] = [];
+  let seed = 40;
+  for (const [name, config] of Object.entries(CASES)) {
+    const model = randomModel(config, seed++);
+    const dir = join(tmp, `torch-${name}`);
+    exportModel(model, dir);
+    const tokens = tokensFor(seed);
+    spec.push({ dir, tokens: Array.from(tokens), batch: BATCH });
+    ours.push(logits(model, tokens));
+  }
+  writeFileSync(join(tmp, "spec.json"), JSON.stringify(spec));
+  const r = spawnSync("/usr/bin/python3", [script, "--spec", join(tmp, "spec.json")], {
+    encoding: "utf8", env: { ...process.env, OMP_NUM_THREADS: "1" }, maxBuffer: 64 << 20,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const results = JSON.parse(r.stdout) as Array<{ shape: number[]; logits: number[] }>;
+  Object.keys(CASES).forEach((name, i) => {
+    const g = results[i].logits, a = ours[i];
+    assert.deepEqual(results[i].shape, [BATCH, T, 11], name);
+    const rms = Math.sqrt(g.reduce((s, x) => s + x * x, 0) / g.length);
+    for (let k = 0; k < g.length; k++) {
+      const tol = 1e-4 * Math.max(Math.abs(g[k]), rms);
+      assert.ok(Math.abs(a[k] - g[k]) <= tol, `${name}: logit ${k} is ${a[k]}, PyTorch ${g[k]} (tolerance ${tol.toExponential(2)})`);
+    }
+  });
+});

@@ -1,0 +1,461 @@
+/**
+ * Export: a model (or a run's checkpoint) as a folder the Python ecosystem reads, and back.
+ *
+ *   <dir>/model.safetensors   float32 weights, names and shapes below (little-endian, row-major)
+ *   <dir>/config.json         our model config, the run it came from, and a TransformerLens
+ *                             `HookedTransformerConfig`-style dict (attention models) or the
+ *                             PyTorch modules to build (recurrent models)
+ *   <dir>/tokenizer.json      the run's tokenizer (Hugging Face format), when there is one
+ *
+ * Every file is written atomically (a temporary sibling, fsync, rename), config.json last; its
+ * `model` must match the config recorded in model.safetensors' metadata, so a folder mixing two
+ * exports is refused on load. `loadExported(dir)` reads a folder back into an icl-lab model.
+ *
+ * Attention models (`attn-only`, `transformer`): TransformerLens state-dict names and shapes, with
+ * H = nHeads, D = dHead, d = dModel, V = dVocab (ours → theirs; icl-lab keeps each projection as
+ * one [d, H·D] matrix so it is one GEMM):
+ *   embed.W_E              [V, d]         = ours
+ *   pos_embed.W_pos        [nCtx, d]      = ours (shortformer, learned); zeros for positions
+ *                                            "none" (declared "standard", which is then exact);
+ *                                            absent for rotary (TransformerLens keeps none either)
+ *   blocks.{l}.ln1.w|b     [d]            = ours (absent without layer norm; likewise ln2, ln_final)
+ *   blocks.{l}.attn.W_Q|W_K|W_V [H, d, D] : W_Q[h, i, j] = ours W_Q[i, h·D + j]
+ *   blocks.{l}.attn.b_Q|b_K|b_V [H, D]    = ours [H·D] reshaped
+ *   blocks.{l}.attn.W_O    [H, D, d]      = ours [H·D, d] reshaped
+ *   blocks.{l}.attn.b_O    [d]            = ours
+ *   blocks.{l}.attn.smear_alpha [H]       = ours. An icl-lab extension (smeared keys,
+ *                                            k_j ← σ(α_h)·k_j + (1 − σ(α_h))·k_{j−1} after the key
+ *                                            projection and rotary; position 0 keeps its key):
+ *                                            TransformerLens has no such parameter, so a model with
+ *                                            it needs the key hook to apply it
+ *   blocks.{l}.ln2.w|b     [d]            = ours (transformer)
+ *   blocks.{l}.mlp.W_in    [d, dMlp], b_in [dMlp], W_out [dMlp, d], b_out [d]  = ours; the
+ *                                            activation is GELU, tanh approximation ("gelu_new")
+ *   ln_final.w|b           [d]            = ours
+ *   unembed.W_U            [d, V]         = ours;  unembed.b_U [V] = ours
+ * Conventions TransformerLens shares with us: layer norm ε = 1e-5; scores scaled by 1/√D; causal
+ * mask; shortformer adds W_pos to the query/key inputs only, before ln1; rotary is GPT-NeoX style
+ * (halves rotate together, θ_{t,i} = t / 10000^(2i/D), rotary_dim = D). `load_state_dict` needs
+ * `strict=False` there: TransformerLens' buffers (masks, rotary tables) are not weights.
+ *
+ * `mlp-only` models (no attention; TransformerLens cannot hold them): the same names as above for
+ * the parts they have (embed.W_E, blocks.{l}.ln2.*, blocks.{l}.mlp.*, ln_final.*, unembed.*).
+ *
+ * Recurrent models: PyTorch `nn.Embedding`, `nn.LSTM` / `nn.RNN` (tanh, batch_first) and
+ * `nn.Linear` state-dict names; with H = dHidden and dIn = dModel for layer 0, else H:
+ *   embed.weight           [V, dModel]    = ours embed.W_E
+ *   lstm.weight_ih_l{l}    [4H, dIn]      = ours lstm.{l}.W_ihᵀ   (gate order i, f, g, o, as PyTorch)
+ *   lstm.weight_hh_l{l}    [4H, H]        = ours lstm.{l}.W_hhᵀ
+ *   lstm.bias_ih_l{l}      [4H]           = ours lstm.{l}.b
+ *   lstm.bias_hh_l{l}      [4H]           = zeros (we keep one bias; loading adds the two)
+ *   rnn.weight_ih_l{l} [H, dIn], rnn.weight_hh_l{l} [H, H], rnn.bias_ih_l{l}, rnn.bias_hh_l{l}: likewise
+ *   unembed.weight         [V, H]         = ours unembed.W_Uᵀ;  unembed.bias [V] = ours unembed.b_U
+ * Initial states are zero. config.json's `torch` gives each module's class and keyword arguments.
+ *
+ * scripts/check_export.py rebuilds every kind from these files in plain PyTorch and prints its
+ * logits; export.test.ts compares them with ours.
+ */
+import { randomBytes } from "node:crypto";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { loadCheckpoint, listCheckpoints, loadTensors, saveTensors, type LoadedTensor, type Tensor as FileTensor } from "./checkpoint.ts";
+import { isAttentionModel, parseModelConfig, type ModelConfig } from "./config.ts";
+import { buildModel, type LanguageModel } from "./model.ts";
+import { RunStore, resolveLabDir, runDir } from "../store/run-store.ts";
+
+export const EXPORT_FORMAT = "icl-lab-export";
+export const EXPORT_FORMAT_VERSION = 1;
+export const WEIGHTS_FILE = "model.safetensors";
+export const CONFIG_FILE = "config.json";
+export const TOKENIZER_FILE = "tokenizer.json";
+
+export type ExportLayout = "transformer_lens" | "icl_lab_mlp_only" | "torch_lstm" | "torch_rnn";
+
+/**
+ * How one exported tensor relates to one of our parameters:
+ *   copy        same values in the same order, another shape;
+ *   transpose   ours [a, b] → theirs [b, a];
+ *   splitHeads  ours [d, H·D] → theirs [H, d, D];
+ *   zeros       theirs is zeros on export; on load it is added into `ours` (PyTorch's second
+ *               recurrent bias), or must be zero when `ours` is null (W_pos for positions "none").
+ */
+type Transform = "copy" | "transpose" | "splitHeads" | "zeros";
+
+interface Entry {
+  name: string;
+  shape: number[];
+  ours: string | null;
+  transform: Transform;
+}
+
+function attentionEntries(c: Extract<ModelConfig, { kind: "attn-only" | "transformer" }>): Entry[] {
+  const { dModel: d, nHeads: H, dHead: D, dVocab: V, nCtx } = c;
+  const e: Entry[] = [{ name: "embed.W_E", shape: [V, d], ours: "embed.W_E", transform: "copy" }];
+  if (c.positions === "shortformer" || c.positions === "learned") {
+    e.push({ name: "pos_embed.W_pos", shape: [nCtx, d], ours: "pos_embed.W_pos", transform: "copy" });
+  } else if (c.positions === "none") {
+    e.push({ name: "pos_embed.W_pos", shape: [nCtx, d], ours: null, transform: "zeros" });
+  }
+  const same = (name: string, shape: number[]): Entry => ({ name, shape, ours: name, transform: "copy" });
+  for (let l = 0; l < c.nLayers; l++) {
+    const p = `blocks.${l}`;
+    if (c.layerNorm) e.push(same(`${p}.ln1.w`, [d]), same(`${p}.ln1.b`, [d]));
+    for (const m of ["Q", "K", "V"]) e.push({ name: `${p}.attn.W_${m}`, shape: [H, d, D], ours: `${p}.attn.W_${m}`, transform: "splitHeads" });
+    for (const m of ["Q", "K", "V"]) e.push(same(`${p}.attn.b_${m}`, [H, D]));
+    e.push(same(`${p}.attn.W_O`, [H, D, d]), same(`${p}.attn.b_O`, [d]));
+    if (c.smearedKeys) e.push(same(`${p}.attn.smear_alpha`, [H]));
+    if (c.kind === "transformer") e.push(...mlpEntries(p, d, c.dMlp, c.layerNorm));
+  }
+  return [...e, ...unembedEntries(d, V, c.layerNorm)];
+}
+
+function mlpEntries(p: string, d: number, dMlp: number, layerNorm: boolean): Entry[] {
+  const same = (name: string, shape: number[]): Entry => ({ name, shape, ours: name, transform: "copy" });
+  return [
+    ...(layerNorm ? [same(`${p}.ln2.w`, [d]), same(`${p}.ln2.b`, [d])] : []),
+    same(`${p}.mlp.W_in`, [d, dMlp]), same(`${p}.mlp.b_in`, [dMlp]),
+    same(`${p}.mlp.W_out`, [dMlp, d]), same(`${p}.mlp.b_out`, [d]),
+  ];
+}
+
+function unembedEntries(d: number, V: number, layerNorm: boolean): Entry[] {
+  const same = (name: string, shape: number[]): Entry => ({ name, shape, ours: name, transform: "copy" });
+  return [
+    ...(layerNorm ? [same("ln_final.w", [d]), same("ln_final.b", [d])] : []),
+    same("unembed.W_U", [d, V]), same("unembed.b_U", [V]),
+  ];
+}
+
+function mlpOnlyEntries(c: Extract<ModelConfig, { kind: "mlp-only" }>): Entry[] {
+  const e: Entry[] = [{ name: "embed.W_E", shape: [c.dVocab, c.dModel], ours: "embed.W_E", transform: "copy" }];
+  for (let l = 0; l < c.nLayers; l++) e.push(...mlpEntries(`blocks.${l}`, c.dModel, c.dMlp, c.layerNorm));
+  return [...e, ...unembedEntries(c.dModel, c.dVocab, c.layerNorm)];
+}
+
+function recurrentEntries(c: Extract<ModelConfig, { kind: "lstm" | "rnn" }>): Entry[] {
+  const cell = c.kind;
+  const G = (cell === "lstm" ? 4 : 1) * c.dHidden, H = c.dHidden;
+  const e: Entry[] = [{ name: "embed.weight", shape: [c.dVocab, c.dModel], ours: "embed.W_E", transform: "copy" }];
+  for (let l = 0; l < c.nLayers; l++) {
+    const dIn = l === 0 ? c.dModel : H;
+    e.push(
+      { name: `${cell}.weight_ih_l${l}`, shape: [G, dIn], ours: `${cell}.${l}.W_ih`, transform: "transpose" },
+      { name: `${cell}.weight_hh_l${l}`, shape: [G, H], ours: `${cell}.${l}.W_hh`, transform: "transpose" },
+      { name: `${cell}.bias_ih_l${l}`, shape: [G], ours: `${cell}.${l}.b`, transform: "copy" },
+      { name: `${cell}.bias_hh_l${l}`, shape: [G], ours: `${cell}.${l}.b`, transform: "zeros" },
+    );
+  }
+  e.push(
+    { name: "unembed.weight", shape: [c.dVocab, H], ours: "unembed.W_U", transform: "transpose" },
+    { name: "unembed.bias", shape: [c.dVocab], ours: "unembed.b_U", transform: "copy" },
+  );
+  return e;
+}
+
+const LAYOUTS: { [K in ModelConfig["kind"]]: { layout: ExportLayout; entries: (c: Extract<ModelConfig, { kind: K }>) => Entry[] } } = {
+  "attn-only": { layout: "transformer_lens", entries: attentionEntries },
+  transformer: { layout: "transformer_lens", entries: attentionEntries },
+  "mlp-only": { layout: "icl_lab_mlp_only", entries: mlpOnlyEntries },
+  lstm: { layout: "torch_lstm", entries: recurrentEntries },
+  rnn: { layout: "torch_rnn", entries: recurrentEntries },
+};
+
+function layoutOf(c: ModelConfig): { layout: ExportLayout; entries: Entry[] } {
+  const l = LAYOUTS[c.kind] as { layout: ExportLayout; entries: (c: ModelConfig) => Entry[] };
+  return { layout: l.layout, entries: l.entries(c) };
+}
+
+/** The exported tensors' names and shapes for a config, in state-dict order. */
+export function exportedShapes(config: ModelConfig): Array<{ name: string; shape: number[] }> {
+  return layoutOf(config).entries.map((e) => ({ name: e.name, shape: [...e.shape] }));
+}
+
+/** ours → theirs for one entry. */
+function toTheirs(e: Entry, ours: Float32Array | null, oursShape: readonly number[] | null): Float32Array {
+  const n = e.shape.reduce((a, b) => a * b, 1);
+  const out = new Float32Array(n);
+  if (e.transform === "zeros") return out;
+  if (ours === null || oursShape === null || ours.length !== n) {
+    throw new Error(`export: parameter '${e.ours}' has ${ours?.length ?? 0} values, expected ${n} for '${e.name}' [${e.shape.join(", ")}]`);
+  }
+  if (e.transform === "copy") out.set(ours);
+  else if (e.transform === "transpose") {
+    const [a, b] = oursShape;
+    for (let i = 0; i < a; i++) for (let j = 0; j < b; j++) out[j * a + i] = ours[i * b + j];
+  } else {
+    const [H, d, D] = e.shape;
+    for (let h = 0; h < H; h++) for (let i = 0; i < d; i++) for (let j = 0; j < D; j++) out[(h * d + i) * D + j] = ours[i * H * D + h * D + j];
+  }
+  return out;
+}
+
+/** theirs → ours for one entry, added into `acc` (ours' layout). */
+function addOurs(e: Entry, theirs: Float32Array, acc: Float32Array, oursShape: readonly number[]): void {
+  if (e.transform === "copy" || e.transform === "zeros") {
+    for (let i = 0; i < acc.length; i++) acc[i] += theirs[i];
+  } else if (e.transform === "transpose") {
+    const [a, b] = oursShape;
+    for (let i = 0; i < a; i++) for (let j = 0; j < b; j++) acc[i * b + j] += theirs[j * a + i];
+  } else {
+    const [H, d, D] = e.shape;
+    for (let h = 0; h < H; h++) for (let i = 0; i < d; i++) for (let j = 0; j < D; j++) acc[i * H * D + h * D + j] += theirs[(h * d + i) * D + j];
+  }
+}
+
+/** The model's weights under the exported names and layouts. */
+export function exportTensors(model: LanguageModel): Record<string, FileTensor> {
+  const out: Record<string, FileTensor> = {};
+  for (const e of layoutOf(model.config).entries) {
+    const p = e.ours === null ? undefined : model.params.get(e.ours);
+    if (e.ours !== null && p === undefined) throw new Error(`export: the model has no parameter '${e.ours}' (needed for '${e.name}')`);
+    out[e.name] = { data: toTheirs(e, p?.data ?? null, p?.shape ?? null), shape: [...e.shape] };
+  }
+  return out;
+}
+
+/** The TransformerLens HookedTransformerConfig fields of an attention model (only fields it accepts). */
+export function transformerLensConfig(c: ModelConfig): Record<string, unknown> | null {
+  if (!isAttentionModel(c)) return null;
+  const posType = { shortformer: "shortformer", learned: "standard", rotary: "rotary", none: "standard" }[c.positions];
+  return {
+    model_name: `icl-lab-${c.kind}-${c.nLayers}l`,
+    n_layers: c.nLayers,
+    d_model: c.dModel,
+    n_heads: c.nHeads,
+    d_head: c.dHead,
+    d_mlp: c.kind === "transformer" ? c.dMlp : null,
+    n_ctx: c.nCtx,
+    d_vocab: c.dVocab,
+    d_vocab_out: c.dVocab,
+    act_fn: c.kind === "transformer" ? "gelu_new" : null,
+    normalization_type: c.layerNorm ? "LN" : null,
+    positional_embedding_type: posType,
+    rotary_dim: c.positions === "rotary" ? c.dHead : null,
+    attn_only: c.kind === "attn-only",
+    eps: 1e-5,
+    use_attn_scale: true,
+  };
+}
+
+function torchModules(c: ModelConfig): Record<string, { class: string; kwargs: Record<string, unknown> }> | null {
+  if (c.kind !== "lstm" && c.kind !== "rnn") return null;
+  const rec = { input_size: c.dModel, hidden_size: c.dHidden, num_layers: c.nLayers, bias: true, batch_first: true };
+  return {
+    embed: { class: "Embedding", kwargs: { num_embeddings: c.dVocab, embedding_dim: c.dModel } },
+    [c.kind]: c.kind === "lstm" ? { class: "LSTM", kwargs: rec } : { class: "RNN", kwargs: { ...rec, nonlinearity: "tanh" } },
+    unembed: { class: "Linear", kwargs: { in_features: c.dHidden, out_features: c.dVocab, bias: true } },
+  };
+}
+
+export interface ExportSource {
+  runId: string;
+  tokens: number;
+  step?: number;
+  /** The run's resolved training config. */
+  train?: unknown;
+}
+
+export interface ExportOptions {
+  /** A tokenizer.json to copy beside the weights. */
+  tokenizerPath?: string;
+  /** Where the weights came from (recorded in config.json). */
+  source?: ExportSource;
+}
+
+export interface ExportResult {
+  dir: string;
+  layout: ExportLayout;
+  files: string[];
+  tensors: number;
+  bytes: number;
+}
+
+/** Writes `model` to `dir` (created if needed) as model.safetensors, tokenizer.json and config.json. */
+export function exportModel(model: LanguageModel, dir: string, opts: ExportOptions = {}): ExportResult {
+  const config = model.config;
+  const { layout } = layoutOf(config);
+  const out = resolve(dir);
+  mkdirSync(out, { recursive: true });
+  let tokenizer: Buffer | null = null;
+  if (opts.tokenizerPath !== undefined) {
+    if (!existsSync(opts.tokenizerPath)) throw new Error(`export: tokenizer file ${opts.tokenizerPath} does not exist`);
+    tokenizer = readFileSync(opts.tokenizerPath);
+  }
+  const modelJson = JSON.stringify(config);
+  const metadata: Record<string, string> = {
+    format: EXPORT_FORMAT, format_version: String(EXPORT_FORMAT_VERSION), layout, icl_lab_model: modelJson,
+  };
+  if (opts.source) {
+    metadata.run_id = opts.source.runId;
+    metadata.tokens = String(opts.source.tokens);
+  }
+  const tensors = exportTensors(model);
+  const saved = saveTensors(join(out, WEIGHTS_FILE), tensors, { metadata });
+  const files = [saved.path];
+  if (tokenizer !== null) {
+    writeFileAtomic(join(out, TOKENIZER_FILE), tokenizer);
+    files.push(join(out, TOKENIZER_FILE));
+  }
+  const doc = {
+    format: EXPORT_FORMAT,
+    format_version: EXPORT_FORMAT_VERSION,
+    layout,
+    model: config,
+    run: opts.source ? { id: opts.source.runId, tokens: opts.source.tokens, step: opts.source.step ?? null, train: opts.source.train ?? null } : null,
+    files: { weights: WEIGHTS_FILE, tokenizer: tokenizer === null ? null : TOKENIZER_FILE },
+    transformer_lens: transformerLensConfig(config),
+    torch: torchModules(config),
+    extensions: isAttentionModel(config) && config.smearedKeys
+      ? { smear_alpha: "blocks.{l}.attn.smear_alpha [n_heads]: k_j <- sigmoid(a_h)*k_j + (1 - sigmoid(a_h))*k_{j-1} after the key projection (and rotary); position 0 keeps its key" }
+      : {},
+    notes: "Layouts are documented in icl-lab's src/model/export.ts; scripts/check_export.py rebuilds the model in plain PyTorch.",
+  };
+  writeFileAtomic(join(out, CONFIG_FILE), `${JSON.stringify(doc, null, 2)}\n`);
+  files.push(join(out, CONFIG_FILE));
+  return { dir: out, layout, files, tensors: Object.keys(tensors).length, bytes: saved.bytes };
+}
+
+/** Reads an exported folder back into an icl-lab model (weights verified against config.json). */
+export function loadExported(dir: string): LanguageModel {
+  const configPath = join(dir, CONFIG_FILE), weightsPath = join(dir, WEIGHTS_FILE);
+  for (const p of [configPath, weightsPath]) if (!existsSync(p)) throw new Error(`loadExported: ${p} does not exist`);
+  let doc: { format?: unknown; format_version?: unknown; model?: unknown };
+  try {
+    doc = JSON.parse(readFileSync(configPath, "utf8")) as typeof doc;
+  } catch (e) {
+    throw new Error(`loadExported: ${configPath} is not valid JSON (${(e as Error).message})`);
+  }
+  if (doc.format !== EXPORT_FORMAT || doc.format_version !== EXPORT_FORMAT_VERSION) {
+    throw new Error(`loadExported: ${configPath} has format ${JSON.stringify(doc.format)} version ${JSON.stringify(doc.format_version)}, expected "${EXPORT_FORMAT}" version ${EXPORT_FORMAT_VERSION}`);
+  }
+  const config = parseModelConfig(doc.model);
+  const { tensors, metadata } = loadTensors(weightsPath);
+  if (metadata.icl_lab_model !== undefined && metadata.icl_lab_model !== JSON.stringify(doc.model)) {
+    throw new Error(`loadExported: ${weightsPath} and ${configPath} describe different models (files from two exports?)`);
+  }
+  const model = buildModel(config, 0);
+  const acc = new Map<string, Float32Array>();
+  for (const name of model.params.keys()) acc.set(name, new Float32Array(model.params.get(name)!.size));
+  const entries = layoutOf(config).entries;
+  const expected = new Set(entries.map((e) => e.name));
+  for (const name of Object.keys(tensors)) {
+    if (!expected.has(name)) throw new Error(`loadExported: ${weightsPath} has an unexpected tensor '${name}' for a ${config.kind} model`);
+  }
+  const covered = new Set<string>();
+  for (const e of entries) {
+    const t = tensors[e.name];
+    if (t === undefined) throw new Error(`loadExported: ${weightsPath} has no tensor '${e.name}'`);
+    if (t.shape.length !== e.shape.length || t.shape.some((s, i) => s !== e.shape[i])) {
+      throw new Error(`loadExported: tensor '${e.name}' has shape [${t.shape.join(", ")}], expected [${e.shape.join(", ")}]`);
+    }
+    const data = asFloat32(t, e.name);
+    if (e.ours === null) {
+      if (data.some((x) => x !== 0)) throw new Error(`loadExported: tensor '${e.name}' must be zero for a model with positions "none"`);
+      continue;
+    }
+    addOurs(e, data, acc.get(e.ours)!, model.params.get(e.ours)!.shape);
+    covered.add(e.ours);
+  }
+  for (const [name, p] of model.params) {
+    if (!covered.has(name)) throw new Error(`loadExported: no exported tensor sets parameter '${name}'`);
+    p.data.set(acc.get(name)!);
+  }
+  return model;
+}
+
+function asFloat32(t: LoadedTensor, name: string): Float32Array {
+  if (t.dtype === "F32") return t.data as Float32Array;
+  if (t.dtype === "F64") return Float32Array.from(t.data as Float64Array);
+  throw new Error(`loadExported: tensor '${name}' is ${t.dtype}; expected F32 or F64`);
+}
+
+export interface ExportRunOptions extends Omit<ExportOptions, "source"> {
+  lab?: string;
+  /** The checkpoint's token count (default: the last checkpoint). */
+  checkpoint?: number;
+  /** Output folder (default `<lab>/exports/<run>-<tokens>`). */
+  out?: string;
+}
+
+export interface ExportRunResult extends ExportResult {
+  runId: string;
+  tokens: number;
+  checkpointPath: string;
+}
+
+/**
+ * Exports a stored run's checkpoint (the last by default). Checkpoints are those recorded in the
+ * runs store, else the files under `<lab>/runs/<id>/checkpoints/`; the file's checksum must match
+ * the recorded one. The run folder's tokenizer.json is copied unless `tokenizerPath` is given.
+ */
+export function exportRun(runId: string, opts: ExportRunOptions = {}): ExportRunResult {
+  const lab = resolveLabDir(opts.lab);
+  const store = RunStore.open(lab);
+  let info, records;
+  try {
+    info = store.getRun(runId);
+    if (info === undefined) {
+      const known = store.listRuns().map((r) => r.id);
+      throw new Error(`run '${runId}' does not exist in the lab ${lab}` + (known.length ? ` (runs: ${known.slice(-8).join(", ")}${known.length > 8 ? ", …" : ""})` : " (it has no runs)"));
+    }
+    records = store.checkpoints(runId);
+  } finally {
+    store.close();
+  }
+  if (info.corrupt) throw new Error(`run '${runId}' cannot be exported: its stored config is corrupt (${info.corrupt})`);
+  const trainConfig = info.config as { model?: unknown };
+  const config = parseModelConfig(trainConfig?.model);
+  const dir = runDir(lab, runId);
+  const available: Array<{ tokens: number; path: string; sha256?: string; step?: number }> = records.length > 0
+    ? records.map((r) => ({ tokens: r.tokens, path: r.path, sha256: r.sha256, step: r.step }))
+    : listCheckpoints(join(dir, "checkpoints"));
+  if (available.length === 0) throw new Error(`run '${runId}' has no checkpoints yet`);
+  const chosen = opts.checkpoint === undefined ? available[available.length - 1] : available.find((c) => c.tokens === opts.checkpoint);
+  if (chosen === undefined) {
+    const list = available.map((c) => c.tokens);
+    const shown = list.length > 12 ? [...list.slice(0, 6), "…", ...list.slice(-5)] : list;
+    throw new Error(`run '${runId}' has no checkpoint at ${opts.checkpoint} tokens; it has ${shown.join(", ")}`);
+  }
+  const ck = loadCheckpoint(chosen.path);
+  if (chosen.sha256 !== undefined && ck.sha256 !== chosen.sha256) {
+    throw new Error(`checkpoint ${chosen.path} is not the one the runs store recorded (checksum differs)`);
+  }
+  const model = buildModel(config, 0);
+  for (const [name, p] of model.params) {
+    const t = ck.params[name];
+    if (t === undefined || t.data.length !== p.size) throw new Error(`checkpoint ${chosen.path} has no parameter '${name}' of ${p.size} values`);
+    p.data.set(t.data as Float32Array);
+  }
+  const runTokenizer = join(dir, TOKENIZER_FILE);
+  const tokenizerPath = opts.tokenizerPath ?? (existsSync(runTokenizer) ? runTokenizer : undefined);
+  const out = opts.out ?? join(lab, "exports", `${runId}-${ck.tokens}`);
+  const r = exportModel(model, out, {
+    tokenizerPath,
+    source: { runId, tokens: ck.tokens, step: chosen.step ?? ((ck.extra as { step?: number } | undefined)?.step), train: info.config },
+  });
+  return { ...r, runId, tokens: ck.tokens, checkpointPath: chosen.path };
+}
+
+/** A file written so that a crash leaves the old one or the complete new one. */
+function writeFileAtomic(path: string, data: string | Uint8Array): void {
+  const tmp = `${path}.tmp-${process.pid}-${randomBytes(6).toString("hex")}`;
+  const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
+  const fd = openSync(tmp, "wx", 0o644);
+  try {
+    try {
+      let done = 0;
+      while (done < bytes.byteLength) done += writeSync(fd, bytes, done, bytes.byteLength - done);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (e) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // already renamed or never created
+    }
+    throw e;
+  }
+}
