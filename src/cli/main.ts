@@ -10,6 +10,7 @@ type Registrar = (program: Command) => void;
 // One line per command group; keep the list sorted.
 const groups: Array<() => Promise<{ register: Registrar }>> = [
   () => import("./corpus.ts"),
+  () => import("./demo.ts"),
   () => import("./report.ts"),
   () => import("./export.ts"),
   () => import("./runs.ts"),

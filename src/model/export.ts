@@ -60,6 +60,7 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, re
 import { join, resolve } from "node:path";
 import { loadCheckpoint, listCheckpoints, loadTensors, saveTensors, type LoadedTensor, type Tensor as FileTensor } from "./checkpoint.ts";
 import { isAttentionModel, parseModelConfig, type ModelConfig } from "./config.ts";
+import { setParams } from "./load.ts";
 import { buildModel, type LanguageModel } from "./model.ts";
 import { RunStore, resolveLabDir, runDir } from "../store/run-store.ts";
 
@@ -421,11 +422,7 @@ export function exportRun(runId: string, opts: ExportRunOptions = {}): ExportRun
     throw new Error(`checkpoint ${chosen.path} is not the one the runs store recorded (checksum differs)`);
   }
   const model = buildModel(config, 0);
-  for (const [name, p] of model.params) {
-    const t = ck.params[name];
-    if (t === undefined || t.data.length !== p.size) throw new Error(`checkpoint ${chosen.path} has no parameter '${name}' of ${p.size} values`);
-    p.data.set(t.data as Float32Array);
-  }
+  setParams(model, ck);
   const runTokenizer = join(dir, TOKENIZER_FILE);
   const tokenizerPath = opts.tokenizerPath ?? (existsSync(runTokenizer) ? runTokenizer : undefined);
   const out = opts.out ?? join(lab, "exports", `${runId}-${ck.tokens}`);

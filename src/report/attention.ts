@@ -11,9 +11,8 @@
  * reproducible. The pool is every token but BOS (the measure also leaves out the rarest and most
  * frequent tokens, which needs the training data; a picture does not).
  */
-import { loadCheckpoint } from "../model/checkpoint.ts";
+import { modelFromCheckpoint } from "../model/load.ts";
 import { parseModelConfig, isAttentionModel } from "../model/config.ts";
-import { buildModel } from "../model/model.ts";
 import { inductionDetection, repeatedSequences, tokenPool } from "../measure/heads.ts";
 import { noGrad, tidy } from "../engine/tensor.ts";
 import { Rng } from "../util/random.ts";
@@ -46,15 +45,7 @@ export function headPatternFromCheckpoint(
   if (opts.layer < 0 || opts.layer >= config.nLayers || opts.head < 0 || opts.head >= config.nHeads) {
     throw new Error(`headPatternFromCheckpoint: head L${opts.layer}H${opts.head} does not exist in a model of ${config.nLayers} layers × ${config.nHeads} heads`);
   }
-  const ck = loadCheckpoint(path);
-  const model = buildModel(config, 0);
-  for (const [name, p] of model.params) {
-    const t = ck.params[name];
-    if (t === undefined || t.data.length !== p.size) {
-      throw new Error(`headPatternFromCheckpoint: checkpoint ${path} has no parameter '${name}' of ${p.size} values (does the run's config match it?)`);
-    }
-    p.data.set(t.data as Float32Array);
-  }
+  const { model, checkpoint: ck } = modelFromCheckpoint(config, path);
   const bos = opts.bos ?? null;
   const offset = bos === null ? 0 : 1;
   const length = Math.max(2, Math.min(opts.length ?? 25, Math.floor((config.nCtx - offset) / 2)));

@@ -11,11 +11,12 @@
  *     order, optimizer state and random state (checkpoint files are atomic and checksummed);
  *   - progress: a one-line bar on a terminal, plain log lines otherwise.
  */
-import { mkdirSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import * as op from "../engine/ops/index.ts";
 import { kernels } from "../engine/backend.ts";
 import { releaseGraph } from "../engine/tensor.ts";
+import { setParams } from "../model/load.ts";
 import { buildModel, parameterCount, type LanguageModel } from "../model/model.ts";
 import type { ModelConfig } from "../model/config.ts";
 import {
@@ -118,6 +119,9 @@ async function defaultMeasures(): Promise<Record<string, MeasureFn>> {
 /** Resolves a config input (e.g. parsed JSON) into a full config with the tokenizer's vocab. */
 export async function resolveConfig(input: unknown, data: (c: TrainConfig) => Promise<TrainData>): Promise<{ config: TrainConfig; data: TrainData }> {
   const parsed = parseTrainConfig(input);
+  // Check the model before the (possibly slow) data preparation, with a placeholder vocabulary
+  // when dVocab is left to the tokenizer; the real check follows once the vocabulary is known.
+  resolveModel(parsed.model, typeof parsed.model.dVocab === "number" ? parsed.model.dVocab : 257);
   // dVocab comes from the tokenizer: build the data with a provisional config first.
   const provisional = { ...parsed, model: parsed.model as unknown as ModelConfig };
   const d = await data(provisional);
@@ -141,6 +145,7 @@ export async function train(input: unknown, opts: TrainOptions = {}): Promise<Tr
   const dir = runDir(lab, runId);
   mkdirSync(dir, { recursive: true });
   removeTempFiles(dir);
+  if (data.tokenizerPath !== undefined) copyAtomic(data.tokenizerPath, join(dir, "tokenizer.json"));
   const store = RunStore.open(lab);
   try {
     store.createRun({ id: runId, experiment: config.experiment, kind: config.model.kind, config: config as unknown as JsonValue });
@@ -163,17 +168,20 @@ export async function train(input: unknown, opts: TrainOptions = {}): Promise<Tr
     for (const s of resume.skipped) log(`icl-lab: skipping damaged checkpoint ${s.path}: ${s.reason}`);
     if (resume.found !== null) {
       const ck = resume.found;
-      for (const [name, p] of model.params) {
-        const t = ck.params[name];
-        if (t === undefined || t.data.length !== p.size) throw new Error(`resume: checkpoint ${ck.path} has no parameter '${name}' of ${p.size} values`);
-        p.data.set(t.data as Float32Array);
+      setParams(model, ck);
+      for (const name of model.params.keys()) {
         opt.state.m.get(name)!.set(ck.optimizer!.m[name].data as Float32Array);
         opt.state.v.get(name)!.set(ck.optimizer!.v[name].data as Float32Array);
       }
       opt.state.step = ck.optimizer!.step;
       step = (ck.extra as { step: number }).step;
       Object.assign(rng, Rng.fromState(ck.rng as unknown as RngState));
-      data.sampler.restore(ck.data as JsonValue);
+      try {
+        data.sampler.restore(ck.data as JsonValue);
+      } catch (e) {
+        throw new Error(`resume of run ${runId} failed: ${(e as Error).message}. The data changed since the run started; ` +
+          `delete ${dir} to start it again, or give the new run another name`);
+      }
       resumedFrom = ck.tokens;
       store.rewind(runId, ck.tokens);
       log(`icl-lab: run ${runId} resumes at ${ck.tokens} tokens (step ${step})`);
@@ -256,8 +264,12 @@ export async function train(input: unknown, opts: TrainOptions = {}): Promise<Tr
         if (typeof icl === "number") lastIcl = icl;
         const saved = saveCheckpoint(join(dir, "checkpoints"), tokens, { params: paramsForFile(), extra: { step } });
         store.addCheckpoint(runId, { tokens, step, path: saved.path, sha256: saved.sha256 });
-        saveResume(tokens);
-        lastResumeSave = Date.now();
+        // Resume checkpoints (3× the size: optimizer moments) only every resumeEverySeconds; a
+        // resume from an earlier point rewinds the store to it, so exactness does not need more.
+        if (Date.now() - lastResumeSave > config.checkpoints.resumeEverySeconds * 1000) {
+          saveResume(tokens);
+          lastResumeSave = Date.now();
+        }
         store.heartbeat(runId, tokens);
         progress.checkpoint(tokens, lastLoss, lastIcl);
         await opts.onCheckpoint?.({ runId, tokens, step, loss: lastLoss, results, model });
@@ -301,6 +313,14 @@ function resolveMeasure(name: string, registry: Record<string, MeasureFn>, data:
     return (model, ctx) => icl(model, { ...ctx, data: { ...ctx.data, eval: ev } });
   }
   throw new Error(`invalid training config: measures: unknown measurement '${name}' (known: ${Object.keys(registry).join(", ")}, icl@SOURCE)`);
+}
+
+/** Copies a file to dest through a temporary name (never a half-written dest). */
+function copyAtomic(src: string, dest: string): void {
+  if (!existsSync(src)) return;
+  const tmp = `${dest}.tmp-${process.pid}`;
+  copyFileSync(src, tmp);
+  renameSync(tmp, dest);
 }
 
 /** Stores a measurement's results: numbers as metrics, numeric arrays as vectors, the rest as JSON. */

@@ -25,7 +25,7 @@ export interface RepeatsParams {
   seed: number;
 }
 
-export const REPEATS_DEFAULTS: RepeatsParams = { documents: 6000, docChars: 600, minSpan: 10, maxSpan: 59, seed: 1234 };
+export const REPEATS_DEFAULTS: RepeatsParams = { documents: 3000, docChars: 2000, minSpan: 10, maxSpan: 59, seed: 1234 };
 
 /** 64 printable symbols: letters, digits, '+' and '/'. */
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

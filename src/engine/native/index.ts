@@ -1,0 +1,158 @@
+/**
+ * The native backend: loads the C++ addon (build/Release/icl_native.node, built by
+ * scripts/build-native.mjs from binding.gyp and the sources beside this file) and adapts it to the
+ * `Kernels` interface. Most methods are the addon's functions themselves (same positional
+ * arguments); gemm unpacks its parameter object, and the shape/stride kernels pack their small
+ * arrays into one Float64Array so the addon reads them without a call per element.
+ *
+ * The addon checks every buffer against the dimensions and throws an Error naming the kernel and
+ * the argument; loadNativeKernels itself never throws.
+ */
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { BinaryOp, F32, GemmParams, Kernels, UnaryOp } from "../kernels.ts";
+
+/** Repository root: this file is src/engine/native/index.ts. */
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+/** Where node-gyp puts the addon, relative to the repository root. */
+export const ADDON_PATH = "build/Release/icl_native.node";
+
+const HOW_TO_BUILD = "run npm run build:native (needs g++, make, libdnnl-dev)";
+
+/** The functions the addon exports (see addon.cc for the argument order of each). */
+interface Addon {
+  setThreads(n: number): void;
+  getThreads(): number;
+  gemm(
+    transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number, a: F32, lda: number,
+    b: F32, ldb: number, beta: number, c: F32, ldc: number, batch: number | undefined,
+    strideA: number | undefined, strideB: number | undefined, strideC: number | undefined,
+  ): void;
+  binary(op: BinaryOp, a: F32, b: F32, out: F32, meta: Float64Array): void;
+  unary(op: UnaryOp, x: F32, out: F32, alpha?: number): void;
+  unaryBackward(op: UnaryOp, x: F32, y: F32, dy: F32, dx: F32, alpha?: number): void;
+  sumInto(x: F32, out: F32, meta: Float64Array): void;
+  permute(x: F32, out: F32, meta: Float64Array, accumulate: boolean): void;
+  copyBlocks: Kernels["copyBlocks"];
+  sumSquares: Kernels["sumSquares"];
+  softmax: Kernels["softmax"];
+  softmaxBackward: Kernels["softmaxBackward"];
+  layerNorm: Kernels["layerNorm"];
+  layerNormBackward: Kernels["layerNormBackward"];
+  crossEntropy: Kernels["crossEntropy"];
+  crossEntropyBackward: Kernels["crossEntropyBackward"];
+  attention: Kernels["attention"];
+  attentionBackward: Kernels["attentionBackward"];
+  embedding: Kernels["embedding"];
+  embeddingBackward: Kernels["embeddingBackward"];
+  adamw: Kernels["adamw"];
+  lstm: Kernels["lstm"];
+  lstmBackward: Kernels["lstmBackward"];
+  rnn: Kernels["rnn"];
+  rnnBackward: Kernels["rnnBackward"];
+  info(): string;
+}
+
+const MAX_RANK = 6;
+/** [rank, then up to three vectors of `rank` entries]; reused by every call (kernels are synchronous). */
+const meta = new Float64Array(1 + 3 * MAX_RANK);
+
+function pack(kernel: string, names: string[], vectors: number[][]): Float64Array {
+  const shape = vectors[0];
+  if (!Array.isArray(shape)) throw new Error(`${kernel}: '${names[0]}' must be an array of sizes`);
+  const rank = shape.length;
+  if (rank > MAX_RANK) throw new Error(`${kernel}: '${names[0]}' has rank ${rank}, expected at most ${MAX_RANK}`);
+  meta[0] = rank;
+  for (let v = 0; v < vectors.length; v++) {
+    const vec = vectors[v];
+    if (!Array.isArray(vec) || vec.length !== rank) {
+      throw new Error(
+        `${kernel}: '${names[v]}' has ${Array.isArray(vec) ? vec.length : "no"} entries, expected ${rank} (the rank of the shape)`,
+      );
+    }
+    // The addon rejects anything that is not a non-negative integer (NaN included).
+    for (let d = 0; d < rank; d++) meta[1 + v * rank + d] = typeof vec[d] === "number" ? vec[d] : NaN;
+  }
+  return meta;
+}
+
+function adapt(addon: Addon): Kernels {
+  return {
+    name: "native",
+    setThreads: (n) => addon.setThreads(n),
+    getThreads: () => addon.getThreads(),
+    gemm(p: GemmParams): void {
+      addon.gemm(p.transA, p.transB, p.m, p.n, p.k, p.alpha, p.a, p.lda, p.b, p.ldb, p.beta, p.c, p.ldc,
+        p.batch, p.strideA, p.strideB, p.strideC);
+    },
+    binary(op, a, aStrides, b, bStrides, out, shape): void {
+      addon.binary(op, a, b, out, pack("binary", ["shape", "aStrides", "bStrides"], [shape, aStrides, bStrides]));
+    },
+    unary: (op, x, out, alpha) => addon.unary(op, x, out, alpha),
+    unaryBackward: (op, x, y, dy, dx, alpha) => addon.unaryBackward(op, x, y, dy, dx, alpha),
+    sumInto(x, shape, out, outStrides): void {
+      addon.sumInto(x, out, pack("sumInto", ["shape", "outStrides"], [shape, outStrides]));
+    },
+    permute(x, shape, perm, out, accumulate): void {
+      addon.permute(x, out, pack("permute", ["shape", "perm"], [shape, perm]), accumulate);
+    },
+    copyBlocks: addon.copyBlocks,
+    sumSquares: addon.sumSquares,
+    softmax: addon.softmax,
+    softmaxBackward: addon.softmaxBackward,
+    layerNorm: addon.layerNorm,
+    layerNormBackward: addon.layerNormBackward,
+    crossEntropy: addon.crossEntropy,
+    crossEntropyBackward: addon.crossEntropyBackward,
+    attention: addon.attention,
+    attentionBackward: addon.attentionBackward,
+    embedding: addon.embedding,
+    embeddingBackward: addon.embeddingBackward,
+    adamw: addon.adamw,
+    lstm: addon.lstm,
+    lstmBackward: addon.lstmBackward,
+    rnn: addon.rnn,
+    rnnBackward: addon.rnnBackward,
+  };
+}
+
+let cached: { ok: true; kernels: Kernels } | { ok: false; reason: string } | null = null;
+let loaded: Addon | null = null;
+
+/**
+ * Loads the addon once. `{ ok: false, reason }` when it is not built or does not load (a missing
+ * libdnnl.so, an addon built for another Node ABI); never throws.
+ */
+export function loadNativeKernels(): { ok: true; kernels: Kernels } | { ok: false; reason: string } {
+  if (cached !== null) return cached;
+  const path = join(ROOT, ADDON_PATH);
+  if (!existsSync(path)) {
+    cached = { ok: false, reason: `${ADDON_PATH} not found — ${HOW_TO_BUILD}` };
+    return cached;
+  }
+  try {
+    const require = createRequire(join(ROOT, "package.json"));
+    const addon = require(path) as Addon;
+    const missing = ["gemm", "attention", "lstm", "setThreads", "info"].filter(
+      (f) => typeof (addon as unknown as Record<string, unknown>)[f] !== "function",
+    );
+    if (missing.length > 0) {
+      cached = { ok: false, reason: `${ADDON_PATH} lacks ${missing.join(", ")} (an old build?) — ${HOW_TO_BUILD}` };
+      return cached;
+    }
+    loaded = addon;
+    cached = { ok: true, kernels: adapt(addon) };
+  } catch (e) {
+    const msg = e instanceof Error ? e.message.split("\n")[0] : String(e);
+    cached = { ok: false, reason: `${ADDON_PATH} failed to load (${msg}) — ${HOW_TO_BUILD}` };
+  }
+  return cached;
+}
+
+/** One line about the loaded addon (ISA it was built for, threads), or null when it is not loaded. */
+export function nativeInfo(): string | null {
+  loadNativeKernels();
+  return loaded === null ? null : loaded.info();
+}
