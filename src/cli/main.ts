@@ -13,6 +13,7 @@ const groups: Array<() => Promise<{ register: Registrar }>> = [
   () => import("./demo.ts"),
   () => import("./report.ts"),
   () => import("./export.ts"),
+  () => import("./measure.ts"),
   () => import("./runs.ts"),
   () => import("./tokenizer.ts"),
   () => import("./train.ts"),
