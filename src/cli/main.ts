@@ -15,6 +15,7 @@ const groups: Array<() => Promise<{ register: Registrar }>> = [
   () => import("./export.ts"),
   () => import("./measure.ts"),
   () => import("./runs.ts"),
+  () => import("./serve.ts"),
   () => import("./tokenizer.ts"),
   () => import("./train.ts"),
 ];

@@ -6,6 +6,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { canonicalJson } from "../util/json.ts";
 
 /** sha256 of strings / bytes, as lowercase hex. */
 export function sha256(...parts: Array<string | Uint8Array>): string {
@@ -15,22 +16,7 @@ export function sha256(...parts: Array<string | Uint8Array>): string {
 }
 
 /** JSON with object keys sorted at every level, so equal values give equal hashes. */
-export function stableStringify(value: unknown): string {
-  return JSON.stringify(sortKeys(value));
-}
-
-function sortKeys(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(sortKeys);
-  if (v !== null && typeof v === "object" && !ArrayBuffer.isView(v)) {
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(v as object).sort()) {
-      const x = (v as Record<string, unknown>)[k];
-      if (x !== undefined) out[k] = sortKeys(x);
-    }
-    return out;
-  }
-  return v;
-}
+export const stableStringify = canonicalJson;
 
 /** Hash of a JSON-able value (canonical form), hex. */
 export function hashValue(value: unknown): string {

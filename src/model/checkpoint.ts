@@ -19,21 +19,17 @@
  * otherwise load silently. Files from other tools carry no sums and load unverified unless
  * `requireChecksum` is set; training checkpoints always require them.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import {
-  closeSync,
   existsSync,
-  fsyncSync,
   mkdirSync,
-  openSync,
   readFileSync,
   readdirSync,
-  renameSync,
   unlinkSync,
-  writeSync,
 } from "node:fs";
 import { endianness } from "node:os";
-import { basename, dirname, join } from "node:path";
+import { basename, join } from "node:path";
+import { isAlive, writeFileAtomic } from "../util/fs.ts";
 
 export type DType =
   | "F64"
@@ -212,55 +208,6 @@ function headerDigest(entries: Array<[string, HeaderEntry]>, metadata: Record<st
   return createHash("sha256").update(JSON.stringify([meta, tensors]), "utf8").digest("hex");
 }
 
-function writeAll(fd: number, bytes: Uint8Array): void {
-  let done = 0;
-  while (done < bytes.byteLength) done += writeSync(fd, bytes, done, bytes.byteLength - done);
-}
-
-/**
- * Writes `bytes` (produced piece by piece) to `path` so that a crash at any moment leaves either the
- * old file or the complete new one: a temporary file beside it, fsync, rename over, fsync the folder.
- * A killed process leaves its `<path>.tmp-<pid>-<hex>` behind; `removeTempFiles()` clears those.
- */
-function writeAtomically(path: string, pieces: Uint8Array[]): void {
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(6).toString("hex")}`;
-  const fd = openSync(tmp, "wx", 0o644);
-  try {
-    try {
-      for (const p of pieces) writeAll(fd, p);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-  } catch (e) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // already renamed or never created; the original error is the one to report
-    }
-    throw e;
-  }
-  fsyncDir(dirname(path));
-}
-
-function fsyncDir(dir: string): void {
-  // Makes the rename itself durable. Some platforms (Windows) cannot open a folder for fsync.
-  let fd: number;
-  try {
-    fd = openSync(dir, "r");
-  } catch {
-    return;
-  }
-  try {
-    fsyncSync(fd);
-  } catch {
-    // EINVAL/EISDIR on filesystems without directory fsync: nothing more can be done
-  } finally {
-    closeSync(fd);
-  }
-}
-
 export interface SaveTensorsOptions {
   /** String key-value pairs for `__metadata__`; the `icl_lab_*sha256` keys are reserved. */
   metadata?: Record<string, string>;
@@ -302,7 +249,7 @@ export function saveTensors(path: string, tensors: Record<string, Tensor>, optio
   head.writeBigUInt64LE(BigInt(padded), 0);
   json.copy(head, 8);
 
-  writeAtomically(path, [head, ...planned.map((p) => p.bytes)]);
+  writeFileAtomic(path, [head, ...planned.map((p) => p.bytes)]);
   const dataBytes = planned.length ? planned[planned.length - 1].end : 0;
   return { path, sha256: metadata[DATA_SHA_KEY], bytes: head.byteLength + dataBytes };
 }
@@ -651,12 +598,3 @@ export function removeTempFiles(dir: string): string[] {
   return removed;
 }
 
-function isAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}

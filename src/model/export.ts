@@ -55,14 +55,14 @@
  * scripts/check_export.py rebuilds every kind from these files in plain PyTorch and prints its
  * logits; export.test.ts compares them with ours.
  */
-import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { loadCheckpoint, listCheckpoints, loadTensors, saveTensors, type LoadedTensor, type Tensor as FileTensor } from "./checkpoint.ts";
 import { isAttentionModel, parseModelConfig, type ModelConfig } from "./config.ts";
 import { setParams } from "./load.ts";
 import { buildModel, type LanguageModel } from "./model.ts";
 import { RunStore, resolveLabDir, runDir } from "../store/run-store.ts";
+import { writeFileAtomic } from "../util/fs.ts";
 
 export const EXPORT_FORMAT = "icl-lab-export";
 export const EXPORT_FORMAT_VERSION = 1;
@@ -433,26 +433,3 @@ export function exportRun(runId: string, opts: ExportRunOptions = {}): ExportRun
   return { ...r, runId, tokens: ck.tokens, checkpointPath: chosen.path };
 }
 
-/** A file written so that a crash leaves the old one or the complete new one. */
-function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(6).toString("hex")}`;
-  const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
-  const fd = openSync(tmp, "wx", 0o644);
-  try {
-    try {
-      let done = 0;
-      while (done < bytes.byteLength) done += writeSync(fd, bytes, done, bytes.byteLength - done);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-  } catch (e) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // already renamed or never created
-    }
-    throw e;
-  }
-}

@@ -15,6 +15,8 @@ import { mkdirSync } from "node:fs";
 import { hostname } from "node:os";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import { migrate } from "./schema.ts";
+import { isAlive } from "../util/fs.ts";
+import { canonicalJson } from "../util/json.ts";
 
 export type RunStatus = "running" | "finished" | "failed";
 
@@ -109,23 +111,7 @@ export function runDir(lab: string, id: string): string {
 }
 
 /** JSON with object keys sorted at every level, so that equal configs compare equal as text. */
-function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v !== null && typeof v === "object" && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : v,
-  );
-}
 
-function isAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 function checkTokens(tokens: unknown, what: string): asserts tokens is number {
   if (!Number.isSafeInteger(tokens) || (tokens as number) < 0) {

@@ -6,6 +6,8 @@
 import { z } from "zod";
 import { ModelConfig, formatIssues } from "../model/config.ts";
 import { createHash } from "node:crypto";
+import { canonicalJson } from "../util/json.ts";
+export { canonicalJson };
 
 export const OptimConfig = z.strictObject({
   lr: z.number().positive().default(1e-3),
@@ -90,16 +92,6 @@ export function resolveModel(model: Record<string, unknown>, vocabSize: number):
   const r = ModelConfig.safeParse({ ...model, dVocab: vocabSize });
   if (!r.success) throw new Error(`invalid training config: ${formatIssues(r.error, "model")}`);
   return r.data;
-}
-
-/** Deterministic JSON (sorted keys) for hashing. */
-export function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(",")}]`;
-  if (v !== null && typeof v === "object") {
-    return `{${Object.keys(v).sort().filter((k) => (v as Record<string, unknown>)[k] !== undefined)
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`).join(",")}}`;
-  }
-  return JSON.stringify(v);
 }
 
 /** The run id: the name (or model kind) and 10 hex digits of the resolved config's hash. */

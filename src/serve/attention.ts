@@ -1,0 +1,189 @@
+/**
+ * The attention view's data: every head's attention pattern at one checkpoint of a run, on a
+ * text (encoded with the run's tokenizer) or on a repeated random sequence (BOS when the run's
+ * head scores used one, then `length` distinct random tokens twice, from a seed: the induction
+ * score's sequence, src/measure/heads.ts).
+ *
+ * The store keeps head scores, not patterns, so this is the dashboard's one use of a model: the
+ * checkpoint's parameters are loaded into the model its config describes and the forward pass
+ * captures `blocks.{l}.attn.pattern` (like src/report/attention.ts, for all heads and any tokens;
+ * src/model/load.ts maps the checkpoint onto the model).
+ * The server imports this module lazily, on the first attention request. Checkpoint files are
+ * read only from inside the lab folder and verified by their checksums; the last two models
+ * loaded stay in memory (hovering around one checkpoint should not reload it).
+ */
+import { existsSync } from "node:fs";
+import { join, relative } from "node:path";
+import { isAttentionModel, parseModelConfig, type AttentionConfig } from "../model/config.ts";
+import { modelFromCheckpoint } from "../model/load.ts";
+import type { LanguageModel } from "../model/model.ts";
+import { attentionPatterns, inductionDetection, repeatedSequences, tokenPool, type HeadScore } from "../measure/heads.ts";
+import { byteTokenizer, loadTokenizer, type Tokenizer } from "../data/tokenizer.ts";
+import type { RunInfo, RunStore } from "../store/run-store.ts";
+import { Rng } from "../util/random.ts";
+import { fileInside } from "./files.ts";
+import type { AttentionView } from "./types.ts";
+
+/** A head is shown as an induction head from this score up (on the sequence, or stored): the 2-layer anchor's best head reaches 0.75. */
+export const INDUCTION_THRESHOLD = 0.3;
+/** Most tokens of a text shown (every head's pattern grows with the square of it). */
+export const MAX_TEXT_TOKENS = 128;
+/** Longest repeated segment. */
+export const MAX_REPEAT_LENGTH = 60;
+
+/** A request the page can get wrong: the server answers with `statusCode` and the message. */
+export class AttentionRequestError extends Error {
+  constructor(readonly statusCode: 400 | 404 | 409, message: string) {
+    super(message);
+    this.name = "AttentionRequestError";
+  }
+}
+
+export interface AttentionRequest {
+  /** Tokens of the checkpoint (default: the last one). */
+  checkpoint?: number;
+  /** A text to encode; without it, a repeated random sequence. */
+  text?: string;
+  /** Length of the repeated segment (default 20). */
+  length?: number;
+  seed?: number;
+}
+
+const models = new Map<string, LanguageModel>();
+
+function loadModel(path: string, sha: string, config: AttentionConfig): LanguageModel {
+  const key = `${path}:${sha}`;
+  const cached = models.get(key);
+  if (cached) return cached;
+  let model: LanguageModel;
+  try {
+    model = modelFromCheckpoint(config, path).model;
+  } catch (e) {
+    throw new AttentionRequestError(409, (e as Error).message);
+  }
+  models.set(key, model);
+  while (models.size > 2) models.delete(models.keys().next().value!);
+  return model;
+}
+
+/** The run's tokenizer: its run folder's tokenizer.json, else the byte tokenizer when the config names it; null otherwise. */
+function runTokenizer(store: RunStore, info: RunInfo): Tokenizer | null {
+  const own = join(store.runDir(info.id), "tokenizer.json");
+  if (existsSync(own)) return loadTokenizer(own);
+  const spec = (info.config as { data?: { tokenizer?: { kind?: string } } } | null)?.data?.tokenizer;
+  return spec?.kind === "byte" ? byteTokenizer() : null;
+}
+
+/** How a token is shown: its text with whitespace made visible, or its id. */
+function tokenLabel(tok: Tokenizer | null, id: number, bos: number | null): string {
+  if (id === bos) return "⟨bos⟩";
+  if (!tok) return `#${id}`;
+  if (id === tok.eodId) return "⟨eod⟩";
+  const text = new TextDecoder("utf-8", { fatal: false }).decode(tok.tokenBytes(id));
+  const shown = text.replace(/ /g, "·").replace(/\n/g, "↵").replace(/\t/g, "→").replace(/[\u0000-\u001f\u007f]/g, "�");
+  return shown === "" ? `#${id}` : shown;
+}
+
+export function computeAttention(store: RunStore, info: RunInfo, req: AttentionRequest): AttentionView {
+  if (info.corrupt) throw new AttentionRequestError(409, `run '${info.id}' has a corrupt config (${info.corrupt})`);
+  const raw = (info.config as { model?: unknown } | null)?.model;
+  let config;
+  try {
+    config = parseModelConfig(raw);
+  } catch (e) {
+    throw new AttentionRequestError(409, `run '${info.id}' has no readable model config: ${(e as Error).message}`);
+  }
+  if (!isAttentionModel(config)) throw new AttentionRequestError(400, `run '${info.id}' is a ${config.kind} model: it has no attention heads`);
+
+  const checkpoints = store.checkpoints(info.id);
+  if (checkpoints.length === 0) throw new AttentionRequestError(404, `run '${info.id}' has no checkpoint file recorded yet`);
+  const ck = req.checkpoint === undefined ? checkpoints[checkpoints.length - 1] : checkpoints.find((c) => c.tokens === req.checkpoint);
+  if (!ck) {
+    throw new AttentionRequestError(404, `run '${info.id}' has no checkpoint at ${req.checkpoint} tokens; it has ${checkpoints.map((c) => c.tokens).join(", ")}`);
+  }
+  // Only files inside the lab folder are read.
+  if (!fileInside(store.labDir, relative(store.labDir, ck.path).split("\\").join("/"))) {
+    throw new AttentionRequestError(404, `the checkpoint file of run '${info.id}' at ${ck.tokens} tokens is missing (or outside the lab folder)`);
+  }
+  const model = loadModel(ck.path, ck.sha256, config);
+
+  const notes: string[] = [];
+  const bosSeries = store.metricSeries(info.id, "heads.bos").filter((p) => Number.isFinite(p.value));
+  const bos = bosSeries.length > 0 ? bosSeries[bosSeries.length - 1].value : null;
+  let tok: Tokenizer | null = null;
+  try {
+    tok = runTokenizer(store, info);
+    if (tok && tok.vocabSize !== config.dVocab) {
+      notes.push(`the run's tokenizer has ${tok.vocabSize} tokens but the model ${config.dVocab}: tokens are shown by id`);
+      tok = null;
+    }
+  } catch (e) {
+    notes.push(`the run's tokenizer could not be read (${(e as Error).message}): tokens are shown by id`);
+  }
+
+  let tokens: Int32Array;
+  let source: AttentionView["source"];
+  if (req.text !== undefined) {
+    if (!tok) throw new AttentionRequestError(409, `run '${info.id}' has no usable tokenizer (no tokenizer.json in its run folder): use a repeated random sequence`);
+    const encoded = tok.encode(req.text);
+    if (encoded.length === 0) throw new AttentionRequestError(400, "the text is empty");
+    const prefix = bos !== null ? [bos] : [];
+    const room = Math.min(MAX_TEXT_TOKENS, config.nCtx) - prefix.length;
+    if (encoded.length > room) notes.push(`the text has ${encoded.length} tokens; the first ${room} are shown`);
+    tokens = Int32Array.from([...prefix, ...encoded.subarray(0, room)]);
+    source = "text";
+  } else {
+    const offset = bos !== null ? 1 : 0;
+    const pool = tokenPool(config.dVocab, { bos });
+    const wanted = req.length ?? 20;
+    const length = Math.max(2, Math.min(wanted, MAX_REPEAT_LENGTH, Math.floor((config.nCtx - offset) / 2), pool.length));
+    if (length !== wanted) notes.push(`segment length ${wanted} does not fit (context ${config.nCtx}, ${pool.length} distinct tokens): ${length} used`);
+    tokens = repeatedSequences(pool, new Rng(req.seed ?? 0), { count: 1, length, repeats: 2, bos }).tokens;
+    source = "repeated";
+  }
+
+  const T = tokens.length;
+  const H = config.nHeads;
+  const perLayer = attentionPatterns(model, tokens, 1); // per layer [1, H, T, T]
+  const round = (x: number) => Math.round(x * 1e4) / 1e4;
+  const patterns = perLayer.map((p) => Array.from({ length: H }, (_, h) =>
+    Array.from({ length: T }, (_, q) => Array.from(p.subarray((h * T + q) * T, (h * T + q) * T + q + 1), round))));
+
+  const det = inductionDetection(tokens);
+  const targets: Array<{ query: number; key: number }> = [];
+  for (let q = 0; q < T; q++) for (let k = 0; k <= q; k++) if (det[q * T + k] > 0) targets.push({ query: q, key: k });
+  const rows = new Set(targets.map((t) => t.query)).size;
+  const sequenceScores = perLayer.map((p) => Array.from({ length: H }, (_, h) => {
+    if (rows === 0) return null;
+    let sum = 0;
+    for (const t of targets) sum += p[(h * T + t.query) * T + t.key];
+    return sum / rows;
+  }));
+
+  const stored = store.jsonSeries(info.id, "heads.heads")
+    .filter((r) => r.tokens <= ck.tokens && Array.isArray(r.value))
+    .at(-1) as { tokens: number; value: HeadScore[] } | undefined;
+  const inductionHeads: string[] = [];
+  for (let l = 0; l < config.nLayers; l++) {
+    for (let h = 0; h < H; h++) {
+      const s = stored?.value.find((x) => x.layer === l && x.head === h)?.induction ?? null;
+      const q = sequenceScores[l][h];
+      if ((s !== null && s >= INDUCTION_THRESHOLD) || (q !== null && q >= INDUCTION_THRESHOLD)) inductionHeads.push(`L${l}H${h}`);
+    }
+  }
+  return {
+    runId: info.id,
+    checkpoint: ck.tokens,
+    source,
+    tokens: Array.from(tokens),
+    labels: Array.from(tokens, (id) => tokenLabel(tok, id, bos)),
+    nLayers: config.nLayers,
+    nHeads: H,
+    patterns,
+    sequenceScores,
+    stored: stored ? { tokens: stored.tokens, heads: stored.value } : null,
+    inductionHeads,
+    targets,
+    notes,
+  };
+}
