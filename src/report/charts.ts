@@ -78,7 +78,7 @@ export function iclScoreChart(data: { points: readonly IclPoint[]; windows?: rea
         encoding: {
           x: { field: "start", type: "quantitative", scale: { type: "log" } },
           x2: { field: "end" },
-          color: { field: "label", type: "nominal", title: "run", legend: null },
+          color: { field: "label", type: "nominal", title: "run" },
           tooltip: [{ field: "label", title: "phase change" }, { field: "start", format: ",.0f" }, { field: "end", format: ",.0f" }],
         },
       },
@@ -91,7 +91,7 @@ export function iclScoreChart(data: { points: readonly IclPoint[]; windows?: rea
             x: tokensAxis(),
             y: { field: "lo", type: "quantitative" as const },
             y2: { field: "hi" },
-            color: { field: "label", type: "nominal" as const, title: "run", legend: null },
+            color: { field: "label", type: "nominal" as const, title: "run" },
           },
         }]
         : []),
@@ -151,7 +151,7 @@ export function trainLossChart(data: { points: readonly LossPoint[]; bumps?: rea
         encoding: {
           x: { field: "start", type: "quantitative", scale: { type: "log" } },
           x2: { field: "end" },
-          color: { field: "label", type: "nominal", title: "run", legend: null },
+          color: { field: "label", type: "nominal", title: "run" },
         },
       },
       {
@@ -159,7 +159,7 @@ export function trainLossChart(data: { points: readonly LossPoint[]; bumps?: rea
         mark: { type: "rule", strokeDash: [6, 3], strokeWidth: 1.5 },
         encoding: {
           x: { field: "peak", type: "quantitative", scale: { type: "log" } },
-          color: { field: "label", type: "nominal", title: "run", legend: null },
+          color: { field: "label", type: "nominal", title: "run" },
           tooltip: [{ field: "label", title: "loss bump" }, { field: "peak", format: ",.0f" }, { field: "height", format: ".4f" }],
         },
       },
@@ -206,7 +206,7 @@ export function inductionScoreChart(data: { points: readonly InductionPoint[]; w
         encoding: {
           x: { field: "start", type: "quantitative", scale: { type: "log" } },
           x2: { field: "end" },
-          color: { field: "label", type: "nominal", title: "run", legend: null },
+          color: { field: "label", type: "nominal", title: "run" },
         },
       },
       {
