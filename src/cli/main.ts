@@ -11,11 +11,13 @@ type Registrar = (program: Command) => void;
 const groups: Array<() => Promise<{ register: Registrar }>> = [
   () => import("./corpus.ts"),
   () => import("./demo.ts"),
+  () => import("./experiment.ts"),
   () => import("./report.ts"),
   () => import("./export.ts"),
   () => import("./measure.ts"),
   () => import("./runs.ts"),
   () => import("./serve.ts"),
+  () => import("./sweep.ts"),
   () => import("./tokenizer.ts"),
   () => import("./train.ts"),
 ];
