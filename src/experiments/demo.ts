@@ -38,11 +38,11 @@ export const DEMO = {
   natural: { brown: 1, legal: 1, email: 1 } as Record<string, number>,
   /** Weight of the repeats ingredient relative to the natural text's total. */
   repeatsShare: 0.75,
-  model: { kind: "attn-only", dModel: 64, nHeads: 4, dHead: 16, nCtx: 512, positions: "shortformer", layerNorm: true },
+  model: { kind: "attn-only", dModel: 64, nHeads: 2, dHead: 32, nCtx: 512, positions: "shortformer", layerNorm: true },
   batch: 2,
-  lr: 1e-3,
-  warmupTokens: 20 * 1024,
-  tokens: 6_000_000,
+  lr: 2e-3,
+  warmupTokens: 100 * 1024,
+  tokens: 8_000_000,
   evalWindows: 400,
   perDecade: 6,
 };

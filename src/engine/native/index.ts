@@ -133,6 +133,11 @@ export function loadNativeKernels(): { ok: true; kernels: Kernels } | { ok: fals
     return cached;
   }
   try {
+    // libgomp reads its wait policy when the addon loads it. Its default (spin for a while before
+    // sleeping) makes a 2-thread run 10-20x slower whenever another process wants a core (a
+    // sweep, a browser, a second run): threads spin on each other's cores. Sleeping waiters cost
+    // a few percent on an idle machine and avoid that cliff. A user's own setting wins.
+    process.env.OMP_WAIT_POLICY ??= "PASSIVE";
     const require = createRequire(join(ROOT, "package.json"));
     const addon = require(path) as Addon;
     const missing = ["gemm", "attention", "lstm", "setThreads", "info"].filter(
