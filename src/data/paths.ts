@@ -13,18 +13,10 @@
  * <lab>/data/user-sources.json           the user's own sources (`icl-lab corpus add`)
  * ```
  */
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 
-/** The default lab folder, relative to the working directory. */
-export const DEFAULT_LAB_DIR = "./icl-lab-runs";
-
-/** Resolves the lab folder: the explicit `lab` argument, else `$ICL_LAB_DIR`, else `./icl-lab-runs`. */
-export function resolveLab(lab?: string): string {
-  if (lab !== undefined && lab !== "") return resolve(lab);
-  const env = process.env.ICL_LAB_DIR;
-  if (env !== undefined && env !== "") return resolve(env);
-  return resolve(DEFAULT_LAB_DIR);
-}
+export { DEFAULT_LAB_DIR, resolveLabDir as resolveLab } from "../util/lab.ts";
+import { resolveLabDir as resolveLab } from "../util/lab.ts";
 
 /** The data folders of a lab (absolute paths; nothing is created here). */
 export interface DataPaths {

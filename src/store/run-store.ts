@@ -85,15 +85,12 @@ export class RunConflictError extends Error {
   }
 }
 
-export const DEFAULT_LAB_DIR = "icl-lab-runs";
 export const DEFAULT_STALE_AFTER_S = 300;
 const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
 const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
-/** The lab folder: `labDir` if given, else $ICL_LAB_DIR, else ./icl-lab-runs; absolute. */
-export function resolveLabDir(labDir?: string): string {
-  return resolve(labDir ?? (process.env.ICL_LAB_DIR || DEFAULT_LAB_DIR));
-}
+import { resolveLabDir } from "../util/lab.ts";
+export { DEFAULT_LAB_DIR, resolveLabDir } from "../util/lab.ts";
 
 /** Throws unless `id` can name a run (and so a folder): 1-128 letters, digits, '.', '_', '-'. */
 export function checkRunId(id: unknown): asserts id is string {
