@@ -1,0 +1,97 @@
+/**
+ * What the corpus experiments (Shin et al. 2022) share: the domains they compare, which of them
+ * this machine can build (the Debian ones need apt), equal unique-token budgets, and the run
+ * config: the calibrated 2-layer attention-only model on natural text only (no `repeats`
+ * ingredient: the question is what the corpus itself gives), measured on its own held-out text,
+ * on a common evaluation set of every domain of the experiment (`icl@common`, see data.ts), by
+ * loss by position (perplexity) and few-shot tasks.
+ */
+import type { TrainConfigInput } from "../train/config.ts";
+import { baseConfig, SCALES } from "./common.ts";
+import type { PlanContext, ResolvedOptions } from "./types.ts";
+
+/** Domains shipped in npm packages (always available). */
+export const NPM_DOMAINS = ["brown", "legal", "email", "zh_poetry"] as const;
+/** Domains from Debian packages, used where apt can fetch them. */
+export const DEBIAN_DOMAINS = ["bible_kjv", "man_en", "code_go", "fortunes_en"] as const;
+
+/**
+ * Evaluation windows of the corpus experiments (own text; the common set has as many). The
+ * comparisons are between runs, at the end of training, of scores that differ by tenths of a nat:
+ * 400 windows gave intervals of ±0.2 nats on natural text, 1,000 give about ±0.12.
+ */
+export const CORPUS_EVAL_WINDOWS = 1000;
+
+/** Unique training tokens of every run of a corpus experiment, at most (bytes: ~2 MB of text). */
+export const CORPUS_BUDGET = { default: 2_000_000, smoke: 200_000 } as const;
+
+/**
+ * The ids that can be built here, and the others with the reason (a note for the plan).
+ * The Debian sources' availability is checked without downloading anything.
+ */
+export async function selectAvailable(ids: readonly string[], ctx: PlanContext): Promise<{ ok: string[]; notes: string[] }> {
+  const ok: string[] = [];
+  const missing: string[] = [];
+  for (const id of ids) {
+    const a = await ctx.available(id);
+    if (a.ok) ok.push(id);
+    else missing.push(`${id} (${a.reason ?? "not available"})`);
+  }
+  return { ok, notes: missing.length > 0 ? [`left out, not available on this machine: ${missing.join("; ")}`] : [] };
+}
+
+/**
+ * The same budget for every run: CORPUS_BUDGET, or less when a domain has fewer training tokens
+ * (then every run gets that many).
+ */
+export async function equalBudget(domains: readonly string[], opts: ResolvedOptions, ctx: PlanContext): Promise<{ budget: number; notes: string[] }> {
+  let budget: number = CORPUS_BUDGET[opts.scale];
+  let smallest: string | null = null;
+  for (const id of domains) {
+    const t = await ctx.trainingTokens(id, { kind: "byte" });
+    if (t < budget) {
+      budget = t;
+      smallest = id;
+    }
+  }
+  return {
+    budget,
+    notes: smallest !== null ? [`unique-token budget lowered to ${budget.toLocaleString("en-US")} for every run: ${smallest} has no more training tokens`] : [],
+  };
+}
+
+/** Equal weights over the sources. */
+export function equalMixture(ids: readonly string[]): Record<string, number> {
+  return Object.fromEntries(ids.map((id) => [id, 1 / ids.length]));
+}
+
+/** A corpus experiment's run: the 2-layer attention-only model on natural text only. */
+export function corpusRun(args: {
+  experiment: string;
+  name: string;
+  seed: number;
+  sources: Record<string, number>;
+  uniqueTokens: number;
+  tokens: number;
+  opts: ResolvedOptions;
+  /** Sources of the common evaluation set (none: no `icl@common`). */
+  common?: readonly string[];
+}): TrainConfigInput {
+  const s = SCALES[args.opts.scale];
+  const measures = ["icl", ...(args.common ? ["icl@common"] : []), "positionLoss", "heads", "tasks"];
+  const c = baseConfig({
+    experiment: args.experiment, name: args.name, seed: args.seed, scale: args.opts.scale,
+    model: { ...s.model, nLayers: 2 }, sources: args.sources, uniqueTokens: args.uniqueTokens, tokens: args.tokens, measures,
+    measureOptions: args.common ? { "icl@common": { sources: [...args.common] } } : undefined,
+    // Fewer checkpoints than the phase-change experiments: the comparison is about the end of training.
+    perDecade: args.opts.scale === "default" ? 3 : undefined,
+  });
+  if (args.opts.scale === "default") c.data = { ...c.data!, evalWindows: CORPUS_EVAL_WINDOWS };
+  return c;
+}
+
+/** Domains given by the user (--domains, then --corpus), without repeats, in order. */
+export function userDomains(opts: ResolvedOptions): string[] | null {
+  if (opts.domains === null && opts.corpus.length === 0) return null;
+  return [...new Set([...(opts.domains ?? []), ...opts.corpus])];
+}

@@ -1,0 +1,38 @@
+/**
+ * The experiments of `icl-lab experiment NAME`, by name (a typed table: adding one is one line
+ * here and a file beside it). Each reproduces one finding of the mission (docs/experiments.md);
+ * runner.ts trains, measures, reports and summarises any of them.
+ */
+import { architectures } from "./architectures.ts";
+import { corpusDiversity } from "./corpus-diversity.ts";
+import { corpusSize } from "./corpus-size.ts";
+import { corpusSource } from "./corpus-source.ts";
+import { phaseChange } from "./phase-change.ts";
+import { smearedKeys } from "./smeared-keys.ts";
+import type { ExperimentDefinition } from "./types.ts";
+
+export const EXPERIMENTS = {
+  "phase-change": phaseChange,
+  architectures,
+  "smeared-keys": smearedKeys,
+  "corpus-source": corpusSource,
+  "corpus-diversity": corpusDiversity,
+  "corpus-size": corpusSize,
+} as const satisfies Record<string, ExperimentDefinition>;
+
+export type ExperimentName = keyof typeof EXPERIMENTS;
+export const EXPERIMENT_NAMES = Object.keys(EXPERIMENTS) as ExperimentName[];
+
+export function isExperimentName(name: string): name is ExperimentName {
+  return Object.hasOwn(EXPERIMENTS, name);
+}
+
+/** The experiment of that name; an error listing the known names otherwise. */
+export function getExperiment(name: string): ExperimentDefinition {
+  if (!isExperimentName(name)) {
+    throw new Error(`unknown experiment '${name}'; known experiments: ${EXPERIMENT_NAMES.join(", ")}`);
+  }
+  return EXPERIMENTS[name];
+}
+
+export type { ExperimentDefinition, ExperimentOptions, CorpusArg } from "./types.ts";

@@ -1,0 +1,445 @@
+/**
+ * Runs an experiment: resolves the options, plans its training configs (each checked with the
+ * trainer's schemas, its run id and parameter count known before anything trains), prepares the
+ * corpora once, trains what the lab does not hold yet — on the local process pool of
+ * src/sweep/local-pool.ts (default) or one run after another in this process — runs the final
+ * measurements, renders the report and builds the summary table.
+ *
+ * Resuming: a finished run is skipped; an interrupted one continues from its last resume
+ * checkpoint (the trainer's exact resume, at most ~60 s of training lost); a finished run whose
+ * final measurement is missing gets it. Running the same command again therefore completes an
+ * interrupted experiment and then only re-renders its report.
+ */
+import { existsSync } from "node:fs";
+import { hostname } from "node:os";
+import { join, resolve as resolvePath } from "node:path";
+import { fileURLToPath } from "node:url";
+import { listCheckpoints } from "../model/checkpoint.ts";
+import { RunStore, resolveLabDir, runDir, type RunInfo } from "../store/run-store.ts";
+import type { TrainConfig, TrainConfigInput } from "../train/config.ts";
+import { train } from "../train/train.ts";
+import { expandSweep, type SweepRun } from "../sweep/expand.ts";
+import { parseSweepSpec } from "../sweep/spec.ts";
+import type { RenderedReport } from "../report/report.ts";
+import { countParams, SCALES, SMOKE_TOKENS } from "./common.ts";
+import { data as experimentData, extraEvalSources } from "./data.ts";
+import { getExperiment } from "./index.ts";
+import { formatTable, summaryTable, type SummaryTable } from "./summary.ts";
+import type { ExperimentDefinition, ExperimentOptions, FinalMeasure, PlanContext, ResolvedOptions } from "./types.ts";
+
+/** A problem with the experiment's name or options (the CLI prints it as one line). */
+export class ExperimentError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ExperimentError";
+  }
+}
+
+export interface RunExperimentOptions extends ExperimentOptions {
+  lab?: string;
+  /** Plan and print, train nothing. */
+  dryRun?: boolean;
+  /** "pool": trainer processes on this machine (default); "inline": one run after another in this process. */
+  runner?: "pool" | "inline";
+  /** Trainer processes of the pool (default: one per core, at most one per run). */
+  jobs?: number;
+  log?: (line: string) => void;
+  /** Progress output of inline training. */
+  progress?: "auto" | "lines" | "none";
+  /** Report options; false: no report. */
+  report?: { png?: boolean; attention?: boolean } | false;
+  /** Resolves to stop training (Ctrl-C); runs stay resumable. */
+  stop?: Promise<void>;
+  /** Environment for the sources' tools (tests hide apt with it). */
+  env?: NodeJS.ProcessEnv;
+}
+
+export type RunState = "new" | "partial" | "finished" | "failed" | "running";
+
+export interface PlannedRun {
+  name: string;
+  /** The run id (the trainer's, predicted from the resolved config). */
+  runId: string;
+  config: TrainConfigInput;
+  resolved: TrainConfig;
+  params: number;
+  /** What the lab holds of it now. */
+  state: RunState;
+  /** Where it resumes (tokens), for a partial run. */
+  resumeAt: number | null;
+}
+
+export interface ExperimentPlanResult {
+  definition: ExperimentDefinition;
+  options: ResolvedOptions;
+  lab: string;
+  runs: PlannedRun[];
+  notes: string[];
+}
+
+export interface RunOutcome {
+  name: string;
+  runId: string;
+  status: "finished" | "skipped" | "stopped" | "failed";
+  error?: string;
+}
+
+export interface ExperimentResult extends ExperimentPlanResult {
+  outcomes: RunOutcome[];
+  report: RenderedReport | null;
+  summary: SummaryTable | null;
+  /** The summary as text (also written beside the report as summary.txt). */
+  summaryText: string | null;
+  seconds: number;
+}
+
+const MAX_SEEDS = 20;
+
+/** Fills in the defaults and checks the options; user corpora given with a path are registered in the lab. */
+export async function resolveOptions(def: ExperimentDefinition, opts: ExperimentOptions, lab: string): Promise<ResolvedOptions> {
+  const scale = opts.scale ?? "default";
+  if (scale !== "default" && scale !== "smoke") throw new ExperimentError(`scale must be "default" or "smoke", found ${JSON.stringify(scale)}`);
+  const seeds = opts.seeds ?? def.defaults.seeds;
+  if (!Number.isInteger(seeds) || seeds < 1 || seeds > MAX_SEEDS) throw new ExperimentError(`--seeds must be an integer from 1 to ${MAX_SEEDS}, found ${seeds}`);
+  const tokens = opts.tokens ?? (scale === "smoke" ? SMOKE_TOKENS : def.defaults.tokens);
+  if (!Number.isInteger(tokens) || tokens < 1) throw new ExperimentError(`--tokens must be a positive integer, found ${tokens}`);
+  const { dataPaths, getSource, saveUserSource } = await import("../data/index.ts");
+  const corpus: string[] = [];
+  for (const c of opts.corpus ?? []) {
+    if (!/^[a-z][a-z0-9_]*$/.test(c.name)) throw new ExperimentError(`--corpus: the name must be lowercase letters, digits and '_', starting with a letter, found '${c.name}'`);
+    if (c.path !== undefined) {
+      const path = resolvePath(c.path);
+      if (!existsSync(path)) throw new ExperimentError(`--corpus ${c.name}: ${path} not found (expected a text file, a folder of .txt/.md files, or a .jsonl file)`);
+      try {
+        saveUserSource(dataPaths(lab), { id: c.name, path, domain: "user", language: "en", licence: "the user's own" });
+      } catch (e) {
+        throw new ExperimentError(`--corpus ${c.name}: ${(e as Error).message}`);
+      }
+    } else {
+      knownSource(getSource, c.name, lab, "--corpus");
+    }
+    corpus.push(c.name);
+  }
+  let domains: string[] | null = null;
+  if (opts.domains !== undefined) {
+    if (def.domainsHelp === undefined) throw new ExperimentError(`--domains applies to the corpus experiments (corpus-source, corpus-diversity, corpus-size), not to ${def.name}`);
+    if (opts.domains.length === 0) throw new ExperimentError("--domains is empty; expected source ids, comma-separated");
+    for (const id of opts.domains) if (!corpus.includes(id)) knownSource(getSource, id, lab, "--domains");
+    domains = [...new Set(opts.domains)];
+  }
+  return { seeds, tokens, corpus, domains, scale };
+}
+
+function knownSource(getSource: (id: string, lab?: string) => unknown, id: string, lab: string, option: string): void {
+  try {
+    getSource(id, lab);
+  } catch (e) {
+    throw new ExperimentError(`${option}: ${(e as Error).message}`);
+  }
+}
+
+function planContext(lab: string, log: (line: string) => void, env: NodeJS.ProcessEnv | undefined): PlanContext {
+  const tokenCache = new Map<string, number>();
+  return {
+    lab,
+    log,
+    async available(id) {
+      const { getSource } = await import("../data/index.ts");
+      const { sourceContext } = await import("../data/text-store.ts");
+      return getSource(id, lab).available(sourceContext({ lab, log, env }));
+    },
+    async trainingTokens(id, tokenizer) {
+      const key = `${id}\u0000${JSON.stringify(tokenizer)}`;
+      const cached = tokenCache.get(key);
+      if (cached !== undefined) return cached;
+      const { getTokenizer, buildTokenStore, splitDocuments } = await import("../data/index.ts");
+      const tok = await getTokenizer(tokenizer, { lab, log, env });
+      const store = await buildTokenStore(id, tok, { lab, log, env });
+      const split = splitDocuments(store.manifest.docOffsets, store.manifest.docHashes);
+      const n = split.train.reduce((a, g) => a + g.end - g.start, 0);
+      tokenCache.set(key, n);
+      return n;
+    },
+  };
+}
+
+function stateOf(store: RunStore, lab: string, runId: string): { state: RunState; resumeAt: number | null } {
+  const info = store.getRun(runId);
+  const resumeAt = listCheckpoints(join(runDir(lab, runId), "resume")).at(-1)?.tokens ?? null;
+  if (info === undefined) return { state: resumeAt !== null ? "partial" : "new", resumeAt };
+  if (info.status === "finished") return { state: "finished", resumeAt: null };
+  // Marked running by a live process other than this one (a run this process stopped is resumable).
+  const ours = info.pid === process.pid && info.host === hostname();
+  if (info.status === "running" && !info.stale && !ours) return { state: "running", resumeAt };
+  if (info.status === "failed" && resumeAt === null) return { state: "failed", resumeAt };
+  return { state: "partial", resumeAt };
+}
+
+/** The experiment's runs and what the lab holds of them; trains nothing. */
+export async function planExperiment(name: string, opts: RunExperimentOptions = {}): Promise<ExperimentPlanResult> {
+  let def: ExperimentDefinition;
+  try {
+    def = getExperiment(name);
+  } catch (e) {
+    throw new ExperimentError((e as Error).message);
+  }
+  const lab = resolveLabDir(opts.lab);
+  const log = opts.log ?? ((s: string) => process.stderr.write(s + "\n"));
+  const options = await resolveOptions(def, opts, lab);
+  let plan;
+  try {
+    plan = await def.configs(options, planContext(lab, log, opts.env));
+  } catch (e) {
+    throw new ExperimentError(`${def.name}: ${(e as Error).message}`);
+  }
+  const names = new Set<string>();
+  const runs: PlannedRun[] = [];
+  const store = RunStore.open(lab);
+  try {
+    for (const config of plan.configs) {
+      if (config.name === undefined || names.has(config.name)) throw new Error(`experiment ${def.name}: run name ${config.name} missing or repeated (a bug in its definition)`);
+      names.add(config.name);
+      if (config.experiment !== def.name) throw new Error(`experiment ${def.name}: run ${config.name} has experiment '${config.experiment}' (a bug in its definition)`);
+      const [run] = await expandSweep(parseSweepSpec({ name: config.name, base: config }, `experiment ${def.name}, run ${config.name}`));
+      const { state, resumeAt } = stateOf(store, lab, run.id);
+      runs.push({
+        name: config.name, runId: run.id, config, resolved: run.resolved,
+        params: countParams(run.resolved.model as unknown as Record<string, unknown>, run.resolved.model.dVocab),
+        state, resumeAt,
+      });
+    }
+  } finally {
+    store.close();
+  }
+  return { definition: def, options, lab, runs, notes: plan.notes };
+}
+
+/** The plan as a table: run, model, parameters, data, tokens, state. */
+export function planTable(plan: ExperimentPlanResult): string {
+  const rows = plan.runs.map((r) => {
+    const m = r.resolved.model as Record<string, unknown>;
+    const model = [m.kind, m.nLayers !== undefined ? `${m.nLayers}L` : null, m.dModel !== undefined ? `d${m.dModel}` : null,
+      m.nHeads !== undefined ? `${m.nHeads}×${m.dHead}` : null, m.dMlp !== undefined ? `mlp ${m.dMlp}` : null,
+      m.dHidden !== undefined ? `hidden ${m.dHidden}` : null, m.smearedKeys ? "smeared" : null].filter(Boolean).join(" ");
+    const sources = r.resolved.data.sources ?? {};
+    const total = Object.values(sources).reduce((a, b) => a + b, 0);
+    const mix = Object.entries(sources).map(([k, w]) => `${k} ${Math.round((100 * w) / total)}%`).join(" + ");
+    const unique = r.resolved.data.uniqueTokens;
+    const state = r.state === "partial" && r.resumeAt !== null ? `partial (resumes at ${fmt(r.resumeAt)})` : r.state;
+    return [r.name, model, r.params.toLocaleString("en-US"), `${mix}${unique !== undefined ? `, ${fmt(unique)} unique` : ""}`, fmt(r.resolved.tokens), String(r.resolved.seed), state];
+  });
+  return formatTable(["run", "model", "params", "data", "tokens", "seed", "state"], rows);
+}
+
+function fmt(n: number): string {
+  if (n >= 1e6) return `${+(n / 1e6).toFixed(2)}M`;
+  if (n >= 1e3) return `${+(n / 1e3).toFixed(1)}k`;
+  return String(n);
+}
+
+/** Builds every corpus the runs read, once, before the runs start (trainer processes then only load them). */
+async function prepareCorpora(plan: ExperimentPlanResult, log: (line: string) => void, env: NodeJS.ProcessEnv | undefined): Promise<void> {
+  const { getTokenizer, buildTokenStore } = await import("../data/index.ts");
+  const done = new Set<string>();
+  for (const r of plan.runs) {
+    if (r.state === "finished") continue;
+    const tok = await getTokenizer(r.resolved.data.tokenizer, { lab: plan.lab, log, env });
+    for (const id of [...Object.keys(r.resolved.data.sources ?? {}), ...extraEvalSources(r.resolved)]) {
+      const key = `${tok.id}/${id}`;
+      if (done.has(key)) continue;
+      done.add(key);
+      await buildTokenStore(id, tok, { lab: plan.lab, log, env });
+    }
+  }
+}
+
+async function trainInline(plan: ExperimentPlanResult, opts: RunExperimentOptions, log: (line: string) => void): Promise<RunOutcome[]> {
+  const out: RunOutcome[] = [];
+  for (const r of plan.runs) {
+    if (r.state === "finished") {
+      out.push({ name: r.name, runId: r.runId, status: "skipped" });
+      continue;
+    }
+    log(`training ${r.name} (${r.params.toLocaleString("en-US")} parameters)${r.resumeAt !== null ? `, resuming at ${fmt(r.resumeAt)} tokens` : ""}`);
+    try {
+      const t = await train(r.config, { lab: plan.lab, data: experimentData, progress: opts.progress ?? "auto", log });
+      out.push({ name: r.name, runId: t.runId, status: t.finished ? "finished" : "stopped" });
+    } catch (e) {
+      const error = (e as Error).message;
+      log(`${r.name} failed: ${error}`);
+      out.push({ name: r.name, runId: r.runId, status: "failed", error });
+    }
+  }
+  return out;
+}
+
+async function trainPool(plan: ExperimentPlanResult, opts: RunExperimentOptions, log: (line: string) => void): Promise<RunOutcome[]> {
+  const { runLocalPool, planPool } = await import("../sweep/local-pool.ts");
+  const { availableParallelism } = await import("node:os");
+  const runs: SweepRun[] = plan.runs.map((r, index) => ({
+    index, id: r.runId, config: r.config as Record<string, unknown>, resolved: r.resolved, varied: [{ path: "name", value: r.name }],
+  }));
+  const byId = new Map(plan.runs.map((r) => [r.runId, r]));
+  const cores = availableParallelism();
+  const shape = opts.jobs !== undefined ? planPool(runs.length, cores, { processes: opts.jobs, threadsPerRun: Math.max(1, Math.floor(cores / opts.jobs)) }) : {};
+  const outcomes = await runLocalPool(runs, {
+    lab: plan.lab,
+    dataModule: fileURLToPath(new URL("./data.ts", import.meta.url)),
+    stop: opts.stop,
+    ...shape,
+    onEvent: (e) => {
+      const name = "run" in e ? byId.get(e.run.id)?.name ?? e.run.id : "";
+      switch (e.type) {
+        case "plan":
+          if (e.pending > 0) log(`training ${e.pending} run${e.pending === 1 ? "" : "s"} (${e.skipped} already finished) in ${e.processes} process${e.processes === 1 ? "" : "es"} × ${e.threadsPerRun} thread${e.threadsPerRun === 1 ? "" : "s"}`);
+          break;
+        case "started":
+          log(`${name}: started${e.resumedFrom !== null ? `, resuming at ${fmt(e.resumedFrom)} tokens` : ""} (${fmt(e.totalTokens)} tokens)`);
+          break;
+        case "checkpoint":
+          log(`${name}: ${fmt(e.tokens)}/${fmt(e.totalTokens)} tokens, loss ${e.loss.toFixed(3)}${e.icl !== null ? `, ICL score ${e.icl.toFixed(3)}` : ""}`);
+          break;
+        case "finished":
+          log(`${name}: ${e.done.finished ? "finished" : "stopped"} in ${(e.done.seconds / 60).toFixed(1)} min`);
+          break;
+        case "retry":
+          log(`${name}: its trainer process died (${e.reason}); resuming it`);
+          break;
+        case "failed":
+          log(`${name}: failed: ${e.error}`);
+          break;
+        case "log":
+          if (/resumes at|skipping damaged|never reported/.test(e.line)) log(`${name}: ${e.line.replace(/^icl-lab: /, "")}`);
+          break;
+        default:
+          break;
+      }
+    },
+  });
+  return outcomes.map((o, i) => ({ name: plan.runs[i].name, runId: o.runId ?? plan.runs[i].runId, status: o.status, ...(o.error !== undefined ? { error: o.error } : {}) }));
+}
+
+/** The stored key of a final measurement's completion record. */
+const finalKey = (measure: string) => `final.${measure}`;
+
+/** Runs the definition's final measurements on each finished run's last checkpoint, where missing. */
+async function finalMeasures(plan: ExperimentPlanResult, log: (line: string) => void): Promise<void> {
+  const list: FinalMeasure[] = plan.definition.finalMeasures ?? [];
+  if (list.length === 0) return;
+  const store = RunStore.open(plan.lab);
+  try {
+    for (const r of plan.runs) {
+      const info = store.getRun(r.runId);
+      const last = store.lastCheckpoint(r.runId);
+      if (info?.status !== "finished" || last === undefined) continue;
+      for (const fm of list) {
+        if (fm.appliesTo && !fm.appliesTo(r.config)) continue;
+        if (store.jsonSeries(r.runId, finalKey(fm.measure)).some((p) => p.tokens === last.tokens)) continue;
+        const t0 = performance.now();
+        log(`${r.name}: ${fm.measure} at ${fmt(last.tokens)} tokens`);
+        const config = info.config as TrainConfig;
+        const { modelFromCheckpoint } = await import("../model/load.ts");
+        const { MEASURES } = await import("../measure/index.ts");
+        const { model } = modelFromCheckpoint(config.model, last.path);
+        const d = await experimentData(config, plan.lab);
+        const options = {
+          ...config.measureOptions,
+          [fm.measure]: { nWindows: SCALES[plan.options.scale].ablationWindows, ...config.measureOptions?.[fm.measure], ...fm.options },
+        };
+        const result = MEASURES[fm.measure](model, { data: d, tokens: last.tokens, seed: config.seed, options }) as unknown as Record<string, unknown>;
+        storeResults(store, r.runId, last.tokens, fm.measure, result);
+        store.logJson(r.runId, last.tokens, finalKey(fm.measure), { seconds: (performance.now() - t0) / 1000, options: options[fm.measure] } as never);
+      }
+    }
+  } finally {
+    store.close();
+  }
+}
+
+/** Stores a measurement's results under `<measure>.<key>` as the trainer does (numbers, numeric arrays, the rest as JSON). */
+function storeResults(store: RunStore, runId: string, tokens: number, measure: string, r: Record<string, unknown>): void {
+  const scalars: Record<string, number> = {};
+  for (const [key, v] of Object.entries(r)) {
+    const name = `${measure}.${key}`;
+    if (typeof v === "number") scalars[name] = v;
+    else if (v === null) scalars[name] = NaN;
+    else if (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === "number")) store.logVector(runId, tokens, name, Float64Array.from(v as number[]), [v.length]);
+    else store.logJson(runId, tokens, name, v as never);
+  }
+  if (Object.keys(scalars).length > 0) store.logMetrics(runId, tokens, scalars);
+}
+
+/** Plans, trains (resuming), measures, reports and summarises an experiment. */
+export async function runExperiment(name: string, opts: RunExperimentOptions = {}): Promise<ExperimentResult> {
+  const t0 = performance.now();
+  const log = opts.log ?? ((s: string) => process.stderr.write(s + "\n"));
+  const plan = await planExperiment(name, { ...opts, log });
+  const empty = { outcomes: [], report: null, summary: null, summaryText: null };
+  if (opts.dryRun) return { ...plan, ...empty, seconds: (performance.now() - t0) / 1000 };
+
+  let stopped = false;
+  void opts.stop?.then(() => {
+    stopped = true;
+  });
+  try {
+    await prepareCorpora(plan, log, opts.env);
+  } catch (e) {
+    throw new ExperimentError(`${plan.definition.name}: preparing the corpora: ${(e as Error).message}`);
+  }
+  const running = plan.runs.filter((r) => r.state === "running");
+  for (const r of running) log(`${r.name}: marked running by another live process; left to it`);
+  const toTrain = { ...plan, runs: plan.runs.filter((r) => r.state !== "running") };
+  const trained = (opts.runner ?? "pool") === "pool" ? await trainPool(toTrain, opts, log) : await trainInline(toTrain, opts, log);
+  const outcomes: RunOutcome[] = plan.runs.map((r) => trained.find((o) => o.name === r.name) ?? { name: r.name, runId: r.runId, status: "skipped" });
+  // Stopped (Ctrl-C): no final measurements and no report now; the next call completes both.
+  if (stopped) return { ...plan, ...empty, outcomes, seconds: (performance.now() - t0) / 1000 };
+  await finalMeasures(plan, log);
+
+  // Report and summary of the runs the lab holds (failed ones included: the report says how far they got).
+  const store = RunStore.open(plan.lab);
+  let infos: RunInfo[];
+  try {
+    infos = outcomes.map((o) => store.getRun(o.runId)).filter((i): i is RunInfo => i !== undefined);
+  } finally {
+    store.close();
+  }
+  if (infos.length === 0) return { ...plan, ...empty, outcomes, seconds: (performance.now() - t0) / 1000 };
+  const { readRuns } = await import("../report/data.ts");
+  const reader = RunStore.open(plan.lab);
+  let summary: SummaryTable;
+  try {
+    summary = summaryTable(readRuns(reader, infos), plan.definition.summary);
+  } finally {
+    reader.close();
+  }
+  let report: RenderedReport | null = null;
+  const out = join(plan.lab, "reports", plan.definition.name);
+  if (opts.report !== false) {
+    const { renderReport } = await import("../report/report.ts");
+    log(`writing the report…`);
+    report = await renderReport({
+      lab: plan.lab, runIds: infos.map((i) => i.id), out,
+      title: `icl-lab experiment ${plan.definition.name}: ${plan.definition.title}`,
+      png: opts.report?.png, attention: opts.report?.attention,
+    });
+  }
+  const summaryText = [
+    `experiment ${plan.definition.name}: ${plan.definition.title}`,
+    "",
+    formatTable(summary.header, summary.cells),
+    "",
+    ...plan.notes.map((n) => `note: ${n}`),
+    ...outcomes.filter((o) => o.status === "failed" || o.status === "stopped").map((o) => `${o.name}: ${o.status}${o.error ? ` (${o.error})` : ""}`),
+    "",
+    `expected: ${plan.definition.expected}`,
+  ].join("\n");
+  if (report !== null) {
+    const { writeFileSync, renameSync } = await import("node:fs");
+    for (const [file, text] of [["summary.txt", summaryText + "\n"], ["summary.json", JSON.stringify({ experiment: plan.definition.name, options: plan.options, header: summary.header, rows: summary.rows, notes: plan.notes, outcomes }, null, 2)]] as const) {
+      const path = join(report.dir, file);
+      writeFileSync(`${path}.tmp-${process.pid}`, text);
+      renameSync(`${path}.tmp-${process.pid}`, path);
+    }
+  }
+  return { ...plan, outcomes, report, summary, summaryText, seconds: (performance.now() - t0) / 1000 };
+}
