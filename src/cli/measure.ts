@@ -105,7 +105,10 @@ async function measure(what: Kind, o: Opts): Promise<Record<string, unknown>> {
       windows = f.windows;
     } else {
       const { prepareTrainData } = await import("../data/train-data.ts");
-      const data = await prepareTrainData(info.config as never, lab);
+      // More windows than the run measured with: the same held-out split, a longer prefix of it.
+      const c = info.config as { data: { evalWindows: number } };
+      const want = int("windows", o.windows) ?? c.data.evalWindows;
+      const data = await prepareTrainData({ ...c, data: { ...c.data, evalWindows: Math.max(want, c.data.evalWindows) } } as never, lab);
       windows = data.eval.windows;
       eodId = data.eodId;
       tokenCounts = data.tokenCounts;
