@@ -21,7 +21,7 @@ import { train } from "../train/train.ts";
 import { expandSweep, type SweepRun } from "../sweep/expand.ts";
 import { parseSweepSpec } from "../sweep/spec.ts";
 import type { RenderedReport } from "../report/report.ts";
-import { countParams, SCALES, SMOKE_TOKENS } from "./common.ts";
+import { countParams, SCALES, SMOKE_TOKENS, tokensText } from "./common.ts";
 import { data as experimentData, extraEvalSources } from "./data.ts";
 import { getExperiment } from "./index.ts";
 import { formatTable, summaryTable, type SummaryTable } from "./summary.ts";
@@ -231,11 +231,7 @@ export function planTable(plan: ExperimentPlanResult): string {
   return formatTable(["run", "model", "params", "data", "tokens", "seed", "state"], rows);
 }
 
-function fmt(n: number): string {
-  if (n >= 1e6) return `${+(n / 1e6).toFixed(2)}M`;
-  if (n >= 1e3) return `${+(n / 1e3).toFixed(1)}k`;
-  return String(n);
-}
+const fmt = tokensText;
 
 /** Builds every corpus the runs read, once, before the runs start (trainer processes then only load them). */
 async function prepareCorpora(plan: ExperimentPlanResult, log: (line: string) => void, env: NodeJS.ProcessEnv | undefined): Promise<void> {
