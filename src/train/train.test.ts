@@ -112,15 +112,19 @@ test("an interrupted run resumes to exactly the parameters of an uninterrupted o
 test("a run killed with SIGKILL resumes from its last checkpoint and ends where an uninterrupted run ends", async () => {
   const labA = tmpLab(), labB = tmpLab();
   // Long enough that the kill lands mid-run; resume checkpoints every measurement and every 0.2 s.
-  const c = config({ tokens: 32 * 400, checkpoints: { perDecade: 4, resumeEverySeconds: 0.2 }, measures: [] });
+  const c = config({ tokens: 32 * 4000, checkpoints: { perDecade: 4, resumeEverySeconds: 0.2 }, measures: [] });
   try {
     const child = spawn(process.execPath, ["--import", "tsx", fixture, labB, JSON.stringify(c)], {
       stdio: "ignore", env: { ...process.env, ICL_LAB_BACKEND: "reference" },
     });
+    // Listen from the start: a child that ends before the kill must not leave the test waiting.
+    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+    let exitCode: number | null | undefined;
+    void exited.then((code) => (exitCode = code));
     // Kill once a resume checkpoint exists and some training happened after it.
     const deadline = Date.now() + 60_000;
     let killedAt = "";
-    while (Date.now() < deadline) {
+    while (Date.now() < deadline && exitCode === undefined) {
       await new Promise((r) => setTimeout(r, 100));
       const runs = existsSync(join(labB, "runs")) ? readdirSync(join(labB, "runs")) : [];
       const dir = runs.length ? join(labB, "runs", runs[0], "resume") : "";
@@ -131,11 +135,12 @@ test("a run killed with SIGKILL resumes from its last checkpoint and ends where 
         break;
       }
     }
-    await new Promise((r) => child.once("exit", r));
-    assert.ok(killedAt !== "", "the child wrote a resume checkpoint before the deadline");
+    if (exitCode === undefined && killedAt === "") child.kill("SIGKILL");
+    await exited;
+    assert.ok(killedAt !== "", `the child was killed mid-run (it exited by itself with code ${String(exitCode)} otherwise)`);
     const resumed = await train(c, options(labB));
     assert.ok(resumed.resumedFrom !== null && resumed.resumedFrom > 0, `resumed from ${resumed.resumedFrom}`);
-    assert.ok(resumed.resumedFrom! < 32 * 400, "the kill happened before the end");
+    assert.ok(resumed.resumedFrom! < 32 * 4000, "the kill happened before the end");
     const whole = await train(c, options(labA));
     const pa = paramsOf(whole), pb = paramsOf(resumed);
     for (const [k, v] of pa) assert.deepEqual(pb.get(k), v, `parameter ${k}`);
