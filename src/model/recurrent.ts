@@ -15,8 +15,8 @@ import * as op from "../engine/ops/index.ts";
 import { Tensor, allocZeros, track } from "../engine/tensor.ts";
 import type { ModelConfig } from "./config.ts";
 import { ParamSet } from "./init.ts";
-import { checkTokens, type ForwardOptions, type ForwardResult, type LanguageModel } from "./model.ts";
-import { Pass, addEmbeddings, addUnembed, embedTokens, unembed } from "./transformer.ts";
+import type { LanguageModel } from "./model.ts";
+import { addEmbeddings, addUnembed, embedTokens, languageModel } from "./transformer.ts";
 
 type Lstm = Extract<ModelConfig, { kind: "lstm" }>;
 type Rnn = Extract<ModelConfig, { kind: "rnn" }>;
@@ -35,29 +35,23 @@ function recurrentModel(c: Lstm | Rnn, seed: number): LanguageModel {
     ps.uniform(`${cell}.${l}.b`, [gates * H], bound);
   }
   addUnembed(ps, { dModel: H, dVocab: c.dVocab, initScale: c.initScale, layerNorm: false });
-  return {
-    config: c,
-    params: ps.params,
-    forward(tokens: Int32Array, B: number, opts: ForwardOptions = {}): ForwardResult {
-      const T = checkTokens(c, tokens, B);
-      const pass = new Pass(B, T, opts.hooks ?? {});
-      const emb = pass.hook("hook_embed", embedTokens(ps, tokens, B, T, false));
-      let x = op.permute(emb, [1, 0, 2]); // (T, B, d): the recurrence runs over time
-      for (let l = 0; l < c.nLayers; l++) {
-        const xw = op.add(op.matmul(x, ps.get(`${cell}.${l}.W_ih`)), ps.get(`${cell}.${l}.b`));
-        const h0 = track(new Tensor(allocZeros(B * H), [B, H]));
-        if (cell === "lstm") {
-          const c0 = track(new Tensor(allocZeros(B * H), [B, H]));
-          x = op.lstm(xw, ps.get(`${cell}.${l}.W_hh`), h0, c0);
-        } else {
-          x = op.rnn(xw, ps.get(`${cell}.${l}.W_hh`), h0);
-        }
-        pass.hook(`${cell}.${l}.hook_h`, x);
+  return languageModel(c, ps, false, (tokens, pass) => {
+    const { B, T } = pass;
+    const emb = pass.hook("hook_embed", embedTokens(ps, tokens, B, T, false));
+    let x = op.permute(emb, [1, 0, 2]); // (T, B, d): the recurrence runs over time
+    for (let l = 0; l < c.nLayers; l++) {
+      const xw = op.add(op.matmul(x, ps.get(`${cell}.${l}.W_ih`)), ps.get(`${cell}.${l}.b`));
+      const h0 = track(new Tensor(allocZeros(B * H), [B, H]));
+      if (cell === "lstm") {
+        const c0 = track(new Tensor(allocZeros(B * H), [B, H]));
+        x = op.lstm(xw, ps.get(`${cell}.${l}.W_hh`), h0, c0);
+      } else {
+        x = op.rnn(xw, ps.get(`${cell}.${l}.W_hh`), h0);
       }
-      const resid = op.permute(x, [1, 0, 2]); // (B, T, H)
-      return { logits: unembed(ps, resid, false, pass, opts.positions), cache: pass.cache };
-    },
-  };
+      pass.hook(`${cell}.${l}.hook_h`, x);
+    }
+    return op.permute(x, [1, 0, 2]); // (B, T, H)
+  });
 }
 
 export function buildLstm(c: Lstm, seed: number): LanguageModel {

@@ -182,6 +182,24 @@ export function embedTokens(ps: ParamSet, tokens: Int32Array, B: number, T: numb
   return x;
 }
 
+/**
+ * A LanguageModel from its parameters and a body that maps (tokens, pass) to the final residual
+ * stream [B, T, d]; the shared part (input checks, the hook pass, the unembedding at all or the
+ * requested positions) is here once for every architecture.
+ */
+export function languageModel(c: ModelConfig, ps: ParamSet, finalLayerNorm: boolean,
+  body: (tokens: Int32Array, pass: Pass) => Tensor): LanguageModel {
+  return {
+    config: c,
+    params: ps.params,
+    forward(tokens: Int32Array, B: number, opts: ForwardOptions = {}): ForwardResult {
+      const pass = new Pass(B, checkTokens(c, tokens, B), opts.hooks ?? {});
+      const resid = body(tokens, pass);
+      return { logits: unembed(ps, resid, finalLayerNorm, pass, opts.positions), cache: pass.cache };
+    },
+  };
+}
+
 function attentionModel(c: AttentionConfig, seed: number, withMlp: boolean): LanguageModel {
   if (c.positions === "rotary" && c.dHead % 2 !== 0) throw new Error(`rotary positions need an even dHead, found ${c.dHead}`);
   const ps = new ParamSet(seed);
@@ -191,23 +209,18 @@ function attentionModel(c: AttentionConfig, seed: number, withMlp: boolean): Lan
     if (withMlp) addMlp(ps, { ...c, dMlp: (c as Full).dMlp }, l);
   }
   addUnembed(ps, c);
-  return {
-    config: c,
-    params: ps.params,
-    forward(tokens: Int32Array, B: number, opts: ForwardOptions = {}): ForwardResult {
-      const T = checkTokens(c, tokens, B);
-      const pass = new Pass(B, T, opts.hooks ?? {});
-      const rope = c.positions === "rotary" ? noGrad(() => rotaryTables(T, c.dHead)) : null;
-      let resid = pass.hook("hook_embed", embedTokens(ps, tokens, B, T, c.positions === "learned"));
-      for (let l = 0; l < c.nLayers; l++) {
-        pass.hook(`blocks.${l}.hook_resid_pre`, resid);
-        resid = attentionBlock(ps, c, l, resid, pass, rope);
-        if (withMlp) resid = mlpBlock(ps, l, resid, c.layerNorm);
-        pass.hook(`blocks.${l}.hook_resid_post`, resid);
-      }
-      return { logits: unembed(ps, resid, c.layerNorm, pass, opts.positions), cache: pass.cache };
-    },
-  };
+  return languageModel(c, ps, c.layerNorm, (tokens, pass) => {
+    const { B, T } = pass;
+    const rope = c.positions === "rotary" ? noGrad(() => rotaryTables(T, c.dHead)) : null;
+    let resid = pass.hook("hook_embed", embedTokens(ps, tokens, B, T, c.positions === "learned"));
+    for (let l = 0; l < c.nLayers; l++) {
+      pass.hook(`blocks.${l}.hook_resid_pre`, resid);
+      resid = attentionBlock(ps, c, l, resid, pass, rope);
+      if (withMlp) resid = mlpBlock(ps, l, resid, c.layerNorm);
+      pass.hook(`blocks.${l}.hook_resid_post`, resid);
+    }
+    return resid;
+  });
 }
 
 export function buildAttnOnly(c: AttnOnly, seed: number): LanguageModel {
@@ -223,16 +236,10 @@ export function buildMlpOnly(c: MlpOnly, seed: number): LanguageModel {
   addEmbeddings(ps, c, false);
   for (let l = 0; l < c.nLayers; l++) addMlp(ps, c, l);
   addUnembed(ps, c);
-  return {
-    config: c,
-    params: ps.params,
-    forward(tokens: Int32Array, B: number, opts: ForwardOptions = {}): ForwardResult {
-      const T = checkTokens(c, tokens, B);
-      const pass = new Pass(B, T, opts.hooks ?? {});
-      let resid = pass.hook("hook_embed", embedTokens(ps, tokens, B, T, false));
-      for (let l = 0; l < c.nLayers; l++) resid = mlpBlock(ps, l, resid, c.layerNorm);
-      return { logits: unembed(ps, resid, c.layerNorm, pass, opts.positions), cache: pass.cache };
-    },
-  };
+  return languageModel(c, ps, c.layerNorm, (tokens, pass) => {
+    let resid = pass.hook("hook_embed", embedTokens(ps, tokens, pass.B, pass.T, false));
+    for (let l = 0; l < c.nLayers; l++) resid = mlpBlock(ps, l, resid, c.layerNorm);
+    return resid;
+  });
 }
 
