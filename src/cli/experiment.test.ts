@@ -79,7 +79,9 @@ test("--dry-run prints the runs with their parameter counts and trains nothing",
 });
 
 test("a smoke experiment on the process pool: Ctrl-C stops it, the same command resumes it and writes the report", async () => {
-  const args = [bin, "experiment", "smeared-keys", "--smoke", "--tokens", "204800", "--no-png", "--lab", lab];
+  // Long enough that the runs are still training when Ctrl-C arrives, even on an idle machine.
+  const TOKENS = 1_024_000;
+  const args = [bin, "experiment", "smeared-keys", "--smoke", "--tokens", String(TOKENS), "--no-png", "--lab", lab];
   // First attempt: interrupted once a run is well under way.
   const first = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
     const child = spawn(process.execPath, args, { env });
@@ -87,7 +89,7 @@ test("a smoke experiment on the process pool: Ctrl-C stops it, the same command 
     let sent = false;
     child.stderr.on("data", (b: Buffer) => {
       stderr += b.toString();
-      if (!sent && /: 4\.1k\/204\.8k tokens/.test(stderr)) {
+      if (!sent && /: 4\.1k\/1\.02M tokens/.test(stderr)) {
         sent = true;
         setTimeout(() => child.kill("SIGINT"), 800);
       }
@@ -108,7 +110,7 @@ test("a smoke experiment on the process pool: Ctrl-C stops it, the same command 
   try {
     const runs = store.listRuns({ experiment: "smeared-keys" });
     assert.equal(runs.length, 4);
-    assert.ok(runs.every((r) => r.status === "finished" && r.tokens === 204800));
+    assert.ok(runs.every((r) => r.status === "finished" && r.tokens === TOKENS));
     const page = readFileSync(report, "utf8");
     for (const r of runs) {
       const s = store.metricSeries(r.id, "icl.score");
