@@ -7,9 +7,10 @@
  * Progress goes to stderr; the table, the report's path and `--json` output to stdout.
  */
 import type { Command } from "commander";
+import type { ExperimentDefinition } from "../experiments/types.ts";
 import { UserError } from "./errors.ts";
 
-interface ExperimentCliOptions {
+export interface ExperimentCliOptions {
   lab?: string;
   seeds?: number;
   tokens?: number;
@@ -63,60 +64,70 @@ export function register(program: Command): void {
         }
         return;
       }
-      const { runExperiment, planTable, ExperimentError } = await import("../experiments/runner.ts");
-      const corpus = o.corpus.map(parseCorpus);
-      const domains = o.domains === undefined ? undefined : o.domains.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
-      let stopRequested: (() => void) | null = null;
-      const stop = new Promise<void>((resolve) => (stopRequested = resolve));
-      let interrupts = 0;
-      const onSigint = () => {
-        interrupts++;
-        if (interrupts > 1) process.exit(130);
-        process.stderr.write("\nicl-lab: stopping the trainer processes; run the same command again to resume where it stopped (Ctrl-C again to quit now)\n");
-        stopRequested?.();
-      };
-      process.on("SIGINT", onSigint);
-      let result;
-      try {
-        result = await runExperiment(name, {
-          lab: o.lab, seeds: o.seeds, tokens: o.tokens, corpus, domains, dryRun: o.dryRun, jobs: o.jobs,
-          scale: o.smoke ? "smoke" : "default", stop, report: { png: o.png },
-        });
-      } catch (e) {
-        if (e instanceof ExperimentError) throw new UserError(e.message);
-        throw e;
-      } finally {
-        process.off("SIGINT", onSigint);
-      }
-      const def = result.definition;
-      const runs = result.runs.map((r) => ({ name: r.name, runId: r.runId, params: r.params, state: r.state, resumeAt: r.resumeAt, config: r.resolved }));
-      if (o.dryRun) {
-        if (o.json) {
-          console.log(JSON.stringify({ experiment: def.name, options: result.options, lab: result.lab, runs, notes: result.notes, description: def.description, expected: def.expected }, null, 2));
-          return;
-        }
-        console.log(`experiment ${def.name}: ${def.title}\n`);
-        console.log(planTable(result));
-        for (const n of result.notes) console.log(`note: ${n}`);
-        console.log(`\n${def.description}\n\nexpected: ${def.expected}`);
+      await runAndPrint(name, o);
+    });
+}
+
+/**
+ * Runs an experiment (by name, or a definition: the demo's) with the CLI's options and prints
+ * the plan (--dry-run), or the summary table, the wall time and the report's path; `--json` prints
+ * either as JSON. Ctrl-C stops the trainer processes (the runs stay resumable); failed runs set
+ * the exit code. Shared by `icl-lab experiment` and `icl-lab demo`.
+ */
+export async function runAndPrint(target: string | ExperimentDefinition, o: ExperimentCliOptions): Promise<void> {
+    const { runExperiment, planTable, ExperimentError } = await import("../experiments/runner.ts");
+    const corpus = o.corpus.map(parseCorpus);
+    const domains = o.domains === undefined ? undefined : o.domains.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+    let stopRequested: (() => void) | null = null;
+    const stop = new Promise<void>((resolve) => (stopRequested = resolve));
+    let interrupts = 0;
+    const onSigint = () => {
+      interrupts++;
+      if (interrupts > 1) process.exit(130);
+      process.stderr.write("\nicl-lab: stopping the trainer processes; run the same command again to resume where it stopped (Ctrl-C again to quit now)\n");
+      stopRequested?.();
+    };
+    process.on("SIGINT", onSigint);
+    let result;
+    try {
+      result = await runExperiment(target, {
+        lab: o.lab, seeds: o.seeds, tokens: o.tokens, corpus, domains, dryRun: o.dryRun, jobs: o.jobs,
+        scale: o.smoke ? "smoke" : "default", stop, report: { png: o.png },
+      });
+    } catch (e) {
+      if (e instanceof ExperimentError) throw new UserError(e.message);
+      throw e;
+    } finally {
+      process.off("SIGINT", onSigint);
+    }
+    const def = result.definition;
+    const runs = result.runs.map((r) => ({ name: r.name, runId: r.runId, params: r.params, state: r.state, resumeAt: r.resumeAt, config: r.resolved }));
+    if (o.dryRun) {
+      if (o.json) {
+        console.log(JSON.stringify({ experiment: def.name, options: result.options, lab: result.lab, runs, notes: result.notes, description: def.description, expected: def.expected }, null, 2));
         return;
       }
-      const failed = result.outcomes.filter((x) => x.status === "failed");
-      const stopped = result.outcomes.filter((x) => x.status === "stopped");
-      if (o.json) {
-        console.log(JSON.stringify({
-          experiment: def.name, options: result.options, lab: result.lab, seconds: result.seconds, runs, outcomes: result.outcomes,
-          summary: result.summary ? { header: result.summary.header, rows: result.summary.rows } : null,
-          report: result.report?.html ?? null, notes: result.notes, expected: def.expected,
-        }, null, 2));
-      } else {
-        if (result.summaryText !== null) console.log(result.summaryText);
-        console.log(`\nwall time ${(result.seconds / 60).toFixed(1)} min${result.report ? `; report: ${result.report.html}` : ""}`);
-      }
-      if (stopped.length > 0) process.stderr.write(`icl-lab: ${stopped.length} run(s) stopped before the end; run the same command again to resume them\n`);
-      if (failed.length > 0) {
-        process.stderr.write(`icl-lab: ${failed.length} run(s) failed: ${failed.map((f) => `${f.name}: ${f.error ?? "unknown error"}`).join("; ")}\n`);
-        process.exitCode = 1;
-      }
-    });
+      console.log(`experiment ${def.name}: ${def.title}\n`);
+      console.log(planTable(result));
+      for (const n of result.notes) console.log(`note: ${n}`);
+      console.log(`\n${def.description}\n\nexpected: ${def.expected}`);
+      return;
+    }
+    const failed = result.outcomes.filter((x) => x.status === "failed");
+    const stopped = result.outcomes.filter((x) => x.status === "stopped");
+    if (o.json) {
+      console.log(JSON.stringify({
+        experiment: def.name, options: result.options, lab: result.lab, seconds: result.seconds, runs, outcomes: result.outcomes,
+        summary: result.summary ? { header: result.summary.header, rows: result.summary.rows } : null,
+        report: result.report?.html ?? null, notes: result.notes, expected: def.expected,
+      }, null, 2));
+    } else {
+      if (result.summaryText !== null) console.log(result.summaryText);
+      console.log(`\nwall time ${(result.seconds / 60).toFixed(1)} min${result.report ? `; report: ${result.report.html}` : ""}`);
+    }
+    if (stopped.length > 0) process.stderr.write(`icl-lab: ${stopped.length} run(s) stopped before the end; run the same command again to resume them\n`);
+    if (failed.length > 0) {
+      process.stderr.write(`icl-lab: ${failed.length} run(s) failed: ${failed.map((f) => `${f.name}: ${f.error ?? "unknown error"}`).join("; ")}\n`);
+      process.exitCode = 1;
+    }
 }

@@ -7,97 +7,62 @@
  * Data: the embedded npm sources (brown, legal, email) at the byte level, plus the labelled
  * synthetic ingredient `repeats` (repeated random spans, src/data/sources/repeats.ts). With
  * `--corpus name=PATH` the user's text replaces the npm sources (the ingredient stays, labelled).
+ *
+ * The demo is an experiment like the others (runner.ts): its runs train on the local process pool
+ * (one run per core; the longest first, so 3 runs on 2 cores end together), an interrupted demo
+ * resumes where it stopped, and a finished one only re-renders its report.
  */
-import { cpus } from "node:os";
-import { resolve as resolvePath } from "node:path";
-import { train, type TrainResult } from "../train/train.ts";
-import type { TrainConfigInput } from "../train/config.ts";
-import { resolveLabDir } from "../store/run-store.ts";
+import { baseConfig, DEMO, DEMO_MIXTURE_TEXT, demoMixture, LAB_MODEL_TEXT, naturalSources, runName, SCALES, seedList, tokensText } from "./common.ts";
+import type { ExperimentResult, RunExperimentOptions } from "./runner.ts";
+import type { ExperimentDefinition } from "./types.ts";
 
-export interface DemoOptions {
-  lab?: string;
-  /** A user corpus: source id (already added with `corpus add`) or name → path to add. */
-  corpus?: { name: string; path?: string };
-  /** Training tokens per model (default DEMO.tokens). */
-  tokens?: number;
-  /** Seeds per model (default 1). */
-  seeds?: number;
-  /** Layer counts to train (default [1, 2, 3]). */
+export { DEMO } from "./common.ts";
+
+export const DEMO_LAYERS = [1, 2, 3];
+
+/** The demo as an experiment definition, for the given layer counts (default 1, 2, 3). */
+export function demoExperiment(layers: readonly number[] = DEMO_LAYERS): ExperimentDefinition {
+  for (const l of layers) if (!Number.isInteger(l) || l < 1 || l > 12) throw new Error(`demo: layer counts must be integers 1-12, found ${l}`);
+  return {
+    name: "demo",
+    title: "the induction-head phase change in minutes: attention-only models with 1, 2 and 3 layers",
+    description:
+      `Attention-only transformers with ${layers.join(", ")} layer(s) (${LAB_MODEL_TEXT}) trained on ${DEMO_MIXTURE_TEXT}, ` +
+      `${tokensText(DEMO.tokens)} tokens each (batch ${DEMO.batch} × ${DEMO.model.nCtx}, AdamW lr ${DEMO.lr}); at ${DEMO.perDecade} log-spaced ` +
+      `checkpoints per decade the ICL score on ${DEMO.evalWindows.toLocaleString("en-US")} held-out windows of the mixture and of its natural text ` +
+      "alone, and every head's scores. Measured wall time on 2 cores: docs/demo-calibration.md.",
+    corpusHelp: "your corpus replaces brown + legal + email as the natural text (the `repeats` ingredient stays, labelled)",
+    expected:
+      "Olsson et al. (2022): 2- and 3-layer attention-only models show an abrupt drop of the ICL score while induction heads form; " +
+      "1-layer models do not. Expected here: for 2 and 3 layers a phase change within the budget, an ICL score on the mixture of about " +
+      "−1 nat or lower at the end, a previous-token head in layer 0 and an induction head (score ≥ 0.5) after it; for 1 layer no abrupt " +
+      "change, every head's induction score ≤ 0.1 and an ICL score well above the deeper models' (it only learns which characters a span uses).",
+    defaults: { seeds: 1, tokens: DEMO.tokens },
+    async configs(opts) {
+      const s = SCALES[opts.scale];
+      const sources = demoMixture(naturalSources(opts));
+      const configs = [];
+      for (const nLayers of layers) {
+        for (const seed of seedList(opts)) {
+          configs.push(baseConfig({
+            experiment: "demo", name: runName("demo", [`attn-${nLayers}l`], seed), seed, scale: opts.scale,
+            model: { ...s.model, nLayers }, sources, tokens: opts.tokens, measures: ["icl", "icl@natural", "heads"],
+          }));
+        }
+      }
+      return { configs, notes: [] };
+    },
+    summary: ["icl", "window", "induction", "loss50", "loss500", "icl@natural"],
+  };
+}
+
+export interface DemoOptions extends Omit<RunExperimentOptions, "domains"> {
+  /** Layer counts to train (default 1, 2, 3). */
   layers?: number[];
-  /** Evaluation windows per checkpoint. */
-  evalWindows?: number;
-  log?: (line: string) => void;
-  /** Progress output of each training run. */
-  progress?: "auto" | "lines" | "none";
-  /** Experiment name in the runs store (default "demo"). */
-  experiment?: string;
 }
 
-/** The calibrated defaults (docs/demo-calibration.md). */
-export const DEMO = {
-  natural: { brown: 1, legal: 1, email: 1 } as Record<string, number>,
-  /** Weight of the repeats ingredient relative to the natural text's total. */
-  repeatsShare: 0.75,
-  model: { kind: "attn-only", dModel: 64, nHeads: 2, dHead: 32, nCtx: 512, positions: "shortformer", layerNorm: true },
-  batch: 2,
-  lr: 2e-3,
-  warmupTokens: 100 * 1024,
-  tokens: 8_000_000,
-  evalWindows: 400,
-  perDecade: 6,
-};
-
-export function demoConfigs(opts: DemoOptions = {}): TrainConfigInput[] {
-  const natural: Record<string, number> = opts.corpus !== undefined ? { [opts.corpus.name]: 1 } : DEMO.natural;
-  const total = Object.values(natural).reduce((a, b) => a + b, 0);
-  const sources: Record<string, number> = {};
-  for (const [id, w] of Object.entries(natural)) sources[id] = ((1 - DEMO.repeatsShare) * w) / total;
-  sources.repeats = DEMO.repeatsShare;
-  const seeds = opts.seeds ?? 1;
-  const configs: TrainConfigInput[] = [];
-  for (const nLayers of opts.layers ?? [1, 2, 3]) {
-    for (let seed = 0; seed < seeds; seed++) {
-      configs.push({
-        name: `demo-attn-${nLayers}l${seeds > 1 ? `-s${seed}` : ""}`,
-        experiment: opts.experiment ?? "demo",
-        seed,
-        model: { ...DEMO.model, nLayers },
-        data: { sources, tokenizer: { kind: "byte" }, evalWindows: opts.evalWindows ?? DEMO.evalWindows, evalPolicy: "packed" },
-        optim: { lr: DEMO.lr, warmupTokens: DEMO.warmupTokens, schedule: "constant" },
-        batch: DEMO.batch,
-        tokens: opts.tokens ?? DEMO.tokens,
-        checkpoints: { perDecade: DEMO.perDecade, first: 16 * 1024 },
-        measures: ["icl", "icl@natural", "heads"],
-        measureOptions: { heads: { nSequences: 4 } },
-      });
-    }
-  }
-  return configs;
-}
-
-export interface DemoResult {
-  runs: TrainResult[];
-  seconds: number;
-}
-
-/** Trains the demo's models one after another (each with every core). */
-export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
-  const lab = resolveLabDir(opts.lab);
-  const log = opts.log ?? ((s: string) => process.stderr.write(s + "\n"));
-  if (opts.corpus?.path !== undefined) {
-    const { saveUserSource, dataPaths } = await import("../data/index.ts");
-    const { existsSync } = await import("node:fs");
-    const path = resolvePath(opts.corpus.path);
-    if (!existsSync(path)) throw new Error(`--corpus ${opts.corpus.name}: ${path} not found (expected a text file, a folder of .txt/.md files, or a .jsonl file)`);
-    saveUserSource(dataPaths(lab), { id: opts.corpus.name, path, domain: "user", language: "en", licence: "the user's own" });
-  }
-  const t0 = performance.now();
-  const runs: TrainResult[] = [];
-  const configs = demoConfigs(opts);
-  log(`icl-lab demo: ${configs.length} models on ${cpus().length} cores, lab ${lab}`);
-  for (const c of configs) {
-    log(`training ${c.name}`);
-    runs.push(await train(c, { lab, progress: opts.progress ?? "auto", log }));
-  }
-  return { runs, seconds: (performance.now() - t0) / 1000 };
+/** Runs the demo (training what the lab does not hold yet), then its report and summary table. */
+export async function runDemo(opts: DemoOptions = {}): Promise<ExperimentResult> {
+  const { runExperiment } = await import("./runner.ts");
+  return runExperiment(demoExperiment(opts.layers), opts);
 }

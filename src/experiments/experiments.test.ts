@@ -18,7 +18,7 @@ import { data as experimentData } from "./data.ts";
 import { EXPERIMENT_NAMES, getExperiment } from "./index.ts";
 import { ExperimentError, planExperiment, runExperiment, type ExperimentResult, type RunExperimentOptions } from "./runner.ts";
 import { groupMixtures } from "./corpus-diversity.ts";
-import { DEMO } from "./demo.ts";
+import { DEMO } from "./common.ts";
 
 const lab = mkdtempSync(join(tmpdir(), "icl-lab-experiments-"));
 process.on("exit", () => rmSync(lab, { recursive: true, force: true }));

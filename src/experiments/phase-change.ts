@@ -3,7 +3,7 @@
  * demo's mixture, 3 seeds each, more tokens and more evaluation windows than the demo, head scores
  * and per-token losses at every checkpoint, and a head ablation at the end (Olsson et al. 2022).
  */
-import { DEMO } from "./demo.ts";
+import { DEMO } from "./common.ts";
 import { baseConfig, DEMO_MIXTURE_TEXT, demoMixture, LAB_MODEL_TEXT, naturalSources, runName, SCALES, seedList, tokensText } from "./common.ts";
 import type { ExperimentDefinition } from "./types.ts";
 

@@ -176,10 +176,10 @@ function stateOf(store: RunStore, lab: string, runId: string): { state: RunState
 }
 
 /** The experiment's runs and what the lab holds of them; trains nothing. */
-export async function planExperiment(name: string, opts: RunExperimentOptions = {}): Promise<ExperimentPlanResult> {
+export async function planExperiment(name: string | ExperimentDefinition, opts: RunExperimentOptions = {}): Promise<ExperimentPlanResult> {
   let def: ExperimentDefinition;
   try {
-    def = getExperiment(name);
+    def = typeof name === "string" ? getExperiment(name) : name;
   } catch (e) {
     throw new ExperimentError((e as Error).message);
   }
@@ -365,8 +365,11 @@ function storeResults(store: RunStore, runId: string, tokens: number, measure: s
   if (Object.keys(scalars).length > 0) store.logMetrics(runId, tokens, scalars);
 }
 
-/** Plans, trains (resuming), measures, reports and summarises an experiment. */
-export async function runExperiment(name: string, opts: RunExperimentOptions = {}): Promise<ExperimentResult> {
+/**
+ * Plans, trains (resuming), measures, reports and summarises an experiment: one of the registry by
+ * name, or a definition (the demo builds its own, src/experiments/demo.ts).
+ */
+export async function runExperiment(name: string | ExperimentDefinition, opts: RunExperimentOptions = {}): Promise<ExperimentResult> {
   const t0 = performance.now();
   const log = opts.log ?? ((s: string) => process.stderr.write(s + "\n"));
   const plan = await planExperiment(name, { ...opts, log });

@@ -123,11 +123,18 @@ test("headScores() scores every head of every attention layer, deterministically
   for (const kind of ["mlp-only", "lstm", "rnn"] as const) assert.deepEqual(headScores(tinyModel(kind)).heads, []);
 });
 
-test("tokenPool() excludes BOS, unseen tokens and the most and least frequent tokens", () => {
+test("tokenPool() excludes BOS, unseen tokens, the most and least frequent tokens and rare ones", () => {
   assert.deepEqual(Array.from(tokenPool(5, { bos: 2 })), [0, 1, 3, 4]);
   // Token i seen i times (token 0 never); without BOS 18 seen tokens, 10% of 18 → 1 cut at each end.
   const f = Array.from({ length: 20 }, (_, i) => i);
   const pool = Array.from(tokenPool(20, { bos: 5, frequencies: f })).sort((a, b) => a - b);
   assert.deepEqual(pool, [2, 3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18]);
   assert.throws(() => tokenPool(20, { frequencies: [1, 2] }), /'frequencies' has 2 entries, expected dVocab = 20/);
+  // Rare tokens (as the UTF-8 pieces of a byte vocabulary): tokens 0-9 seen 100 times, 10-19 once.
+  // Even share 1010 / 20 = 50.5; a tenth of it is 5.05, so 10-19 are rare; the 10% cuts take
+  // 2 at each end (two rare ones, and 8 and 9: the largest ids among equal counts).
+  const g = Array.from({ length: 20 }, (_, i) => (i < 10 ? 100 : 1));
+  assert.deepEqual(Array.from(tokenPool(20, { frequencies: g })).sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7]);
+  assert.deepEqual(Array.from(tokenPool(20, { frequencies: g }, { rareShare: 0 })).sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7, 12, 13, 14, 15, 16, 17, 18, 19]);
+  assert.throws(() => tokenPool(20, { frequencies: g }, { rareShare: 1 }), /'rareShare' must be in \[0, 1\)/);
 });

@@ -24,8 +24,9 @@
  *
  * Random tokens: drawn without replacement within a sequence (so a token has exactly one earlier
  * occurrence per repeat) from a pool that excludes the BOS token and, when token frequencies are
- * given, tokens never seen and the `excludeFraction` (10%) most and 10% least frequent of the rest
- * (Olsson: "excluding the most and least common tokens"). Without frequencies every token but BOS
+ * given, tokens never seen, the `excludeFraction` (10%) most and 10% least frequent of the rest
+ * and rare ones (under a tenth of an even share; see tokenPool) (Olsson: "excluding the most and
+ * least common tokens"). Without frequencies every token but BOS
  * is eligible. BOS: `vocab.bos` (the tokenizer's end-of-document token, which starts every document
  * of packed windows); with none given (null), no token is prepended.
  *
@@ -57,20 +58,37 @@ export interface VocabInfo {
 export const DEFAULT_EXCLUDE_FRACTION = 0.1;
 
 /**
- * Token ids random sequences draw from: every id but BOS; with frequencies, without tokens of
- * frequency 0 and the `excludeFraction` most and least frequent of the others.
+ * Share of an even split below which a token counts as rare: a token is left out when its
+ * frequency is under `DEFAULT_RARE_SHARE` / (number of tokens seen).
  */
-export function tokenPool(dVocab: number, vocab: VocabInfo = {}, opts: { excludeFraction?: number } = {}): Int32Array {
+export const DEFAULT_RARE_SHARE = 0.1;
+
+/**
+ * Token ids random sequences draw from: every id but BOS; with frequencies, only tokens seen in
+ * the training data, without the `excludeFraction` most and least frequent of them and without
+ * rare ones (frequency under `rareShare` of an even split). The last rule matters for byte-level
+ * vocabularies: a third of the byte values a mixed English corpus contains are pieces of rare
+ * UTF-8 characters, far more than the least frequent 10%, and a model has barely learned them —
+ * measured on the demo's 2-layer model, random sequences of them cut its best head's induction
+ * score from 0.50 to 0.32 (docs/demo-calibration.md). Olsson et al. leave out "the most and least
+ * common tokens" for the same reason.
+ */
+export function tokenPool(dVocab: number, vocab: VocabInfo = {}, opts: { excludeFraction?: number; rareShare?: number } = {}): Int32Array {
   const bos = vocab.bos ?? null;
   const frac = opts.excludeFraction ?? DEFAULT_EXCLUDE_FRACTION;
+  const rare = opts.rareShare ?? DEFAULT_RARE_SHARE;
   if (!(frac >= 0 && frac < 0.5)) throw new Error(`tokenPool: 'excludeFraction' must be in [0, 0.5), found ${frac}`);
+  if (!(rare >= 0 && rare < 1)) throw new Error(`tokenPool: 'rareShare' must be in [0, 1), found ${rare}`);
   let ids = Array.from({ length: dVocab }, (_, i) => i).filter((i) => i !== bos);
   const f = vocab.frequencies;
   if (f !== undefined) {
     if (f.length !== dVocab) throw new Error(`tokenPool: 'frequencies' has ${f.length} entries, expected dVocab = ${dVocab}`);
     ids = ids.filter((i) => f[i] > 0).sort((a, b) => f[a] - f[b] || a - b);
+    let total = 0;
+    for (const i of ids) total += f[i];
+    const minCount = (rare * total) / Math.max(1, ids.length);
     const cut = Math.floor(ids.length * frac);
-    ids = ids.slice(cut, ids.length - cut);
+    ids = ids.slice(cut, ids.length - cut).filter((i) => f[i] >= minCount);
   }
   return Int32Array.from(ids);
 }

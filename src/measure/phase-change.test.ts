@@ -14,7 +14,7 @@ const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
 
 test("a planted sigmoid drop of the ICL score is found: start, end and size at the right place", () => {
   const rng = new Rng(1);
-  const x0 = 8.3, w = 0.12; // centre at 2e8 tokens; 10% → 90% spans 2·ln(9)·w ≈ 0.53 decades
+  const x0 = 8.3, w = 0.08; // centre at 2e8 tokens; 10% → 90% spans 2·ln(9)·w ≈ 0.35 decades (Olsson's: about a factor of 2)
   const pts: TrajectoryPoint[] = xs.map((x) => ({ tokens: 10 ** x, value: 0.02 - 0.4 * sigmoid((x - x0) / w) + 0.01 * rng.normal() }));
   const r = iclPhaseChange(pts);
   assert.equal(r.status, "found");
@@ -40,6 +40,20 @@ test("a flat noisy ICL-score curve has no phase change, even with an outlier che
   const loud = xs.map((x) => ({ tokens: 10 ** x, value: 0.15 * rng.normal() }));
   assert.equal(iclPhaseChange(loud).status, "none");
   assert.equal(detectPhaseChange([{ tokens: 1, value: 0 }]).status, "none");
+});
+
+test("a gradual drift is not a phase change: the window must be narrow (≤ maxWidthDecades)", () => {
+  // 0.4 nats lost at an even pace over 2 decades (as a 1-layer model drifts), little noise.
+  const rng = new Rng(3);
+  const pts = xs.map((x) => ({ tokens: 10 ** x, value: -0.4 * Math.min(1, Math.max(0, (x - 7) / 2)) + 0.005 * rng.normal() }));
+  const r = iclPhaseChange(pts);
+  assert.equal(r.status, "none");
+  assert.match((r as { reason: string }).reason, /^gradual: the change of 0\.[34]\d* spreads over 1\.[5-7]\d decades/);
+  assert.ok(r.size > 0.35, `the size of the drift is still reported: ${r.size}`);
+  // The same drop within a quarter of a decade is abrupt; a wider limit accepts the drift.
+  const abrupt = xs.map((x) => ({ tokens: 10 ** x, value: -0.4 * Math.min(1, Math.max(0, (x - 8) / 0.25)) + 0.005 * rng.normal() }));
+  assert.equal(iclPhaseChange(abrupt).status, "found");
+  assert.equal(detectPhaseChange(pts, { maxWidthDecades: 2 }).status, "found");
 });
 
 test("the best head's induction score rising is found (direction up)", () => {

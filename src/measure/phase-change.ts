@@ -13,7 +13,13 @@
  *   4. the window: start and end are where the smoothed curve, walking from a to b, first reaches
  *      10% and 90% of the drop (linear interpolation in log tokens); the steepest point is the
  *      steepest segment between them. A drop in two stages separated by a plateau is reported as
- *      one window spanning both.
+ *      one window spanning both;
+ *   5. abrupt, not gradual: "none" when the window spans more than `maxWidthDecades` (default
+ *      0.6: 10% → 90% of the change within a factor of 4 of training tokens). Olsson et al.'s
+ *      phase change happens "over a small window of training" (about a factor of 2 in tokens);
+ *      a slow drift over a decade or more — e.g. a 1-layer model learning, ever better, which
+ *      tokens the context holds — is not one. With the default smoothing a step between two
+ *      checkpoints 1/6 decade apart reads as a window of about 0.3 decades.
  * Default thresholds (PHASE_THRESHOLDS): 0.15 nats for the ICL score, about half the smallest
  * anchored phase change (2L: −0.088 → −0.425) and above the ±0.12 a 1-layer model wanders within;
  * 0.15 for the induction score (the anchor rises 0.01 → 0.75; 1-layer heads stay ≤ 0.02).
@@ -51,6 +57,8 @@ export interface PhaseChangeOptions {
   noiseFactor?: number;
   /** Smoothing (default "median3-mean3"). */
   smoothing?: "median3-mean3" | "none";
+  /** Widest window (decades of tokens, 10% → 90% of the change) still called abrupt (default 0.6). */
+  maxWidthDecades?: number;
   /**
    * Known noise (standard error) of one point, e.g. the median `se` of the checkpoints' ICL
    * scores; estimated from the values when omitted.
@@ -97,6 +105,9 @@ export type PhaseChange = PhaseNone | PhaseFound;
 
 export const PHASE_THRESHOLDS = { icl: 0.15, induction: 0.15 } as const;
 
+/** Default widest window of an abrupt change, decades of tokens (see the module comment, step 5). */
+export const PHASE_MAX_WIDTH_DECADES = 0.6;
+
 /** Running median of 3 then running mean of 3. */
 export function smooth3(y: ArrayLike<number>): Float64Array {
   const n = y.length;
@@ -136,6 +147,8 @@ function sortedPoints(points: readonly TrajectoryPoint[], fn: string): { x: Floa
   ps.sort((a, b) => a.tokens - b.tokens);
   return { x: Float64Array.from(ps, (p) => Math.log10(p.tokens)), y: Float64Array.from(ps, (p) => p.value) };
 }
+
+const fmtTokens = (t: number): string => (t >= 1e6 ? `${(t / 1e6).toFixed(2)}M` : t >= 1e3 ? `${(t / 1e3).toFixed(0)}k` : t.toFixed(0));
 
 /** x where the segment (x0, y0)–(x1, y1) reaches level (y0 ≥ level ≥ y1). */
 function crossAt(x0: number, y0: number, x1: number, y1: number, level: number): number {
@@ -184,6 +197,15 @@ export function detectPhaseChange(points: readonly TrajectoryPoint[], opts: Phas
       steep = slope;
       steepX = (x[i] + x[i - 1]) / 2;
     }
+  }
+  const maxWidth = opts.maxWidthDecades ?? PHASE_MAX_WIDTH_DECADES;
+  if (xe - xs > maxWidth) {
+    return {
+      status: "none",
+      reason: `gradual: the change of ${best.toFixed(3)} spreads over ${(xe - xs).toFixed(2)} decades of tokens ` +
+        `(${fmtTokens(10 ** xs)}–${fmtTokens(10 ** xe)}); an abrupt one spans at most ${maxWidth}`,
+      size: best, threshold, required, noise,
+    };
   }
   const total = s[0] - s[n - 1];
   return {

@@ -54,6 +54,8 @@ export interface RunData {
    * e.g. `icl@brown.score` for the score on one domain's windows), by measure name.
    */
   extraIcl: Record<string, number>;
+  /** The same scores at every checkpoint, with their intervals, by measure name. */
+  extraIclSeries: Record<string, Array<{ tokens: number; score: number; lo: number | null; hi: number | null }>>;
   /** Confidence level of the ICL-score intervals (e.g. 0.95), from `icl.confidence`. */
   confidence: number | null;
   /** BOS token the head scores used (null: none), from `heads.bos`. */
@@ -213,11 +215,15 @@ export function readRun(store: RunStore, info: RunInfo): Omit<RunData, "label" |
   const tasks = lastTasks && Array.isArray(lastTasks.value) ? { tokens: lastTasks.tokens, tasks: lastTasks.value as TaskResult[] } : null;
   const tokenLoss = store.vectors(id, "tokenLoss.losses").filter((v) => v.tokens > 0).map((v) => ({ tokens: v.tokens, losses: v.data }));
   const extraIcl: Record<string, number> = {};
+  const extraIclSeries: RunData["extraIclSeries"] = {};
   for (const name of store.metricNames(id)) {
     const m = /^(icl.+)\.score$/.exec(name);
     if (!m || m[1] === "icl") continue;
     const s = series(store, id, name);
-    if (s.length > 0) extraIcl[m[1]] = s[s.length - 1].value;
+    if (s.length === 0) continue;
+    extraIcl[m[1]] = s[s.length - 1].value;
+    const xlo = byTokens(store, id, `${m[1]}.lo`), xhi = byTokens(store, id, `${m[1]}.hi`);
+    extraIclSeries[m[1]] = s.map((p) => ({ tokens: p.tokens, score: p.value, lo: xlo.get(p.tokens) ?? null, hi: xhi.get(p.tokens) ?? null }));
   }
   const conf = series(store, id, "icl.confidence");
   const confidence = conf.length > 0 ? conf[conf.length - 1].value : null;
@@ -233,7 +239,7 @@ export function readRun(store: RunStore, info: RunInfo): Omit<RunData, "label" |
   const last = store.lastCheckpoint(id);
   return {
     id, info, config, model: describeModel(config, info.kind),
-    icl, trainLoss, positionLoss, heads, ablation, tasks, tokenLoss, extraIcl, confidence, bos,
+    icl, trainLoss, positionLoss, heads, ablation, tasks, tokenLoss, extraIcl, extraIclSeries, confidence, bos,
     phase, inductionPhase, bump,
     lastCheckpoint: last ? { tokens: last.tokens, path: last.path } : null,
   };

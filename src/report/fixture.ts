@@ -24,7 +24,7 @@ const TINY_1L = { ...TINY_2L, nLayers: 1 };
 const TINY_LSTM = { kind: "lstm", nLayers: 1, dModel: 16, dHidden: 16, nCtx: 32, dVocab: 24 };
 
 /** A logistic step in log10 tokens from `from` to `to`, centred at `at` tokens. */
-function step(tokens: number, from: number, to: number, at: number, width = 0.25): number {
+function step(tokens: number, from: number, to: number, at: number, width = 0.1): number {
   const z = (Math.log10(tokens) - Math.log10(at)) / width;
   return from + (to - from) / (1 + Math.exp(-z));
 }

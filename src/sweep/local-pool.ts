@@ -6,6 +6,10 @@
  * many runs as cores (small models use a core better one run per core than several cores per run),
  * else the cores are shared out evenly among the runs.
  *
+ * Runs start longest first (estimated from tokens × model size, see estimatedCost), so that the
+ * pool's processes end at about the same time (3 runs on 2 cores: the 3-layer model on one, the
+ * 2- and 1-layer models after each other on the other).
+ *
  * Runs already finished in the lab are skipped; interrupted ones resume (the trainer does that when
  * given the same config); a trainer process that dies mid-run is replaced and the run retried once
  * (it resumes from its last resume checkpoint). A run whose training throws is not retried: the
@@ -52,6 +56,19 @@ export interface RunOutcome {
   error?: string;
 }
 
+/**
+ * A rough cost of a run (arbitrary units: tokens × multiply-adds per token of a forward pass:
+ * per layer 12·d² for the projections and MLP-sized blocks plus 2·T·d for attention, plus the
+ * unembedding); only its order matters.
+ */
+export function estimatedCost(config: { tokens: number; model: object }): number {
+  const m = config.model as Record<string, unknown>;
+  const num = (k: string, dflt: number) => (typeof m[k] === "number" ? (m[k] as number) : dflt);
+  const d = num("dModel", num("dHidden", 64)), L = num("nLayers", 1), T = num("nCtx", 512), V = num("dVocab", 256);
+  const attention = m.kind === "lstm" || m.kind === "rnn" || m.kind === "mlp-only" ? 0 : 2 * T * d;
+  return config.tokens * (L * (12 * d * d + attention) + 2 * d * V);
+}
+
 /** The pool's shape for `pending` runs on `cores` cores. */
 export function planPool(pending: number, cores: number, options: { threadsPerRun?: number; processes?: number } = {}): { threadsPerRun: number; processes: number } {
   const threadsPerRun = options.threadsPerRun ?? (pending >= cores ? 1 : Math.max(1, Math.floor(cores / Math.max(1, pending))));
@@ -77,6 +94,8 @@ export async function runLocalPool(runs: readonly SweepRun[], options: LocalPool
   } finally {
     store.close();
   }
+  // Longest first (a stable sort: equal costs keep the given order).
+  pending.sort((a, b) => estimatedCost(b.run.resolved) - estimatedCost(a.run.resolved));
   const plan = planPool(pending.length, options.cores ?? availableParallelism(), options);
   emit({ type: "plan", pending: pending.length, skipped: runs.length - pending.length, processes: pending.length ? plan.processes : 0, threadsPerRun: plan.threadsPerRun });
   const retries = options.retries ?? 1;

@@ -153,3 +153,26 @@ test("a real Debian source: fortunes_en fetched with apt-get download + dpkg-deb
   assert.match(store.manifest.fingerprint, /fortunes_1%3a[\d.]+-[\d.]+_all\.deb/);
   assert.ok(store.manifest.clean.duplicatesDropped > 0);
 });
+
+test("repeats: each document is one span repeated, from the printable alphabet, short or long spans in about equal shares", async () => {
+  const { repeatsDocuments, REPEATS_ALPHABET, REPEATS_DEFAULTS } = await import("./repeats.ts");
+  const p = { ...REPEATS_DEFAULTS, documents: 400 };
+  const docs = [...repeatsDocuments(p)];
+  assert.deepEqual([...repeatsDocuments(p)], docs, "deterministic for the parameters");
+  assert.notDeepEqual([...repeatsDocuments({ ...p, seed: p.seed + 1 })], docs, "another seed, other documents");
+  assert.equal(REPEATS_ALPHABET.length, 94);
+  assert.ok(!REPEATS_ALPHABET.includes(" "));
+  let long = 0;
+  for (const d of docs) {
+    // The smallest period of the document is the span length.
+    let n = 1;
+    while (n < d.length && d.slice(n) !== d.slice(0, d.length - n)) n++;
+    const inShort = n >= p.short.min && n <= p.short.max, inLong = n >= p.long.min && n <= p.long.max;
+    assert.ok(inShort || inLong, `period ${n} outside both ranges`);
+    if (inLong) long++;
+    assert.ok(d.length >= p.docChars && d.length < p.docChars + n, `length ${d.length} for span ${n}`);
+    for (const ch of d) assert.ok(REPEATS_ALPHABET.includes(ch), `character ${JSON.stringify(ch)} outside the alphabet`);
+  }
+  // 400 documents, share 0.5: the count is Binomial(400, 0.5), sd 10.
+  assert.ok(long > 160 && long < 240, `${long} long-span documents of 400`);
+});
