@@ -11,8 +11,7 @@
  * recurrent models' hidden size (embedding width fixed at the attention model's d_model).
  */
 import type { TrainConfigInput } from "../train/config.ts";
-import { DEMO } from "./common.ts";
-import { baseConfig, countParams, DEMO_MIXTURE_TEXT, demoMixture, LAB_MODEL_TEXT, matchParams, naturalSources, range, runName, SCALES, seedList, tokensText } from "./common.ts";
+import { baseConfig, countParams, DEMO, DEMO_MIXTURE_TEXT, demoMixture, LAB_MODEL_TEXT, matchParams, naturalSources, range, runName, SCALES, seedList, tokensText } from "./common.ts";
 import type { ExperimentDefinition, ExperimentScale } from "./types.ts";
 
 const NAME = "architectures";

@@ -31,6 +31,9 @@ export const DEMO = {
   perDecade: 10,
 };
 
+/** What the demo's setting gave when last measured (docs/demo-calibration.md), for the experiments' expected outcomes. */
+export const DEMO_MEASURED = "Measured with this setting (`icl-lab demo --seeds 2`, 24M tokens per run): PLACEHOLDER";
+
 /** "8M", "1.5M", "200k": token counts in descriptions. */
 export function tokensText(n: number): string {
   if (n >= 1e6) return `${+(n / 1e6).toFixed(2)}M`;

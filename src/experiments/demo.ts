@@ -12,7 +12,7 @@
  * (one run per core; the longest first, so 3 runs on 2 cores end together), an interrupted demo
  * resumes where it stopped, and a finished one only re-renders its report.
  */
-import { baseConfig, DEMO, DEMO_MIXTURE_TEXT, demoMixture, LAB_MODEL_TEXT, naturalSources, runName, SCALES, seedList, tokensText } from "./common.ts";
+import { baseConfig, DEMO, DEMO_MEASURED, DEMO_MIXTURE_TEXT, demoMixture, LAB_MODEL_TEXT, naturalSources, runName, SCALES, seedList, tokensText } from "./common.ts";
 import type { ExperimentResult, RunExperimentOptions } from "./runner.ts";
 import type { ExperimentDefinition } from "./types.ts";
 
@@ -36,7 +36,8 @@ export function demoExperiment(layers: readonly number[] = DEMO_LAYERS): Experim
       "Olsson et al. (2022): 2- and 3-layer attention-only models show an abrupt drop of the ICL score while induction heads form; " +
       "1-layer models do not. Expected here: for 2 and 3 layers a phase change within the budget, an ICL score on the mixture of about " +
       "−1 nat or lower at the end, a previous-token head in layer 0 and an induction head (score ≥ 0.5) after it; for 1 layer no abrupt " +
-      "change, every head's induction score ≤ 0.1 and an ICL score well above the deeper models' (it only learns which characters a span uses).",
+      "change, every head's induction score ≤ 0.1 and an ICL score well above the deeper models' (it only learns which characters a span uses). " +
+      DEMO_MEASURED,
     defaults: { seeds: 1, tokens: DEMO.tokens },
     async configs(opts) {
       const s = SCALES[opts.scale];

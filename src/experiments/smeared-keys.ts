@@ -4,8 +4,7 @@
  * k_j ← σ(α)·k_j + (1 − σ(α))·k_{j−1}, which lets a single layer do what otherwise takes a
  * previous-token head composing with an induction head.
  */
-import { DEMO } from "./common.ts";
-import { baseConfig, DEMO_MIXTURE_TEXT, demoMixture, LAB_MODEL_TEXT, naturalSources, runName, SCALES, seedList, tokensText } from "./common.ts";
+import { baseConfig, DEMO, DEMO_MIXTURE_TEXT, demoMixture, LAB_MODEL_TEXT, naturalSources, runName, SCALES, seedList, tokensText } from "./common.ts";
 import type { ExperimentDefinition } from "./types.ts";
 
 const NAME = "smeared-keys";

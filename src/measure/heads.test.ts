@@ -137,4 +137,7 @@ test("tokenPool() excludes BOS, unseen tokens, the most and least frequent token
   assert.deepEqual(Array.from(tokenPool(20, { frequencies: g })).sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7]);
   assert.deepEqual(Array.from(tokenPool(20, { frequencies: g }, { rareShare: 0 })).sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7, 12, 13, 14, 15, 16, 17, 18, 19]);
   assert.throws(() => tokenPool(20, { frequencies: g }, { rareShare: 1 }), /'rareShare' must be in \[0, 1\)/);
+  // Too few left: the most frequent rare ones make up minSize (here 10: two of 12-19, the largest ids among equal counts).
+  assert.deepEqual(Array.from(tokenPool(20, { frequencies: g }, { minSize: 10 })).sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7, 18, 19]);
+  assert.equal(tokenPool(20, { frequencies: g }, { minSize: 100 }).length, 16, "at most every token the 10% cuts left");
 });

@@ -71,9 +71,11 @@ export const DEFAULT_RARE_SHARE = 0.1;
  * UTF-8 characters, far more than the least frequent 10%, and a model has barely learned them —
  * measured on the demo's 2-layer model, random sequences of them cut its best head's induction
  * score from 0.50 to 0.32 (docs/demo-calibration.md). Olsson et al. leave out "the most and least
- * common tokens" for the same reason.
+ * common tokens" for the same reason. When the rare-token rule leaves fewer than `minSize` tokens
+ * (a small alphabet: English text alone has ~80 byte values, many of them rare), the most frequent
+ * of the rare ones are kept to make up `minSize`.
  */
-export function tokenPool(dVocab: number, vocab: VocabInfo = {}, opts: { excludeFraction?: number; rareShare?: number } = {}): Int32Array {
+export function tokenPool(dVocab: number, vocab: VocabInfo = {}, opts: { excludeFraction?: number; rareShare?: number; minSize?: number } = {}): Int32Array {
   const bos = vocab.bos ?? null;
   const frac = opts.excludeFraction ?? DEFAULT_EXCLUDE_FRACTION;
   const rare = opts.rareShare ?? DEFAULT_RARE_SHARE;
@@ -88,7 +90,11 @@ export function tokenPool(dVocab: number, vocab: VocabInfo = {}, opts: { exclude
     for (const i of ids) total += f[i];
     const minCount = (rare * total) / Math.max(1, ids.length);
     const cut = Math.floor(ids.length * frac);
-    ids = ids.slice(cut, ids.length - cut).filter((i) => f[i] >= minCount);
+    const middle = ids.slice(cut, ids.length - cut); // ascending frequency
+    const kept = middle.filter((i) => f[i] >= minCount);
+    const rareOnes = middle.filter((i) => f[i] < minCount);
+    const refill = Math.max(0, Math.min(rareOnes.length, (opts.minSize ?? 0) - kept.length));
+    ids = [...rareOnes.slice(rareOnes.length - refill), ...kept];
   }
   return Int32Array.from(ids);
 }
@@ -351,7 +357,7 @@ export function headScores(model: LanguageModel, opts: HeadScoreOptions = {}): H
   }
   if (offset + 2 * inductionLength > c.nCtx) throw new Error(`headScores: induction sequences of ${offset + 2 * inductionLength} tokens exceed nCtx ${c.nCtx}`);
   if (offset + prefixLength * prefixRepeats > c.nCtx) throw new Error(`headScores: prefix-matching sequences of ${offset + prefixLength * prefixRepeats} tokens exceed nCtx ${c.nCtx}`);
-  const pool = tokenPool(c.dVocab, opts.vocab, { excludeFraction: opts.excludeFraction });
+  const pool = tokenPool(c.dVocab, opts.vocab, { excludeFraction: opts.excludeFraction, minSize: Math.max(inductionLength, prefixLength) });
   const rng = new Rng(opts.seed ?? 0);
   const H = c.nHeads;
 
