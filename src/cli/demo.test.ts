@@ -89,7 +89,9 @@ test("--corpus NAME=PATH replaces the natural text; the repeats ingredient stays
   writeFileSync(file, Array.from({ length: 400 }, (_, i) => `${para}Paragraph ${i}.\n\n`).join(""));
   const r = demo(lab, "--smoke", "--layers", "1", "--no-png", "--corpus", `mine=${file}`);
   assert.equal(r.code, 0, r.stderr);
-  const [only] = [...finalScores(lab).values()];
+  const runs = finalScores(lab);
+  assert.deepEqual([...runs.keys()], ["demo-mine-attn-1l"]);
+  const [only] = [...runs.values()];
   assert.deepEqual(only.config.data.sources, { mine: 0.25, repeats: 0.75 });
   assert.ok(Number.isFinite(only.score));
 });

@@ -5,15 +5,7 @@
  */
 import type { Command } from "commander";
 import { UserError } from "./errors.ts";
-import { runAndPrint } from "./experiment.ts";
-
-function positiveInt(name: string) {
-  return (v: string): number => {
-    const n = Number(v.replace(/_/g, ""));
-    if (!/^[0-9_]+$/.test(v) || !Number.isInteger(n) || n < 1) throw new UserError(`--${name} must be a positive integer, found '${v}'`);
-    return n;
-  };
-}
+import { positiveInt, runAndPrint } from "./experiment.ts";
 
 export function register(program: Command): void {
   program

@@ -23,7 +23,8 @@ export interface ExperimentCliOptions {
   json?: boolean;
 }
 
-function positiveInt(name: string) {
+/** A commander parser for `--name N`: a positive integer (underscores allowed), else a UserError. */
+export function positiveInt(name: string) {
   return (v: string): number => {
     const n = Number(v.replace(/_/g, ""));
     if (!/^[0-9_]+$/.test(v) || !Number.isInteger(n) || n < 1) throw new UserError(`--${name} must be a positive integer, found '${v}'`);

@@ -46,7 +46,8 @@ export function demoExperiment(layers: readonly number[] = DEMO_LAYERS): Experim
       for (const nLayers of layers) {
         for (const seed of seedList(opts)) {
           configs.push(baseConfig({
-            experiment: "demo", name: runName("demo", [`attn-${nLayers}l`], seed), seed, scale: opts.scale,
+            // With --corpus the runs are named after it, beside the default demo's in the same lab.
+            experiment: "demo", name: runName("demo", [...opts.corpus, `attn-${nLayers}l`], seed), seed, scale: opts.scale,
             model: { ...s.model, nLayers }, sources, tokens: opts.tokens, measures: ["icl", "icl@natural", "heads"],
           }));
         }

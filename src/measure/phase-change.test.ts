@@ -54,6 +54,16 @@ test("a gradual drift is not a phase change: the window must be narrow (≤ maxW
   const abrupt = xs.map((x) => ({ tokens: 10 ** x, value: -0.4 * Math.min(1, Math.max(0, (x - 8) / 0.25)) + 0.005 * rng.normal() }));
   assert.equal(iclPhaseChange(abrupt).status, "found");
   assert.equal(detectPhaseChange(pts, { maxWidthDecades: 2 }).status, "found");
+  // An abrupt step followed by a slow tail (smeared keys in one layer): 0.8 nats between two
+  // checkpoints, then 0.7 more over 1.5 decades: the window is wide, but most of the change
+  // happens within a doubling of tokens (checkpoints 10 per decade, as the demo's: the smoothing
+  // spreads a step over three intervals, which must fit in the doubling).
+  const xs10 = Array.from({ length: 41 }, (_, i) => 6 + i / 10);
+  const tail = xs10.map((x) => ({ tokens: 10 ** x, value: (x >= 7.5 ? -0.8 : 0) - 0.7 * Math.min(1, Math.max(0, (x - 7.5) / 1.5)) + 0.005 * rng.normal() }));
+  const t = iclPhaseChange(tail);
+  assert.equal(t.status, "found");
+  if (t.status === "found") assert.ok(t.widthDecades > 0.6, `window ${t.widthDecades} decades`);
+  assert.equal(detectPhaseChange(tail, { minShareInDoubling: 0.9 }).status, "none");
 });
 
 test("the best head's induction score rising is found (direction up)", () => {
