@@ -15,7 +15,7 @@ export const smearedKeys: ExperimentDefinition = {
   description:
     `Attention-only models with 1 and 2 layers (${LAB_MODEL_TEXT}), each with and without smeared keys, trained on the demo's mixture, ` +
     `${DEMO_MIXTURE_TEXT}, ${tokensText(DEMO.tokens)} tokens each; at every checkpoint the ICL score (mixture and natural text), head scores ` +
-    `and loss by position; at the end every head ablated. 4 runs, ${tokensText(4 * DEMO.tokens)} tokens: about 9 minutes on 2 idle cores (measured: 8.7 minutes).`,
+    `and loss by position; at the end every head ablated. 4 runs, ${tokensText(4 * DEMO.tokens)} tokens: about 8–10 minutes on 2 idle cores (measured: 8.7 minutes).`,
   corpusHelp: "your corpora replace brown + legal + email as the natural text (the `repeats` ingredient stays, labelled)",
   expected:
     "Olsson et al. (2022): with smeared keys, in-context learning forms even in 1-layer models, and earlier in 2-layer models. Expected here: " +

@@ -88,7 +88,7 @@ test("the runs list shows the fixture's runs with status, ICL score and a corrup
   const row = page.locator('tr[data-run="fx-2l"]');
   await row.waitFor({ timeout: 10_000 });
   assert.equal(await row.locator(".status").first().textContent(), "finished");
-  assert.match((await row.locator("td[data-icl]").textContent())!, /^−0\.455 \[−0\.49, −0\.43\]$/);
+  assert.match((await row.locator("td[data-icl]").textContent())!, /^−0\.456 \[−0\.49, −0\.43\]$/);
   assert.match((await row.textContent())!, /attn-only · 2 layers/);
   assert.equal(await page.locator('tr[data-run="gone"] [data-status="stale"]').count(), 1);
   assert.equal(await page.locator('tr[data-run="broke"] [data-status="failed"]').count(), 1);
