@@ -19,9 +19,7 @@ export const phaseChange: ExperimentDefinition = {
     `3 seeds each, ${tokensText(TOKENS)} tokens per run (the demo: ${tokensText(DEMO.tokens)}), ${WINDOWS.toLocaleString("en-US")} evaluation windows ` +
     `(the demo: ${DEMO.evalWindows}); at every checkpoint the ICL score (on the mixture and on its natural text alone), every head's scores, ` +
     "loss by position and the per-token losses (for the PCA); at the end, every head ablated (zero and pattern-preserving) on 200 windows. " +
-    `9 runs, ${tokensText(9 * TOKENS)} tokens: about 45–60 minutes on 2 idle cores (two runs at a time, one core each), estimated from the ` +
-    "demo's measured runs (one core trains the 3-layer model at ~70k tokens/s and the 2-layer one at ~110k; 5–10 s of measurements per " +
-    "checkpoint at 1,000 windows); not yet measured at this size.",
+    `9 runs, ${tokensText(9 * TOKENS)} tokens: about 45–50 minutes on 2 idle cores (two runs at a time, one core each; measured: 45.7 minutes).`,
   corpusHelp: "your corpora replace brown + legal + email as the natural text (the `repeats` ingredient stays, labelled)",
   expected:
     "Olsson et al. (2022): 2- and 3-layer attention-only models show an abrupt drop of the ICL score early in training, while induction " +
@@ -31,7 +29,10 @@ export const phaseChange: ExperimentDefinition = {
     "copier gains ~4 nats on the long spans between tokens 50 and 500), a previous-token head in layer 0 and an induction head (score ≥ 0.5) " +
     "after it, and the natural-text score improving a little (−0.1 to −0.2); for 1 layer no abrupt change and every head's induction score " +
     "≤ 0.1, while its score on the mixture drifts slowly to about −0.4 (a single layer learns which characters a short span uses: token " +
-    "statistics of the context, not induction). " + DEMO_MEASURED,
+    "statistics of the context, not induction). Measured at this size (3 seeds, 36M tokens, 2026-11-28; mean ± sd): 1 layer " +
+    "−0.42 ± 0.02, no phase change in any seed, induction 0.02; 2 layers −1.83 ± 0.02, a phase change in 3/3 seeds (on average " +
+    "9.0M–25.5M tokens), induction 0.70 ± 0.05; 3 layers −1.76 ± 0.04, 3/3 (9.5M–29.3M), induction 0.93 ± 0.01; on the natural text " +
+    "alone 1 layer −0.01 ± 0.02, 2 layers −0.24 ± 0.02, 3 layers −0.28 ± 0.05 — by 36M tokens the heads help on prose too. " + DEMO_MEASURED,
   defaults: { seeds: 3, tokens: TOKENS },
   async configs(opts) {
     const s = SCALES[opts.scale];
