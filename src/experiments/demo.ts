@@ -13,7 +13,6 @@
  * resumes where it stopped, and a finished one only re-renders its report.
  */
 import { baseConfig, DEMO, DEMO_MEASURED, DEMO_MIXTURE_TEXT, demoMixture, LAB_MODEL_TEXT, naturalSources, runName, SCALES, seedList, tokensText } from "./common.ts";
-import type { ExperimentResult, RunExperimentOptions } from "./runner.ts";
 import type { ExperimentDefinition } from "./types.ts";
 
 export { DEMO } from "./common.ts";
@@ -57,15 +56,4 @@ export function demoExperiment(layers: readonly number[] = DEMO_LAYERS): Experim
     },
     summary: ["icl", "window", "induction", "loss50", "loss500", "icl@natural"],
   };
-}
-
-export interface DemoOptions extends Omit<RunExperimentOptions, "domains"> {
-  /** Layer counts to train (default 1, 2, 3). */
-  layers?: number[];
-}
-
-/** Runs the demo (training what the lab does not hold yet), then its report and summary table. */
-export async function runDemo(opts: DemoOptions = {}): Promise<ExperimentResult> {
-  const { runExperiment } = await import("./runner.ts");
-  return runExperiment(demoExperiment(opts.layers), opts);
 }

@@ -17,7 +17,7 @@ import { fileURLToPath } from "node:url";
 import { listCheckpoints } from "../model/checkpoint.ts";
 import { RunStore, resolveLabDir, runDir, type RunInfo } from "../store/run-store.ts";
 import type { TrainConfig, TrainConfigInput } from "../train/config.ts";
-import { train } from "../train/train.ts";
+import { storeResults, train, type MeasureValue } from "../train/train.ts";
 import { expandSweep, type SweepRun } from "../sweep/expand.ts";
 import { parseSweepSpec } from "../sweep/spec.ts";
 import type { RenderedReport } from "../report/report.ts";
@@ -342,7 +342,7 @@ async function finalMeasures(plan: ExperimentPlanResult, log: (line: string) => 
           ...config.measureOptions,
           [fm.measure]: { nWindows: SCALES[plan.options.scale].ablationWindows, ...config.measureOptions?.[fm.measure], ...fm.options },
         };
-        const result = MEASURES[fm.measure](model, { data: d, tokens: last.tokens, seed: config.seed, options }) as unknown as Record<string, unknown>;
+        const result = MEASURES[fm.measure](model, { data: d, tokens: last.tokens, seed: config.seed, options }) as unknown as Record<string, MeasureValue>;
         storeResults(store, r.runId, last.tokens, fm.measure, result);
         store.logJson(r.runId, last.tokens, finalKey(fm.measure), { seconds: (performance.now() - t0) / 1000, options: options[fm.measure] } as never);
       }
@@ -350,19 +350,6 @@ async function finalMeasures(plan: ExperimentPlanResult, log: (line: string) => 
   } finally {
     store.close();
   }
-}
-
-/** Stores a measurement's results under `<measure>.<key>` as the trainer does (numbers, numeric arrays, the rest as JSON). */
-function storeResults(store: RunStore, runId: string, tokens: number, measure: string, r: Record<string, unknown>): void {
-  const scalars: Record<string, number> = {};
-  for (const [key, v] of Object.entries(r)) {
-    const name = `${measure}.${key}`;
-    if (typeof v === "number") scalars[name] = v;
-    else if (v === null) scalars[name] = NaN;
-    else if (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === "number")) store.logVector(runId, tokens, name, Float64Array.from(v as number[]), [v.length]);
-    else store.logJson(runId, tokens, name, v as never);
-  }
-  if (Object.keys(scalars).length > 0) store.logMetrics(runId, tokens, scalars);
 }
 
 /**

@@ -47,6 +47,7 @@
  *      hold few steps and are noisier); with one point per bin (sparse logging), σ̂ comes from the
  *      second differences as for the phase change. "none" when no gap is significant.
  */
+import { formatTokens } from "../report/tables.ts";
 import { median } from "./stats.ts";
 
 export interface TrajectoryPoint {
@@ -159,8 +160,6 @@ function sortedPoints(points: readonly TrajectoryPoint[], fn: string): { x: Floa
   return { x: Float64Array.from(ps, (p) => Math.log10(p.tokens)), y: Float64Array.from(ps, (p) => p.value) };
 }
 
-const fmtTokens = (t: number): string => (t >= 1e6 ? `${(t / 1e6).toFixed(2)}M` : t >= 1e3 ? `${(t / 1e3).toFixed(0)}k` : t.toFixed(0));
-
 /** x where the segment (x0, y0)–(x1, y1) reaches level (y0 ≥ level ≥ y1). */
 function crossAt(x0: number, y0: number, x1: number, y1: number, level: number): number {
   return y0 === y1 ? x0 : x0 + ((y0 - level) / (y0 - y1)) * (x1 - x0);
@@ -221,7 +220,7 @@ export function detectPhaseChange(points: readonly TrajectoryPoint[], opts: Phas
       return {
         status: "none",
         reason: `gradual: the change of ${best.toFixed(3)} spreads over ${(xe - xs).toFixed(2)} decades of tokens ` +
-          `(${fmtTokens(10 ** xs)}–${fmtTokens(10 ** xe)}), ${Math.round((100 * inDoubling) / best)}% of it within a doubling; ` +
+          `(${formatTokens(10 ** xs)}–${formatTokens(10 ** xe)}), ${Math.round((100 * inDoubling) / best)}% of it within a doubling; ` +
           `an abrupt one spans at most ${maxWidth} decades or has ${Math.round(100 * minShare)}% within a doubling`,
         size: best, threshold, required, noise,
       };

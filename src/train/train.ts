@@ -323,14 +323,18 @@ function copyAtomic(src: string, dest: string): void {
   renameSync(tmp, dest);
 }
 
-/** Stores a measurement's results: numbers as metrics, numeric arrays as vectors, the rest as JSON. */
-function storeResults(store: RunStore, runId: string, tokens: number, measure: string, r: Record<string, MeasureValue>): void {
+/**
+ * Stores a measurement's results under `<measure>.<key>`: numbers as metrics, non-empty numeric
+ * arrays and tensors as vectors, the rest (an empty array included) as JSON. Also used for the
+ * experiments' final measurements (src/experiments/runner.ts).
+ */
+export function storeResults(store: RunStore, runId: string, tokens: number, measure: string, r: Record<string, MeasureValue>): void {
   const scalars: Record<string, number> = {};
   for (const [key, v] of Object.entries(r)) {
     const name = `${measure}.${key}`;
     if (typeof v === "number") scalars[name] = v;
     else if (v === null) scalars[name] = NaN;
-    else if (Array.isArray(v) && v.every((x) => typeof x === "number")) store.logVector(runId, tokens, name, Float64Array.from(v as number[]), [v.length]);
+    else if (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === "number")) store.logVector(runId, tokens, name, Float64Array.from(v as number[]), [v.length]);
     else if (typeof v === "object" && v !== null && "data" in v && "shape" in v && Array.isArray((v as { shape: unknown }).shape)) {
       const t = v as { data: ArrayLike<number>; shape: number[] };
       store.logVector(runId, tokens, name, Float64Array.from(t.data), t.shape);
