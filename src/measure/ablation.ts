@@ -22,6 +22,7 @@
  */
 import * as op from "../engine/ops/index.ts";
 import { isAttentionModel } from "../model/config.ts";
+import { patternHooks } from "../model/hooks.ts";
 import type { HeadRef, LanguageModel } from "../model/model.ts";
 import { tidy, type Tensor } from "../engine/tensor.ts";
 import { ICL_EARLY_INDEX, ICL_LATE_INDEX, iclScoreFromLosses, type IclIndices } from "./icl-score.ts";
@@ -89,7 +90,7 @@ export function headAblation(model: LanguageModel, windows: Int32Array, opts: Ab
   const N = shape.n;
   const cleanDiff = new Float64Array(N), cleanEarly = new Float64Array(N), cleanLate = new Float64Array(N);
   const diffs = new Map<AblationVariant, Float64Array[]>(variants.map((v) => [v, heads.map(() => new Float64Array(N))]));
-  const patternNames = Array.from({ length: model.config.nLayers }, (_, l) => `blocks.${l}.attn.pattern`);
+  const patternNames = patternHooks(model.config.nLayers);
 
   forEachBatch({ windows, shape, T, batchSize: opts.batchSize ?? DEFAULT_BATCH_SIZE }, (start, B, tokens) => {
     const positions = new Int32Array(2 * B), targets = new Int32Array(2 * B);

@@ -44,6 +44,7 @@ import * as op from "../engine/ops/index.ts";
 import { noGrad, tidy, type Tensor } from "../engine/tensor.ts";
 import { isAttentionModel, type AttentionConfig } from "../model/config.ts";
 import type { LanguageModel } from "../model/model.ts";
+import { patternHooks } from "../model/hooks.ts";
 import { Rng } from "../util/random.ts";
 
 /** What the measures need to know about the vocabulary beyond its size. */
@@ -259,7 +260,7 @@ export interface HeadScoresResult {
 /** Attention patterns of every layer on `tokens` [B, T]: per layer a copy of [B, H, T, T]. */
 export function attentionPatterns(model: LanguageModel, tokens: Int32Array, B: number): Float32Array[] {
   const L = model.config.nLayers;
-  const names = Array.from({ length: L }, (_, l) => `blocks.${l}.attn.pattern`);
+  const names = patternHooks(L);
   return noGrad(() => tidy(() => {
     // One logit row is the least the forward pass can be asked for; the patterns are the output.
     const { cache } = model.forward(tokens, B, { positions: Int32Array.of(0), hooks: { capture: names } });

@@ -414,10 +414,18 @@ export interface Checkpoint {
   extra?: JsonValue;
   /** SHA-256 of the file's data section (what the runs store records). */
   sha256: string;
+  /**
+   * The file's format version: 2 since shortformer positions follow TransformerLens (added after
+   * ln1); a version-1 file of a `shortformer` model was trained with them added before ln1 and
+   * loads only as `shortformer-pre-ln` (src/model/load.ts refuses it otherwise).
+   */
+  formatVersion: number;
 }
 
 const FORMAT = "icl-lab-checkpoint";
-const FORMAT_VERSION = "1";
+const FORMAT_VERSION = "2";
+/** Versions this icl-lab reads: 1 differs only in what `shortformer` meant (see Checkpoint.formatVersion). */
+const READABLE_VERSIONS = ["1", "2"];
 const TOKEN_DIGITS = 12;
 const FILE_PATTERN = /^ckpt-(\d+)\.safetensors$/;
 // Tensor names in the file: `params.<name>`, `optimizer.m.<name>`, `optimizer.v.<name>`.
@@ -487,8 +495,8 @@ export function loadCheckpoint(path: string): Checkpoint {
   const { tensors, metadata, sha256 } = loadTensors(path, { requireChecksum: true });
   const bad = (reason: string): CheckpointCorruptError => new CheckpointCorruptError(path, reason);
   if (metadata.format !== FORMAT) throw bad(`__metadata__.format is ${JSON.stringify(metadata.format)}, expected "${FORMAT}"`);
-  if (metadata.format_version !== FORMAT_VERSION) {
-    throw bad(`format_version ${JSON.stringify(metadata.format_version)} is not supported (this icl-lab reads ${FORMAT_VERSION})`);
+  if (!READABLE_VERSIONS.includes(metadata.format_version)) {
+    throw bad(`format_version ${JSON.stringify(metadata.format_version)} is not supported (this icl-lab reads ${READABLE_VERSIONS.join(" and ")})`);
   }
   const tokens = Number(metadata.tokens);
   if (!/^\d+$/.test(metadata.tokens ?? "") || !Number.isSafeInteger(tokens)) throw bad(`tokens ${JSON.stringify(metadata.tokens)} is not an integer`);
@@ -504,7 +512,7 @@ export function loadCheckpoint(path: string): Checkpoint {
     else if (name.startsWith(PREFIX.v)) v[name.slice(PREFIX.v.length)] = t;
     else throw bad(`unexpected tensor '${name}' (expected params.*, optimizer.m.* or optimizer.v.*)`);
   }
-  const checkpoint: Checkpoint = { path, tokens, params, sha256: sha256 as string };
+  const checkpoint: Checkpoint = { path, tokens, params, sha256: sha256 as string, formatVersion: Number(metadata.format_version) };
   if (metadata.optimizer_step !== undefined) {
     const step = Number(metadata.optimizer_step);
     if (!/^\d+$/.test(metadata.optimizer_step) || !Number.isSafeInteger(step)) {

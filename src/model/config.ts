@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 
-export const POSITIONS = ["shortformer", "learned", "rotary", "none"] as const;
+export const POSITIONS = ["shortformer", "learned", "rotary", "none", "shortformer-pre-ln"] as const;
 export type Positions = (typeof POSITIONS)[number];
 
 const common = {
@@ -22,8 +22,11 @@ const attention = {
   dHead: z.number().int().min(1),
   /**
    * How positions enter: `shortformer` adds learned position embeddings to the query and key
-   * inputs only (TransformerLens' attn-only models), `learned` adds them to the residual stream,
-   * `rotary` rotates queries and keys, `none` uses no positional information.
+   * inputs only, after the block's layer norm (TransformerLens' attn-only models:
+   * `q_in = k_in = ln1(resid) + W_pos`, `v_in = ln1(resid)`), `learned` adds them to the
+   * residual stream, `rotary` rotates queries and keys, `none` uses no positional information.
+   * `shortformer-pre-ln` is icl-lab 0.1's convention (`q_in = k_in = ln1(resid + W_pos)`), kept
+   * so checkpoints written before checkpoint format 2 still load; TransformerLens has no such mode.
    */
   positions: z.enum(POSITIONS).default("shortformer"),
   /** Per head a trainable α: k_j ← σ(α)·k_j + (1 − σ(α))·k_{j−1}. */

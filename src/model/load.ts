@@ -5,11 +5,25 @@
  * dashboard.
  */
 import { loadCheckpoint, type Checkpoint } from "./checkpoint.ts";
-import { parseModelConfig, type ModelConfig } from "./config.ts";
+import { isAttentionModel, parseModelConfig, type ModelConfig } from "./config.ts";
 import { buildModel, type LanguageModel } from "./model.ts";
 
+/**
+ * Refuses a checkpoint whose numbers would silently change under this icl-lab: format 1 files of
+ * `shortformer` models were trained with positions added before ln1 (icl-lab 0.1), which is now
+ * the named option `shortformer-pre-ln`; `shortformer` follows TransformerLens since format 2.
+ */
+export function checkConvention(config: ModelConfig, ck: Pick<Checkpoint, "path" | "formatVersion">): void {
+  if (ck.formatVersion < 2 && isAttentionModel(config) && config.positions === "shortformer") {
+    throw new Error(`checkpoint ${ck.path} (format 1) was trained with icl-lab 0.1's shortformer convention, positions added before ln1; ` +
+      `"shortformer" now adds them after ln1 as TransformerLens does, so its numbers would differ. It loads only into a model ` +
+      `configured with positions "shortformer-pre-ln" (that convention, kept by name); retrain the run for TransformerLens' convention`);
+  }
+}
+
 /** Copies a checkpoint's parameters into `model` (every parameter must be there, same size). */
-export function setParams(model: LanguageModel, ck: Pick<Checkpoint, "params" | "path">): void {
+export function setParams(model: LanguageModel, ck: Pick<Checkpoint, "params" | "path" | "formatVersion">): void {
+  checkConvention(model.config, ck);
   for (const [name, p] of model.params) {
     const t = ck.params[name];
     if (t === undefined || t.data.length !== p.size) {

@@ -108,9 +108,9 @@ test("ablating a head changes exactly that head's contribution to the output", (
   const x = tokens(1, 2);
   const D = 8, H = 2;
   noGrad(() => tidy(() => {
-    const clean = m.forward(x, 1, { hooks: { capture: ["blocks.0.attn.z"] } });
-    const abl = m.forward(x, 1, { hooks: { ablate: [{ layer: 0, head: 1 }], capture: ["blocks.0.attn.z"] } });
-    const z = clean.cache.get("blocks.0.attn.z")!.data, za = abl.cache.get("blocks.0.attn.z")!.data;
+    const clean = m.forward(x, 1, { hooks: { capture: ["blocks.0.attn.hook_z"] } });
+    const abl = m.forward(x, 1, { hooks: { ablate: [{ layer: 0, head: 1 }], capture: ["blocks.0.attn.hook_z"] } });
+    const z = clean.cache.get("blocks.0.attn.hook_z")!.data, za = abl.cache.get("blocks.0.attn.hook_z")!.data;
     // In the ablated run, head 1's z is zero and head 0's is unchanged.
     for (let t = 0; t < T; t++) {
       for (let d = 0; d < D; d++) {
@@ -120,7 +120,8 @@ test("ablating a head changes exactly that head's contribution to the output", (
     }
     // The logit difference equals head 1's path through W_O and W_U (no layer norm: linear).
     const WO = m.params.get("blocks.0.attn.W_O")!, WU = m.params.get("unembed.W_U")!;
-    const head1 = op.matmul(op.matmul(op.sub(clean.cache.get("blocks.0.attn.z")!, abl.cache.get("blocks.0.attn.z")!), WO), WU);
+    const dz = op.reshape(op.sub(clean.cache.get("blocks.0.attn.hook_z")!, abl.cache.get("blocks.0.attn.hook_z")!), [1, T, H * D]);
+    const head1 = op.matmul(op.matmul(dz, WO), WU);
     for (let i = 0; i < head1.size; i++) {
       const diff = clean.logits.data[i] - abl.logits.data[i];
       assert.ok(Math.abs(diff - head1.data[i]) <= 1e-4, `logit ${i}: ${diff} vs ${head1.data[i]}`);
@@ -134,8 +135,8 @@ test("fixed patterns from a clean run reproduce the clean run exactly", () => {
   const m = buildModel(parseModelConfig(tiny["attn-only"]), 8);
   const x = tokens(2, 3);
   noGrad(() => {
-    const clean = m.forward(x, 2, { hooks: { capture: ["blocks.0.attn.pattern", "blocks.1.attn.pattern"] } });
-    const patterns = new Map([[0, clean.cache.get("blocks.0.attn.pattern")!], [1, clean.cache.get("blocks.1.attn.pattern")!]]);
+    const clean = m.forward(x, 2, { hooks: { capture: ["blocks.0.attn.hook_pattern", "blocks.1.attn.hook_pattern"] } });
+    const patterns = new Map([[0, clean.cache.get("blocks.0.attn.hook_pattern")!], [1, clean.cache.get("blocks.1.attn.hook_pattern")!]]);
     const fixed = m.forward(x, 2, { hooks: { patterns } });
     for (let i = 0; i < clean.logits.size; i++) assert.ok(Math.abs(clean.logits.data[i] - fixed.logits.data[i]) <= 1e-5);
   });
@@ -146,8 +147,8 @@ test("attention patterns are causal and rows sum to one", () => {
   for (const positions of ["shortformer", "learned", "rotary", "none"]) {
     const m = buildModel(parseModelConfig({ ...(tiny["attn-only"] as object), positions }), 1);
     noGrad(() => {
-      const r = m.forward(tokens(1, 4), 1, { hooks: { capture: ["blocks.1.attn.pattern"] } });
-      const p = r.cache.get("blocks.1.attn.pattern")!;
+      const r = m.forward(tokens(1, 4), 1, { hooks: { capture: ["blocks.1.attn.hook_pattern"] } });
+      const p = r.cache.get("blocks.1.attn.hook_pattern")!;
       assert.deepEqual(p.shape, [1, 2, T, T]);
       for (let h = 0; h < 2; h++) {
         for (let q = 0; q < T; q++) {

@@ -6,9 +6,8 @@
  * or [n, dVocab] for the n flat positions (b·T + t) a caller asks for — the ICL score needs two
  * positions per window, and the unembedding of all 512 would be most of the forward pass.
  *
- * Hook points use TransformerLens' names: `blocks.{l}.attn.pattern` [B, H, T, T] (query × key),
- * `blocks.{l}.attn.z` [B, T, H·dHead] (per-head outputs before W_O), `blocks.{l}.attn.q|k|v`,
- * `blocks.{l}.hook_resid_pre`, `blocks.{l}.hook_resid_post`, `ln_final.hook_normalized`.
+ * Hook points (`hooks.capture`) use TransformerLens' names and shapes, defined once in hooks.ts:
+ * `blocks.{l}.attn.hook_pattern` [B, H, T, T], `blocks.{l}.attn.hook_z` [B, T, H, dHead], …
  */
 import type { Tensor } from "../engine/tensor.ts";
 import type { ModelConfig, ModelKind } from "./config.ts";

@@ -15,6 +15,7 @@ import * as op from "../engine/ops/index.ts";
 import { Tensor, allocZeros, track } from "../engine/tensor.ts";
 import type { ModelConfig } from "./config.ts";
 import { ParamSet } from "./init.ts";
+import { recurrentHook } from "./hooks.ts";
 import type { LanguageModel } from "./model.ts";
 import { addEmbeddings, addUnembed, embedTokens, languageModel } from "./transformer.ts";
 
@@ -37,7 +38,7 @@ function recurrentModel(c: Lstm | Rnn, seed: number): LanguageModel {
   addUnembed(ps, { dModel: H, dVocab: c.dVocab, initScale: c.initScale, layerNorm: false });
   return languageModel(c, ps, false, (tokens, pass) => {
     const { B, T } = pass;
-    const emb = pass.hook("hook_embed", embedTokens(ps, tokens, B, T, false));
+    const emb = embedTokens(ps, tokens, pass, "none");
     let x = op.permute(emb, [1, 0, 2]); // (T, B, d): the recurrence runs over time
     for (let l = 0; l < c.nLayers; l++) {
       const xw = op.add(op.matmul(x, ps.get(`${cell}.${l}.W_ih`)), ps.get(`${cell}.${l}.b`));
@@ -48,7 +49,7 @@ function recurrentModel(c: Lstm | Rnn, seed: number): LanguageModel {
       } else {
         x = op.rnn(xw, ps.get(`${cell}.${l}.W_hh`), h0);
       }
-      pass.hook(`${cell}.${l}.hook_h`, x);
+      pass.hook(recurrentHook(cell, l), x, (h) => op.permute(h, [1, 0, 2])); // [B, T, dHidden]
     }
     return op.permute(x, [1, 0, 2]); // (B, T, H)
   });

@@ -15,6 +15,7 @@ import * as op from "../engine/ops/index.ts";
 import { Tensor, allocRaw, noGrad, track } from "../engine/tensor.ts";
 import type { AttentionConfig, ModelConfig } from "./config.ts";
 import { ParamSet, matrixStd } from "./init.ts";
+import { blockHooks, checkHookNames, HOOK_EMBED, HOOK_LN_FINAL, HOOK_POS_EMBED } from "./hooks.ts";
 import { checkTokens, type ForwardOptions, type ForwardResult, type HookOptions, type LanguageModel } from "./model.ts";
 
 type AttnOnly = Extract<ModelConfig, { kind: "attn-only" }>;
@@ -66,13 +67,49 @@ export function addUnembed(ps: ParamSet, c: { dModel: number; dVocab: number; in
 export class Pass {
   readonly cache = new Map<string, Tensor>();
   private readonly want: Set<string>;
-  constructor(readonly B: number, readonly T: number, readonly hooks: HookOptions) {
+  constructor(readonly B: number, readonly T: number, readonly hooks: HookOptions, config: ModelConfig) {
+    checkHookNames(config, hooks.capture ?? []);
     this.want = new Set(hooks.capture ?? []);
   }
-  hook(name: string, t: Tensor): Tensor {
-    if (this.want.has(name)) this.cache.set(name, t);
+  wants(name: string): boolean {
+    return this.want.has(name);
+  }
+  /**
+   * Records `t` under hook `name` when it was asked for, as `view(t)` when given (the
+   * TransformerLens shape of a tensor the kernels keep in another layout); returns `t`.
+   */
+  hook(name: string, t: Tensor, view?: (t: Tensor) => Tensor): Tensor {
+    if (this.want.has(name)) this.cache.set(name, view === undefined ? t : view(t));
     return t;
   }
+}
+
+/**
+ * The attention scores q·kᵀ·scale [B, H, T, T] with −∞ above the diagonal (TransformerLens'
+ * hook_attn_scores), computed only when that hook is captured: the fused attention kernel never
+ * materialises them. No gradient.
+ */
+function attentionScores(q: Tensor, k: Tensor, B: number, T: number, H: number, D: number): Tensor {
+  const out = allocRaw(B * H * T * T);
+  const scale = 1 / Math.sqrt(D), qd = q.data, kd = k.data, HD = H * D;
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      for (let i = 0; i < T; i++) {
+        const row = ((b * H + h) * T + i) * T, qo = (b * T + i) * HD + h * D;
+        for (let j = 0; j < T; j++) {
+          if (j > i) {
+            out[row + j] = -Infinity;
+            continue;
+          }
+          const ko = (b * T + j) * HD + h * D;
+          let s = 0;
+          for (let d = 0; d < D; d++) s += qd[qo + d] * kd[ko + d];
+          out[row + j] = s * scale;
+        }
+      }
+    }
+  }
+  return track(new Tensor(out, [B, H, T, T]));
 }
 
 function ln(ps: ParamSet, prefix: string, x: Tensor, enabled: boolean): Tensor {
@@ -126,45 +163,51 @@ function attentionBlock(ps: ParamSet, c: AttentionConfig, l: number, resid: Tens
   rope: { cos: Tensor; sin: Tensor } | null): Tensor {
   const { B, T } = pass;
   const H = c.nHeads, D = c.dHead;
-  const pre = `blocks.${l}`;
-  const xv = ln(ps, `${pre}.ln1`, resid, c.layerNorm);
+  const pre = `blocks.${l}`, hk = blockHooks(l);
+  const heads = (t: Tensor) => op.reshape(t, [B, T, H, D]);
+  const xv = c.layerNorm ? pass.hook(hk.ln1, ln(ps, `${pre}.ln1`, resid, true)) : resid;
   let xqk = xv;
   if (c.positions === "shortformer") {
-    const pos = op.slice(ps.get("pos_embed.W_pos"), 0, 0, T);
-    xqk = ln(ps, `${pre}.ln1`, op.add(resid, pos), c.layerNorm);
+    // TransformerLens' TransformerBlock: query_input = ln1(resid_pre) + shortformer_pos_embed
+    // (the same for keys); values see ln1(resid_pre) alone.
+    xqk = op.add(xv, op.slice(ps.get("pos_embed.W_pos"), 0, 0, T));
+  } else if (c.positions === "shortformer-pre-ln") {
+    xqk = ln(ps, `${pre}.ln1`, op.add(resid, op.slice(ps.get("pos_embed.W_pos"), 0, 0, T)), c.layerNorm);
   }
   const proj = (x: Tensor, m: string) => op.add(op.matmul(x, ps.get(`${pre}.attn.W_${m}`)), ps.get(`${pre}.attn.b_${m}`));
   let q = proj(xqk, "Q"), k = proj(xqk, "K");
-  const v = pass.hook(`${pre}.attn.v`, proj(xv, "V"));
+  const v = pass.hook(hk.v, proj(xv, "V"), heads);
   if (rope !== null) {
     q = rotary(q, B, T, H, D, rope);
     k = rotary(k, B, T, H, D, rope);
   }
   if (c.smearedKeys) k = smearKeys(k, ps.get(`${pre}.attn.smear_alpha`), B, T, H, D);
-  pass.hook(`${pre}.attn.q`, q);
-  pass.hook(`${pre}.attn.k`, k);
+  pass.hook(hk.q, q, heads);
+  pass.hook(hk.k, k, heads);
+  if (pass.wants(hk.attnScores)) pass.hook(hk.attnScores, noGrad(() => attentionScores(q, k, B, T, H, D)));
   const fixed = pass.hooks.patterns?.get(l);
   let z: Tensor;
   if (fixed !== undefined) {
     z = op.attentionWithPattern(fixed, v, H);
-    pass.hook(`${pre}.attn.pattern`, fixed);
+    pass.hook(hk.pattern, fixed);
   } else {
     const r = op.attention(q, k, v, { nHeads: H });
     z = r.out;
-    pass.hook(`${pre}.attn.pattern`, r.pattern);
+    pass.hook(hk.pattern, r.pattern);
   }
   const mask = headMask(H, D, l, pass.hooks);
   if (mask !== null) z = op.mul(z, mask);
-  pass.hook(`${pre}.attn.z`, z);
-  const out = op.add(op.matmul(z, ps.get(`${pre}.attn.W_O`)), ps.get(`${pre}.attn.b_O`));
+  pass.hook(hk.z, z, heads);
+  const out = pass.hook(hk.attnOut, op.add(op.matmul(z, ps.get(`${pre}.attn.W_O`)), ps.get(`${pre}.attn.b_O`)));
   return op.add(resid, out);
 }
 
-function mlpBlock(ps: ParamSet, l: number, resid: Tensor, layerNorm: boolean): Tensor {
-  const pre = `blocks.${l}`;
-  const x = ln(ps, `${pre}.ln2`, resid, layerNorm);
-  const h = op.gelu(op.add(op.matmul(x, ps.get(`${pre}.mlp.W_in`)), ps.get(`${pre}.mlp.b_in`)));
-  return op.add(resid, op.add(op.matmul(h, ps.get(`${pre}.mlp.W_out`)), ps.get(`${pre}.mlp.b_out`)));
+function mlpBlock(ps: ParamSet, l: number, resid: Tensor, layerNorm: boolean, pass: Pass): Tensor {
+  const pre = `blocks.${l}`, hk = blockHooks(l);
+  const x = layerNorm ? pass.hook(hk.ln2, ln(ps, `${pre}.ln2`, resid, true)) : resid;
+  const hPre = pass.hook(hk.mlpPre, op.add(op.matmul(x, ps.get(`${pre}.mlp.W_in`)), ps.get(`${pre}.mlp.b_in`)));
+  const h = pass.hook(hk.mlpPost, op.gelu(hPre));
+  return op.add(resid, pass.hook(hk.mlpOut, op.add(op.matmul(h, ps.get(`${pre}.mlp.W_out`)), ps.get(`${pre}.mlp.b_out`))));
 }
 
 /** Final layer norm and unembedding, at all positions or at the requested flat positions. */
@@ -172,14 +215,23 @@ export function unembed(ps: ParamSet, resid: Tensor, layerNorm: boolean, pass: P
   const [B, T, d] = resid.shape;
   let x = resid;
   if (positions !== undefined) x = op.gatherRows(op.reshape(resid, [B * T, d]), positions);
-  x = pass.hook("ln_final.hook_normalized", ln(ps, "ln_final", x, layerNorm));
+  if (layerNorm) x = pass.hook(HOOK_LN_FINAL, ln(ps, "ln_final", x, true));
   return op.add(op.matmul(x, ps.get("unembed.W_U")), ps.get("unembed.b_U"));
 }
 
-export function embedTokens(ps: ParamSet, tokens: Int32Array, B: number, T: number, learnedPositions: boolean): Tensor {
-  let x = op.embedding(ps.get("embed.W_E"), tokens, [B, T]);
-  if (learnedPositions) x = op.add(x, op.slice(ps.get("pos_embed.W_pos"), 0, 0, T));
-  return x;
+/**
+ * Token embeddings (hook_embed), plus the position embeddings (hook_pos_embed) when `positions`
+ * is "residual" (learned positions); "none" adds none here (rotary, none, and shortformer, whose
+ * positions enter the attention blocks: hook_pos_embed still shows them, as TransformerLens does).
+ */
+export function embedTokens(ps: ParamSet, tokens: Int32Array, pass: Pass, positions: "residual" | "shortformer" | "none"): Tensor {
+  const { B, T } = pass;
+  const x = pass.hook(HOOK_EMBED, op.embedding(ps.get("embed.W_E"), tokens, [B, T]));
+  if (positions === "none") return x;
+  const pos = op.slice(ps.get("pos_embed.W_pos"), 0, 0, T);
+  // [B, T, d], as TransformerLens shows it: one copy of W_pos[:T] per batch row.
+  pass.hook(HOOK_POS_EMBED, pos, (p) => op.concat(Array.from({ length: B }, () => op.reshape(p, [1, T, p.shape[1]])), 0));
+  return positions === "residual" ? op.add(x, pos) : x;
 }
 
 /**
@@ -193,7 +245,7 @@ export function languageModel(c: ModelConfig, ps: ParamSet, finalLayerNorm: bool
     config: c,
     params: ps.params,
     forward(tokens: Int32Array, B: number, opts: ForwardOptions = {}): ForwardResult {
-      const pass = new Pass(B, checkTokens(c, tokens, B), opts.hooks ?? {});
+      const pass = new Pass(B, checkTokens(c, tokens, B), opts.hooks ?? {}, c);
       const resid = body(tokens, pass);
       return { logits: unembed(ps, resid, finalLayerNorm, pass, opts.positions), cache: pass.cache };
     },
@@ -203,7 +255,7 @@ export function languageModel(c: ModelConfig, ps: ParamSet, finalLayerNorm: bool
 function attentionModel(c: AttentionConfig, seed: number, withMlp: boolean): LanguageModel {
   if (c.positions === "rotary" && c.dHead % 2 !== 0) throw new Error(`rotary positions need an even dHead, found ${c.dHead}`);
   const ps = new ParamSet(seed);
-  addEmbeddings(ps, c, c.positions === "shortformer" || c.positions === "learned");
+  addEmbeddings(ps, c, c.positions !== "rotary" && c.positions !== "none");
   for (let l = 0; l < c.nLayers; l++) {
     addAttention(ps, c, l);
     if (withMlp) addMlp(ps, { ...c, dMlp: (c as Full).dMlp }, l);
@@ -212,12 +264,14 @@ function attentionModel(c: AttentionConfig, seed: number, withMlp: boolean): Lan
   return languageModel(c, ps, c.layerNorm, (tokens, pass) => {
     const { B, T } = pass;
     const rope = c.positions === "rotary" ? noGrad(() => rotaryTables(T, c.dHead)) : null;
-    let resid = pass.hook("hook_embed", embedTokens(ps, tokens, B, T, c.positions === "learned"));
+    const positions = c.positions === "learned" ? "residual" : c.positions === "rotary" || c.positions === "none" ? "none" : "shortformer";
+    let resid = embedTokens(ps, tokens, pass, positions);
     for (let l = 0; l < c.nLayers; l++) {
-      pass.hook(`blocks.${l}.hook_resid_pre`, resid);
+      const hk = blockHooks(l);
+      pass.hook(hk.residPre, resid);
       resid = attentionBlock(ps, c, l, resid, pass, rope);
-      if (withMlp) resid = mlpBlock(ps, l, resid, c.layerNorm);
-      pass.hook(`blocks.${l}.hook_resid_post`, resid);
+      if (withMlp) resid = mlpBlock(ps, l, pass.hook(hk.residMid, resid), c.layerNorm, pass);
+      pass.hook(hk.residPost, resid);
     }
     return resid;
   });
@@ -237,8 +291,12 @@ export function buildMlpOnly(c: MlpOnly, seed: number): LanguageModel {
   for (let l = 0; l < c.nLayers; l++) addMlp(ps, c, l);
   addUnembed(ps, c);
   return languageModel(c, ps, c.layerNorm, (tokens, pass) => {
-    let resid = pass.hook("hook_embed", embedTokens(ps, tokens, pass.B, pass.T, false));
-    for (let l = 0; l < c.nLayers; l++) resid = mlpBlock(ps, l, resid, c.layerNorm);
+    let resid = embedTokens(ps, tokens, pass, "none");
+    for (let l = 0; l < c.nLayers; l++) {
+      const hk = blockHooks(l);
+      pass.hook(hk.residPre, resid);
+      resid = pass.hook(hk.residPost, mlpBlock(ps, l, resid, c.layerNorm, pass));
+    }
     return resid;
   });
 }

@@ -3,7 +3,7 @@
  * on a repeated random sequence. The store keeps head scores, not patterns (a [H, T, T] pattern per
  * layer and checkpoint would dwarf everything else), so the pattern is recomputed from the run's
  * last checkpoint: its parameters are loaded into the model its config describes and the forward
- * pass captures `blocks.{l}.attn.pattern`. The report imports this module lazily, only when it
+ * pass captures `blocks.{l}.attn.hook_pattern`. The report imports this module lazily, only when it
  * draws the figure; everything else in src/report reads stored results.
  *
  * The sequence is the induction score's (heads.ts): BOS (when the run's head scores used one) and
@@ -12,6 +12,7 @@
  * frequent tokens, which needs the training data; a picture does not).
  */
 import { modelFromCheckpoint } from "../model/load.ts";
+import { blockHooks } from "../model/hooks.ts";
 import { parseModelConfig, isAttentionModel } from "../model/config.ts";
 import { inductionDetection, repeatedSequences, tokenPool } from "../measure/heads.ts";
 import { noGrad, tidy } from "../engine/tensor.ts";
@@ -51,7 +52,7 @@ export function headPatternFromCheckpoint(
   const length = Math.max(2, Math.min(opts.length ?? 25, Math.floor((config.nCtx - offset) / 2)));
   const pool = tokenPool(config.dVocab, { bos });
   const { tokens, T } = repeatedSequences(pool, new Rng(opts.seed ?? 0), { count: 1, length: Math.min(length, pool.length), repeats: 2, bos });
-  const name = `blocks.${opts.layer}.attn.pattern`;
+  const name = blockHooks(opts.layer).pattern;
   const all = noGrad(() => tidy(() => {
     const { cache } = model.forward(tokens, 1, { positions: Int32Array.of(0), hooks: { capture: [name] } });
     const p = cache.get(name);

@@ -6,7 +6,7 @@
  *
  * The store keeps head scores, not patterns, so this is the dashboard's one use of a model: the
  * checkpoint's parameters are loaded into the model its config describes and the forward pass
- * captures `blocks.{l}.attn.pattern` (like src/report/attention.ts, for all heads and any tokens;
+ * captures `blocks.{l}.attn.hook_pattern` (like src/report/attention.ts, for all heads and any tokens;
  * src/model/load.ts maps the checkpoint onto the model).
  * The server imports this module lazily, on the first attention request. Checkpoint files are
  * read only from inside the lab folder and verified by their checksums; the last two models
