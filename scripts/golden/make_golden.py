@@ -73,7 +73,7 @@ class Params:
 def attention_params(ps, c, with_mlp):
     d, hd = c["dModel"], c["nHeads"] * c["dHead"]
     ps.normal("embed.W_E", [c["dVocab"], d])
-    if c["positions"] in ("shortformer", "learned"):
+    if c["positions"] in ("shortformer", "shortformer-pre-ln", "learned"):
         ps.normal("pos_embed.W_pos", [c["nCtx"], d])
     for l in range(c["nLayers"]):
         if c["layerNorm"]:
@@ -152,7 +152,11 @@ def attention_forward(ps, c, tokens, with_mlp):
         pre = f"blocks.{l}"
         x_v = layer_norm(ps, f"{pre}.ln1", resid, c["layerNorm"])
         if c["positions"] == "shortformer":
-            # Shortformer: positions enter the query/key input only, through the same ln1.
+            # Shortformer as TransformerLens' TransformerBlock: positions are added to the
+            # normalised query/key input (ln1(resid) + W_pos); values see ln1(resid) alone.
+            x_qk = x_v + ps["pos_embed.W_pos"][:T]
+        elif c["positions"] == "shortformer-pre-ln":
+            # icl-lab 0.1's convention: positions added before ln1 (ln1(resid + W_pos)).
             x_qk = layer_norm(ps, f"{pre}.ln1", resid + ps["pos_embed.W_pos"][:T], c["layerNorm"])
         else:
             x_qk = x_v
@@ -230,6 +234,8 @@ ATTN_DEFAULTS = {"initScale": 1, "positions": "shortformer", "smearedKeys": Fals
 
 CASES = [
     ("attn-only", 1, {"kind": "attn-only", "nLayers": 2, "dModel": 16, "nHeads": 2, "dHead": 8, "nCtx": 8, "dVocab": 13}),
+    ("attn-only-shortformer-pre-ln", 1, {"kind": "attn-only", "nLayers": 2, "dModel": 16, "nHeads": 2, "dHead": 8, "nCtx": 8,
+                                         "dVocab": 13, "positions": "shortformer-pre-ln"}),
     ("attn-only-rotary-smeared", 2, {"kind": "attn-only", "nLayers": 2, "dModel": 16, "nHeads": 2, "dHead": 8,
                                      "nCtx": 8, "dVocab": 13, "positions": "rotary", "smearedKeys": True}),
     ("transformer-learned", 3, {"kind": "transformer", "nLayers": 2, "dModel": 8, "nHeads": 2, "dHead": 4,
