@@ -1,20 +1,40 @@
 #!/usr/bin/env python3
-"""Rebuilds an icl-lab export in plain PyTorch and prints its logits, to check the export.
+"""Computes what TransformerLens would compute for an icl-lab export, independently of icl-lab.
 
-Usage (PyTorch 1.13+, no other packages; torch 1.13 has no safetensors module, so the file is
-parsed here by hand):
+Usage (PyTorch 1.13+ and NumPy, no other packages; torch 1.13 has no safetensors module, so the
+file is parsed here by hand):
 
     /usr/bin/python3 scripts/check_export.py DIR --tokens 1,2,3,4 [--batch 1]
+    /usr/bin/python3 scripts/check_export.py DIR --windows W.npy [--windows-per-batch N]
     /usr/bin/python3 scripts/check_export.py --spec SPEC.json
 
-The first form prints {"shape": [B, T, V], "logits": [...]} for one folder; the second reads
-[{"dir": ..., "tokens": [...], "batch": B}, ...] and prints a JSON list of such results (one torch
-start-up for many folders; src/model/export.test.ts uses it).
+The first form prints {"shape": [B, T, V], "logits": [...]}. The second scores evaluation windows
+(int32 [N, L], as `icl-lab measure icl --dump-windows W.npy` writes them; row w feeds tokens
+w[0:L-1] and predicts w[1:L]) and prints {"windows": N, "positions": L-1, "loss": [mean loss at
+index 0 .. L-2], and when L-1 >= 500 "loss_at_49", "loss_at_499", "icl_score" = loss_at_499 -
+loss_at_49} in nats, to compare with `icl-lab measure icl --windows-file W.npy`. The third reads
+[{"dir": ..., "tokens": [...], "batch": B}, ...] and prints a JSON list of logits results (one
+torch start-up for many folders; src/model/export.test.ts uses it). Threads: $OMP_NUM_THREADS
+(default 1).
 
-The models are rebuilt from the exported layouts only (see src/model/export.ts), independently of
-icl-lab's code: attention models from TransformerLens-style tensors with einsums over heads,
-recurrent models by loading the state dict into nn.Embedding + nn.LSTM / nn.RNN + nn.Linear.
-Arithmetic is float64 on the float32 weights.
+Attention exports (layout "transformer_lens") are computed from TransformerLens' semantics, driven
+only by config.json's `transformer_lens` dict (a HookedTransformerConfig) and the one documented
+extension in config.json's `extensions`, `smear_alpha` (smeared keys); icl-lab's own `model` block
+is never read for them. The reference was written from TransformerLens' source (files named at
+each function below, paths under transformer_lens/ on its main branch; older releases keep some of
+it in utils.py and HookedTransformerConfig.py), not from icl-lab's code, so a convention icl-lab
+gets wrong shows up as a difference. It refuses a config field it does not implement (a
+non-default value of a field that changes the logits) rather than ignore it, and refuses a state dict that `HookedTransformer.load_state_dict(strict=False)` would load
+wrongly: a missing weight (TransformerLens would silently keep its random init) or an extra one
+(silently dropped), apart from the declared extension.
+
+TransformerLens has no positional_embedding_type for "no positions": icl-lab exports such models
+as "standard" with an all-zero pos_embed.W_pos, which this reference (like TransformerLens) adds
+to the residual stream: exactly a model without positional embedding.
+
+`mlp-only` exports (icl-lab's own layout; TransformerLens cannot hold them) and recurrent exports
+(PyTorch nn.Embedding + nn.LSTM / nn.RNN + nn.Linear, loaded with load_state_dict) keep their
+direct rebuild. Arithmetic is float64 on the float32 weights.
 """
 import argparse
 import json
@@ -23,12 +43,23 @@ import os
 import struct
 import sys
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
 DTYPE = torch.float64
 TORCH_DTYPES = {"F32": torch.float32, "F64": torch.float64, "I64": torch.int64, "I32": torch.int32}
+
+
+def mm(a, b):
+    """a @ b (batched) in float64 by NumPy: Debian's torch 1.13 is built with a generic BLAS whose
+    float64 (b)mm runs 2-4x slower than NumPy's matmul on the same machine."""
+    return torch.from_numpy(np.matmul(a.numpy(), b.numpy()))
+
+
+def fail(msg):
+    raise SystemExit(f"check_export.py: {msg}")
 
 
 def load_safetensors(path):
@@ -50,68 +81,256 @@ def load_safetensors(path):
     return out
 
 
-def layer_norm(sd, prefix, x, enabled):
-    if not enabled:
-        return x
-    return F.layer_norm(x, (x.shape[-1],), sd[prefix + ".w"], sd[prefix + ".b"], eps=1e-5)
+# ---------------------------------------------------------------------------------------------
+# The TransformerLens config: defaults of the fields the reference implements, fields that do not
+# change logits computed from token ids, and the defaults other fields must keep.
+# (transformer_lens/config/hooked_transformer_config.py and transformer_lens_config.py.)
+
+IMPLEMENTED = {
+    "n_layers": None, "d_model": None, "n_heads": -1, "d_head": None, "d_mlp": None, "n_ctx": None,
+    "d_vocab": -1, "d_vocab_out": -1, "act_fn": "relu", "eps": 1e-5, "normalization_type": "LN",
+    "positional_embedding_type": "standard", "attn_only": False, "use_attn_scale": True,
+    "attn_scale": -1.0, "rotary_dim": None, "rotary_base": 10000, "rotary_adjacent_pairs": False,
+}
+NEUTRAL = {
+    "model_name", "default_prepend_bos", "tokenizer_name", "tokenizer_prepends_bos", "seed",
+    "init_weights", "init_mode", "initializer_range", "device", "n_devices", "n_params",
+    "use_attn_result", "use_split_qkv_input", "use_hook_mlp_in", "use_attn_in", "use_hook_tokens",
+    "from_checkpoint", "checkpoint_index", "checkpoint_label_type", "checkpoint_value",
+    "trust_remote_code", "load_in_4bit", "default_padding_side",
+}
+MUST_BE_DEFAULT = {
+    "attention_dir": "causal", "parallel_attn_mlp": False, "final_rms": False, "gated_mlp": False,
+    "scale_attn_by_inverse_layer_idx": False, "use_local_attn": False, "window_size": None,
+    "attn_types": None, "post_embedding_ln": False, "n_key_value_heads": None, "use_qk_norm": False,
+    "use_normalization_before_and_after": False, "attn_scores_soft_cap": -1.0,
+    "output_logits_soft_cap": -1.0, "use_NTK_by_parts_rope": False, "use_yarn_rope": False,
+    "rotary_scaling_factor": 1.0, "rotary_base_local": None, "num_experts": None,
+    "experts_per_token": None, "original_architecture": None, "tie_word_embeddings": False,
+    "ungroup_grouped_query_attention": False, "relative_attention_max_distance": None,
+    "relative_attention_num_buckets": None,
+}
 
 
-def rotary(x, D):
-    """GPT-NeoX rotary on x [B, T, H, D]: halves rotate together, theta = t / 10000^(2i/D)."""
-    T, half = x.shape[1], D // 2
-    inv = 1.0 / (10000.0 ** (torch.arange(half, dtype=DTYPE) * 2 / D))
-    theta = torch.arange(T, dtype=DTYPE)[:, None] * inv[None, :]
-    cos = torch.cat([theta.cos(), theta.cos()], -1)[None, :, None, :]
-    sin = torch.cat([theta.sin(), theta.sin()], -1)[None, :, None, :]
-    return x * cos + torch.cat([-x[..., half:], x[..., :half]], -1) * sin
+def resolve_config(tl):
+    """The HookedTransformerConfig the dict gives, with TransformerLens' __post_init__ defaults."""
+    for k, v in tl.items():
+        if k in MUST_BE_DEFAULT and v != MUST_BE_DEFAULT[k]:
+            fail(f"transformer_lens.{k} = {v!r} is not implemented by this reference (expected {MUST_BE_DEFAULT[k]!r})")
+        if k not in IMPLEMENTED and k not in NEUTRAL and k not in MUST_BE_DEFAULT:
+            fail(f"transformer_lens.{k} is not a HookedTransformerConfig field this reference knows")
+    c = {**IMPLEMENTED, **{k: v for k, v in tl.items() if k in IMPLEMENTED}}
+    for k in ("n_layers", "d_model", "d_head", "n_ctx"):
+        if c[k] is None:
+            fail(f"transformer_lens.{k} is required")
+    if c["d_vocab"] == -1:
+        fail("transformer_lens.d_vocab is required (there is no tokenizer to infer it from)")
+    if c["n_heads"] == -1:  # TransformerLensConfig.__post_init__
+        c["n_heads"] = c["d_model"] // c["d_head"]
+    if c["d_vocab_out"] == -1:  # HookedTransformerConfig.__post_init__
+        c["d_vocab_out"] = c["d_vocab"]
+    if c["d_mlp"] is None:  # TransformerLensConfig.__post_init__
+        c["d_mlp"] = 4 * c["d_model"]
+    if c["use_attn_scale"] and c["attn_scale"] == -1.0:
+        c["attn_scale"] = math.sqrt(c["d_head"])
+    if not c["use_attn_scale"]:
+        c["attn_scale"] = 1.0
+    pos = c["positional_embedding_type"]
+    if pos not in ("standard", "shortformer", "rotary"):
+        fail(f"transformer_lens.positional_embedding_type {pos!r} is not implemented (standard, shortformer, rotary)")
+    if pos == "rotary" and c["rotary_dim"] is None:
+        c["rotary_dim"] = c["d_head"]
+    if c["normalization_type"] not in ("LN", None):
+        fail(f"transformer_lens.normalization_type {c['normalization_type']!r} is not implemented (\"LN\" or null)")
+    if not c["attn_only"] and c["act_fn"] not in ACTIVATIONS:
+        fail(f"transformer_lens.act_fn {c['act_fn']!r} is not implemented ({', '.join(ACTIVATIONS)})")
+    return c
 
 
-def attention_forward(sd, tl, tokens):
-    """TransformerLens layout: W_Q [H, d, D], b_Q [H, D], W_O [H, D, d]; positions per config."""
-    B, T = tokens.shape
-    ln = tl["normalization_type"] == "LN"
-    pos = tl["positional_embedding_type"]
-    resid = sd["embed.W_E"][tokens]  # [B, T, d]
-    W_pos = sd["pos_embed.W_pos"][:T] if "pos_embed.W_pos" in sd else None
-    if pos == "standard":
-        resid = resid + W_pos
-    causal = torch.ones(T, T, dtype=torch.bool).tril()
-    for l in range(tl["n_layers"]):
+def expected_shapes(c, smeared):
+    """The weights HookedTransformer(cfg) has (buffers such as masks and rotary tables are not weights)."""
+    d, H, D, V = c["d_model"], c["n_heads"], c["d_head"], c["d_vocab"]
+    ln = c["normalization_type"] == "LN"
+    want = {"embed.W_E": [V, d]}
+    if c["positional_embedding_type"] != "rotary":  # HookedTransformer.__init__: no PosEmbed for rotary
+        want["pos_embed.W_pos"] = [c["n_ctx"], d]
+    for l in range(c["n_layers"]):
         p = f"blocks.{l}"
-        x_v = layer_norm(sd, p + ".ln1", resid, ln)
-        x_qk = layer_norm(sd, p + ".ln1", resid + W_pos, ln) if pos == "shortformer" else x_v
-        q = torch.einsum("btd,hde->bthe", x_qk, sd[p + ".attn.W_Q"]) + sd[p + ".attn.b_Q"]  # [B, T, H, D]
-        k = torch.einsum("btd,hde->bthe", x_qk, sd[p + ".attn.W_K"]) + sd[p + ".attn.b_K"]
-        v = torch.einsum("btd,hde->bthe", x_v, sd[p + ".attn.W_V"]) + sd[p + ".attn.b_V"]
-        D = q.shape[-1]
-        if pos == "rotary":
-            q, k = rotary(q, D), rotary(k, D)
-        if p + ".attn.smear_alpha" in sd:  # icl-lab extension: smeared keys
-            s = torch.sigmoid(sd[p + ".attn.smear_alpha"])[None, None, :, None]
-            prev = torch.cat([k[:, :1], k[:, :-1]], 1)
-            k = s * k + (1 - s) * prev
-        scores = torch.einsum("bqhe,bkhe->bhqk", q, k) / math.sqrt(D)
-        scores = scores.masked_fill(~causal, float("-inf"))
-        z = torch.einsum("bhqk,bkhe->bqhe", scores.softmax(-1), v)  # [B, T, H, D]
-        resid = resid + torch.einsum("bqhe,hed->bqd", z, sd[p + ".attn.W_O"]) + sd[p + ".attn.b_O"]
-        if not tl["attn_only"]:
-            resid = mlp(sd, p, resid, ln)
-    x = layer_norm(sd, "ln_final", resid, ln)
-    return x @ sd["unembed.W_U"] + sd["unembed.b_U"]
+        if ln:
+            want.update({f"{p}.ln1.w": [d], f"{p}.ln1.b": [d]})
+        for m in "QKV":
+            want.update({f"{p}.attn.W_{m}": [H, d, D], f"{p}.attn.b_{m}": [H, D]})
+        want.update({f"{p}.attn.W_O": [H, D, d], f"{p}.attn.b_O": [d]})
+        if smeared:
+            want[f"{p}.attn.smear_alpha"] = [H]
+        if not c["attn_only"]:
+            if ln:
+                want.update({f"{p}.ln2.w": [d], f"{p}.ln2.b": [d]})
+            want.update({f"{p}.mlp.W_in": [d, c["d_mlp"]], f"{p}.mlp.b_in": [c["d_mlp"]],
+                         f"{p}.mlp.W_out": [c["d_mlp"], d], f"{p}.mlp.b_out": [d]})
+    if ln:
+        want.update({"ln_final.w": [d], "ln_final.b": [d]})
+    want.update({"unembed.W_U": [d, c["d_vocab_out"]], "unembed.b_U": [c["d_vocab_out"]]})
+    return want
 
 
-def mlp(sd, p, resid, ln):
-    x = layer_norm(sd, p + ".ln2", resid, ln)
-    h = F.gelu(x @ sd[p + ".mlp.W_in"] + sd[p + ".mlp.b_in"], approximate="tanh")
-    return resid + h @ sd[p + ".mlp.W_out"] + sd[p + ".mlp.b_out"]
+def check_state_dict(sd, c, smeared, where):
+    want = expected_shapes(c, smeared)
+    missing = [k for k in want if k not in sd]
+    extra = [k for k in sd if k not in want]
+    if missing:
+        fail(f"{where}: no tensor {', '.join(missing)} (TransformerLens would keep its random initialisation)")
+    if extra:
+        fail(f"{where}: unexpected tensor {', '.join(extra)} (load_state_dict(strict=False) would drop it)")
+    for k, s in want.items():
+        if list(sd[k].shape) != s:
+            fail(f"{where}: tensor {k} has shape {list(sd[k].shape)}, TransformerLens expects {s}")
 
+
+# ---------------------------------------------------------------------------------------------
+# The forward pass, piece by piece as TransformerLens computes it.
+
+def layer_norm(x, w, b, eps):
+    """components/layer_norm.py LayerNorm.forward: centre, divide by sqrt(mean(x^2) + eps), w, b."""
+    x = x - x.mean(-1, keepdim=True)
+    return x / (x.pow(2).mean(-1, keepdim=True) + eps).sqrt() * w + b
+
+
+def norm(sd, c, name, x):
+    """normalization_type "LN" -> LayerNorm; None -> nn.Identity (components/transformer_block.py)."""
+    return layer_norm(x, sd[name + ".w"], sd[name + ".b"], c["eps"]) if c["normalization_type"] == "LN" else x
+
+
+def _gelu_erf(x):
+    return 0.5 * x * (1.0 + torch.erf(x / math.sqrt(2.0)))
+
+
+def _gelu_tanh(x):
+    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
+
+
+# utilities/activation_functions.py SUPPORTED_ACTIVATIONS: "gelu" is torch's F.gelu (exact, erf);
+# "gelu_new", "gelu_pytorch_tanh" and "gelu_fast" are GPT-2's tanh approximation.
+ACTIVATIONS = {
+    "gelu": _gelu_erf,
+    "gelu_new": _gelu_tanh,
+    "gelu_pytorch_tanh": _gelu_tanh,
+    "gelu_fast": _gelu_tanh,
+    "relu": lambda x: x.clamp(min=0),
+    "silu": lambda x: x * torch.sigmoid(x),
+}
+
+
+def rotary_tables(c, T):
+    """components/abstract_attention.py calculate_sin_cos_rotary: frequency i of rotary_dim/2 is
+    base^(i / (rotary_dim/2)); with rotary_adjacent_pairs each is repeated in place (d 2) (GPT-J),
+    else the list is repeated (2 d) so dimension i pairs with i + rotary_dim/2 (GPT-NeoX)."""
+    R = c["rotary_dim"]
+    freq = float(c["rotary_base"]) ** (torch.arange(R // 2, dtype=DTYPE) / (R / 2))
+    freq = freq.repeat_interleave(2) if c["rotary_adjacent_pairs"] else freq.repeat(2)
+    angles = torch.arange(T, dtype=DTYPE)[:, None] / freq[None, :]  # [T, R]
+    return angles.cos()[None, :, None, :], angles.sin()[None, :, None, :]
+
+
+def apply_rotary(c, x, tables):
+    """abstract_attention.py apply_rotary / rotate_every_two on x [B, T, H, D]: only the first
+    rotary_dim dimensions turn; the partner of each is negated-and-swapped as its layout says."""
+    R = c["rotary_dim"]
+    xr, xp = x[..., :R], x[..., R:]
+    if c["rotary_adjacent_pairs"]:
+        flip = torch.stack([-xr[..., 1::2], xr[..., ::2]], -1).flatten(-2)
+    else:
+        flip = torch.cat([-xr[..., R // 2 :], xr[..., : R // 2]], -1)
+    cos, sin = tables
+    return torch.cat([xr * cos + flip * sin, xp], -1)
+
+
+def smear(k, alpha):
+    """icl-lab extension (config.json `extensions.smear_alpha`): k_j <- s*k_j + (1-s)*k_{j-1},
+    s = sigmoid(alpha_h), after the key projection and rotary; position 0 keeps its key."""
+    s = torch.sigmoid(alpha)[None, None, :, None]
+    prev = torch.cat([k[:, :1], k[:, :-1]], 1)
+    return s * k + (1 - s) * prev
+
+
+def attention(sd, c, p, q_in, k_in, v_in, rope):
+    """abstract_attention.py AbstractAttention.forward: per-head projections (utilities/attention.py
+    simple_attn_linear), rotary on q and k, scores / attn_scale, causal mask (-inf where the key
+    comes after the query), softmax, z = pattern @ v, out = z @ W_O + b_O. The pattern is computed
+    in NumPy, in place: this torch's float64 softmax is several times slower."""
+    B, T, d = q_in.shape
+    H, D = c["n_heads"], c["d_head"]
+
+    def proj(x, m):  # q[b, t, h, e] = sum_i x[b, t, i] W[h, i, e] + b[h, e]
+        W = sd[f"{p}.W_{m}"].permute(1, 0, 2).reshape(d, H * D)
+        return mm(x, W).reshape(B, T, H, D) + sd[f"{p}.b_{m}"]  # [B, T, H, D]
+
+    q, k, v = proj(q_in, "Q"), proj(k_in, "K"), proj(v_in, "V")
+    if rope is not None:
+        q, k = apply_rotary(c, q, rope), apply_rotary(c, k, rope)
+    if p + ".smear_alpha" in sd:
+        k = smear(k, sd[p + ".smear_alpha"])
+    s = np.matmul(q.permute(0, 2, 1, 3).numpy(), k.permute(0, 2, 3, 1).numpy())  # [B, H, Tq, Tk]
+    s /= c["attn_scale"]
+    s += np.triu(np.full((T, T), -np.inf), 1)  # + 0 where key <= query, else -inf
+    s -= s.max(-1, keepdims=True)
+    np.exp(s, out=s)
+    s /= s.sum(-1, keepdims=True)
+    z = mm(torch.from_numpy(s), v.permute(0, 2, 1, 3)).permute(0, 2, 1, 3)  # [B, T, H, D]
+    # out[b, t, :] = sum_{h, e} z[b, t, h, e] W_O[h, e, :] + b_O
+    return mm(z.reshape(B, T, H * D), sd[p + ".W_O"].reshape(H * D, d)) + sd[p + ".b_O"]
+
+
+def transformer_lens_forward(sd, c, tokens):
+    """HookedTransformer.forward on token ids [B, T] -> logits [B, T, d_vocab_out]."""
+    T = tokens.shape[1]
+    if T > c["n_ctx"]:
+        fail(f"{T} tokens per row exceed transformer_lens.n_ctx = {c['n_ctx']}")
+    pos = c["positional_embedding_type"]
+    resid = sd["embed.W_E"][tokens]  # components/embed.py: W_E[tokens]  [B, T, d]
+    shortformer_pos = None
+    # HookedTransformer.get_residual: "standard" adds W_pos[:T] to the residual stream;
+    # "shortformer" keeps it aside for the blocks' query and key inputs; "rotary" has none.
+    if pos == "standard":
+        resid = resid + sd["pos_embed.W_pos"][:T]
+    elif pos == "shortformer":
+        shortformer_pos = sd["pos_embed.W_pos"][:T]
+    rope = rotary_tables(c, T) if pos == "rotary" else None
+    act = ACTIVATIONS.get(c["act_fn"])
+    for l in range(c["n_layers"]):
+        p = f"blocks.{l}"
+        # components/transformer_block.py TransformerBlock.forward:
+        #   query_input = ln1(resid_pre) + shortformer_pos_embed, key_input likewise,
+        #   value_input = ln1(resid_pre); resid_mid = resid_pre + attn_out;
+        #   resid_post = resid_mid + mlp(ln2(resid_mid)) unless attn_only.
+        x = norm(sd, c, p + ".ln1", resid)
+        x_qk = x if shortformer_pos is None else x + shortformer_pos
+        resid = resid + attention(sd, c, p + ".attn", x_qk, x_qk, x, rope)
+        if not c["attn_only"]:
+            # components/mlps/mlp.py MLP.forward: act(x @ W_in + b_in) @ W_out + b_out
+            h = act(mm(norm(sd, c, p + ".ln2", resid), sd[p + ".mlp.W_in"]) + sd[p + ".mlp.b_in"])
+            resid = resid + mm(h, sd[p + ".mlp.W_out"]) + sd[p + ".mlp.b_out"]
+    # HookedTransformer.forward: ln_final only when normalization_type is not None;
+    # components/unembed.py: residual @ W_U + b_U.
+    x = norm(sd, c, "ln_final", resid)
+    return mm(x, sd["unembed.W_U"]) + sd["unembed.b_U"]
+
+
+# ---------------------------------------------------------------------------------------------
+# The other layouts: icl-lab's own mlp-only layout and PyTorch's recurrent modules.
 
 def mlp_only_forward(sd, model, tokens):
+    ln = model["layerNorm"]
+
+    def n(name, x):
+        return F.layer_norm(x, (x.shape[-1],), sd[name + ".w"], sd[name + ".b"], eps=1e-5) if ln else x
+
     resid = sd["embed.W_E"][tokens]
     for l in range(model["nLayers"]):
-        resid = mlp(sd, f"blocks.{l}", resid, model["layerNorm"])
-    x = layer_norm(sd, "ln_final", resid, model["layerNorm"])
-    return x @ sd["unembed.W_U"] + sd["unembed.b_U"]
+        p = f"blocks.{l}"
+        h = F.gelu(n(p + ".ln2", resid) @ sd[p + ".mlp.W_in"] + sd[p + ".mlp.b_in"], approximate="tanh")
+        resid = resid + h @ sd[p + ".mlp.W_out"] + sd[p + ".mlp.b_out"]
+    return n("ln_final", resid) @ sd["unembed.W_U"] + sd["unembed.b_U"]
 
 
 def recurrent_forward(sd, modules, tokens):
@@ -123,26 +342,66 @@ def recurrent_forward(sd, modules, tokens):
         mod.load_state_dict(own, strict=True)
         built[name] = mod
     rec = [n for n in built if n not in ("embed", "unembed")][0]
-    with torch.no_grad():
-        hs, _ = built[rec](built["embed"](tokens))
-        return built["unembed"](hs)
+    hs, _ = built[rec](built["embed"](tokens))
+    return built["unembed"](hs)
 
 
-def logits_of(folder, tokens, batch):
+def load_export(folder):
+    """(forward(tokens [B, T]) -> logits [B, T, V], {"n_ctx", "n_heads"}) for an export folder."""
     with open(os.path.join(folder, "config.json")) as f:
         cfg = json.load(f)
     sd = load_safetensors(os.path.join(folder, cfg["files"]["weights"]))
+    layout = cfg["layout"]
+    if layout == "transformer_lens":
+        if cfg.get("transformer_lens") is None:
+            fail(f"{folder}: config.json has no transformer_lens config")
+        c = resolve_config(cfg["transformer_lens"])
+        smeared = "smear_alpha" in (cfg.get("extensions") or {})
+        check_state_dict(sd, c, smeared, folder)
+        return (lambda tok: transformer_lens_forward(sd, c, tok)), {"n_ctx": c["n_ctx"], "n_heads": c["n_heads"]}
+    if layout == "icl_lab_mlp_only":
+        return (lambda tok: mlp_only_forward(sd, cfg["model"], tok)), {"n_ctx": cfg["model"]["nCtx"], "n_heads": 0}
+    if layout in ("torch_lstm", "torch_rnn"):
+        return (lambda tok: recurrent_forward(sd, cfg["torch"], tok)), {"n_ctx": cfg["model"]["nCtx"], "n_heads": 0}
+    fail(f"unknown layout {layout!r} in {folder}")
+
+
+def logits_of(folder, tokens, batch):
+    forward, _ = load_export(folder)
     tok = torch.tensor(tokens, dtype=torch.long).reshape(batch, -1)
     with torch.no_grad():
-        if cfg["layout"] == "transformer_lens":
-            out = attention_forward(sd, cfg["transformer_lens"], tok)
-        elif cfg["layout"] == "icl_lab_mlp_only":
-            out = mlp_only_forward(sd, cfg["model"], tok)
-        elif cfg["layout"] in ("torch_lstm", "torch_rnn"):
-            out = recurrent_forward(sd, cfg["torch"], tok)
-        else:
-            raise SystemExit(f"check_export.py: unknown layout {cfg['layout']!r} in {folder}")
+        out = forward(tok)
     return {"shape": list(out.shape), "logits": out.flatten().tolist()}
+
+
+def window_losses(folder, path, per_batch=None):
+    """Mean loss (nats) at each index over the windows in an .npy file: index i predicts w[i+1]."""
+    w = np.load(path)
+    if w.ndim != 2 or w.shape[1] < 2:
+        fail(f"{path}: expected windows [N, nCtx + 1], found shape {list(w.shape)}")
+    forward, info = load_export(folder)
+    N, T = w.shape[0], w.shape[1] - 1
+    if T > info["n_ctx"]:
+        fail(f"{path}: windows feed {T} tokens, more than the model's n_ctx = {info['n_ctx']}")
+    windows = torch.from_numpy(w.astype(np.int64))
+    if per_batch is None:  # logits [b, T, V] and a few [b, H, T, T] score tensors, float64, ~256 MB
+        with torch.no_grad():
+            V = forward(windows[:1, :1]).shape[-1]
+        per_batch = max(1, (256 << 20) // (8 * T * (2 * V + 3 * info["n_heads"] * T)))
+    total = torch.zeros(T, dtype=DTYPE)
+    with torch.no_grad():
+        for s in range(0, N, per_batch):
+            chunk = windows[s : s + per_batch]
+            logits = forward(chunk[:, :-1])  # [b, T, V]
+            target = chunk[:, 1:]
+            loss = logits.logsumexp(-1) - logits.gather(-1, target[..., None])[..., 0]  # [b, T]
+            total += loss.sum(0)
+    mean = total / N
+    out = {"windows": N, "positions": T, "loss": mean.tolist()}
+    if T >= 500:
+        out.update({"loss_at_49": mean[49].item(), "loss_at_499": mean[499].item(),
+                    "icl_score": (mean[499] - mean[49]).item()})
+    return out
 
 
 def main():
@@ -150,16 +409,20 @@ def main():
     ap.add_argument("dir", nargs="?")
     ap.add_argument("--tokens", help="comma-separated token ids")
     ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--windows", help=".npy int32 [N, nCtx + 1]: print the mean loss at each position")
+    ap.add_argument("--windows-per-batch", type=int, help="windows per forward pass (default: by memory)")
     ap.add_argument("--spec", help="JSON file: [{dir, tokens, batch}, ...]")
     a = ap.parse_args()
     if a.spec:
         with open(a.spec) as f:
             spec = json.load(f)
         json.dump([logits_of(s["dir"], s["tokens"], s.get("batch", 1)) for s in spec], sys.stdout)
+    elif a.dir and a.windows:
+        json.dump(window_losses(a.dir, a.windows, a.windows_per_batch), sys.stdout)
     elif a.dir and a.tokens:
         json.dump(logits_of(a.dir, [int(x) for x in a.tokens.split(",")], a.batch), sys.stdout)
     else:
-        ap.error("give DIR --tokens ... or --spec FILE")
+        ap.error("give DIR --tokens ..., DIR --windows W.npy, or --spec FILE")
     sys.stdout.write("\n")
 
 

@@ -19,6 +19,7 @@ import { EXPERIMENT_NAMES, getExperiment } from "./index.ts";
 import { ExperimentError, planExperiment, runExperiment, type ExperimentResult, type RunExperimentOptions } from "./runner.ts";
 import { groupMixtures } from "./corpus-diversity.ts";
 import { DEMO } from "./common.ts";
+import { skipOrFail } from "../util/test-env.ts";
 
 const lab = mkdtempSync(join(tmpdir(), "icl-lab-experiments-"));
 process.on("exit", () => rmSync(lab, { recursive: true, force: true }));
@@ -236,12 +237,12 @@ test("corpus-source picks the Debian domains only where apt is present, and says
 
 test("corpus-source with a Debian domain (fortunes_en) where apt is present", async (t) => {
   const { which } = await import("../data/sources/debian.ts");
-  if (which("apt-get") === null || which("dpkg-deb") === null) return t.skip("no apt on this machine: Debian sources cannot be fetched");
+  if (which("apt-get") === null || which("dpkg-deb") === null) return skipOrFail(t, "no apt on this machine: Debian sources cannot be fetched");
   const { buildTextStore } = await import("../data/text-store.ts");
   try {
     await buildTextStore("fortunes_en", { lab });
   } catch (e) {
-    if (/Failed to fetch|Could not resolve|Temporary failure|Unable to locate/.test((e as Error).message)) return t.skip(`apt cannot fetch here: ${(e as Error).message}`);
+    if (/Failed to fetch|Could not resolve|Temporary failure|Unable to locate/.test((e as Error).message)) return skipOrFail(t, `apt cannot fetch here: ${(e as Error).message}`);
     throw e;
   }
   const r = await runExperiment("corpus-source", { ...quiet, domains: ["brown", "fortunes_en"], report: false });

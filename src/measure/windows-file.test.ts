@@ -9,6 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeWindowsNpy, encodeWindowsNpy, readWindowsNpy, writeWindowsNpy } from "./windows-file.ts";
+import { skipOrFail } from "../util/test-env.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "icl-lab-windows-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -32,7 +33,7 @@ test("NumPy reads the file as the same int32 array (when python3 with NumPy is a
   writeWindowsNpy(path, windows, { length: 513 });
   const py = spawnSync("python3", ["-c", "import sys, numpy as np; a = np.load(sys.argv[1]); print(a.dtype, a.shape, int(a.sum()), int(a[2, 512]))", path], { encoding: "utf8" });
   if (py.status !== 0 && /No module named|not found|ENOENT/.test(`${py.stderr}${py.error?.message ?? ""}`)) {
-    t.skip("python3 with NumPy is not available");
+    skipOrFail(t, "python3 with NumPy is not available");
     return;
   }
   const sum = windows.reduce((a, b) => a + b, 0);

@@ -1,12 +1,17 @@
 /**
  * Export: names and shapes as documented in export.ts, export → load round trips to identical
- * logits for every kind, a run's checkpoint exports through the runs store, and PyTorch (an
- * independent rebuild from the exported files, scripts/check_export.py) computes the same logits.
+ * logits for every kind, a run's checkpoint exports through the runs store, and
+ * scripts/check_export.py (what TransformerLens computes from the exported files, written from
+ * TransformerLens' source; PyTorch's modules for recurrent models) gets the same logits and
+ * per-position losses — and different ones when the config names the wrong convention.
+ *
+ * The PyTorch checks skip when /usr/bin/python3 cannot import torch and numpy, unless $CI is set
+ * or ICL_LAB_REQUIRE_TOOLS=1: then they fail.
  */
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -17,9 +22,12 @@ import { Rng } from "../util/random.ts";
 import { loadTensors, saveTensors } from "./checkpoint.ts";
 import { parseModelConfig } from "./config.ts";
 import { buildModel, type LanguageModel } from "./model.ts";
-import { exportModel, exportRun, exportedShapes, loadExported } from "./export.ts";
+import { exportModel, exportRun, exportedShapes, loadExported, transformerLensConfig } from "./export.ts";
+import { lossesAt } from "../measure/position-loss.ts";
+import { writeWindowsNpy } from "../measure/windows-file.ts";
 import { train } from "../train/train.ts";
 import { syntheticData } from "../train/fixtures/synthetic-data.ts";
+import { skipOrFail } from "../util/test-env.ts";
 
 useBackend(referenceKernels);
 
@@ -30,10 +38,14 @@ const script = fileURLToPath(new URL("../../scripts/check_export.py", import.met
 // Dimensions all different, so a swapped axis cannot go unnoticed.
 const attn = { nLayers: 2, dModel: 10, nHeads: 3, dHead: 4, nCtx: 7, dVocab: 11 };
 const CASES: Record<string, unknown> = {
-  "attn-only": { kind: "attn-only", ...attn },
+  "attn-only-shortformer": { kind: "attn-only", ...attn },
+  "attn-only-learned": { kind: "attn-only", ...attn, positions: "learned" },
+  "attn-only-rotary": { kind: "attn-only", ...attn, positions: "rotary" },
+  "attn-only-smeared-shortformer": { kind: "attn-only", ...attn, smearedKeys: true },
   "attn-only-smeared-rotary": { kind: "attn-only", ...attn, positions: "rotary", smearedKeys: true },
   "attn-only-none-noln": { kind: "attn-only", ...attn, positions: "none", layerNorm: false },
   "transformer-learned": { kind: "transformer", ...attn, dMlp: 6, positions: "learned" },
+  "transformer-shortformer-smeared": { kind: "transformer", ...attn, dMlp: 6, smearedKeys: true },
   "mlp-only": { kind: "mlp-only", nLayers: 2, dModel: 10, dMlp: 6, nCtx: 7, dVocab: 11 },
   lstm: { kind: "lstm", nLayers: 2, dModel: 10, dHidden: 5, nCtx: 7, dVocab: 11 },
   rnn: { kind: "rnn", nLayers: 2, dModel: 10, dHidden: 5, nCtx: 7, dVocab: 11 },
@@ -84,14 +96,34 @@ test("attention models export TransformerLens names and shapes; W_Q splits heads
   assert.equal(metadata.layout, "transformer_lens");
 
   const cfg = JSON.parse(readFileSync(join(dir, "config.json"), "utf8"));
-  assert.deepEqual(
-    [cfg.transformer_lens.n_layers, cfg.transformer_lens.d_model, cfg.transformer_lens.n_heads, cfg.transformer_lens.d_head,
-      cfg.transformer_lens.d_mlp, cfg.transformer_lens.n_ctx, cfg.transformer_lens.d_vocab, cfg.transformer_lens.act_fn,
-      cfg.transformer_lens.normalization_type, cfg.transformer_lens.positional_embedding_type, cfg.transformer_lens.attn_only],
-    [2, 10, 3, 4, null, 7, 11, null, "LN", "shortformer", true],
-  );
+  assert.deepEqual(cfg.transformer_lens, {
+    model_name: "icl-lab-attn-only-2l", n_layers: 2, d_model: 10, n_heads: 3, d_head: 4, d_mlp: null, n_ctx: 7, d_vocab: 11,
+    d_vocab_out: 11, act_fn: null, normalization_type: "LN", positional_embedding_type: "shortformer", rotary_dim: null,
+    rotary_base: 10000, rotary_adjacent_pairs: false, attn_only: true, eps: 1e-5, use_attn_scale: true, attn_scale: 2,
+    default_prepend_bos: false,
+  });
   assert.equal(cfg.model.kind, "attn-only");
   assert.match(cfg.extensions.smear_alpha, /sigmoid/);
+});
+
+test("transformerLensConfig() names TransformerLens' type for each positions and gelu_new for op.gelu (tanh)", () => {
+  const tl = (extra: object) => transformerLensConfig(parseModelConfig({ kind: "transformer", ...attn, dMlp: 6, ...extra }))!;
+  assert.deepEqual(
+    ["shortformer", "learned", "rotary", "none"].map((positions) => tl({ positions }).positional_embedding_type),
+    ["shortformer", "standard", "rotary", "standard"],
+  );
+  assert.deepEqual([tl({}).act_fn, tl({}).d_mlp, tl({}).attn_only], ["gelu_new", 6, false]);
+  assert.deepEqual([tl({ positions: "rotary" }).rotary_dim, tl({ positions: "rotary" }).rotary_adjacent_pairs], [4, false]);
+  assert.equal(tl({ layerNorm: false }).normalization_type, null);
+  assert.equal(transformerLensConfig(parseModelConfig(CASES.lstm)), null);
+});
+
+test("a shortformer-pre-ln model (no TransformerLens equivalent) is refused by name, before any file is written", () => {
+  const model = randomModel({ ...(CASES["attn-only-shortformer"] as object), positions: "shortformer-pre-ln" }, 3);
+  const dir = join(tmp, "pre-ln");
+  assert.throws(() => transformerLensConfig(model.config), /positions "shortformer-pre-ln".*no TransformerLens equivalent/);
+  assert.throws(() => exportModel(model, dir), /positions "shortformer-pre-ln"/);
+  assert.deepEqual(existsSync(dir) ? readdirSync(dir) : [], []);
 });
 
 test("recurrent models export PyTorch nn.LSTM / nn.RNN names: weights transposed, bias_hh zero", () => {
@@ -186,16 +218,40 @@ function logits2(model: LanguageModel, tokens: Int32Array): Float32Array {
 
 function torchAvailable(): string | null {
   if (!existsSync("/usr/bin/python3")) return "/usr/bin/python3 does not exist";
-  const r = spawnSync("/usr/bin/python3", ["-c", "import torch"], { encoding: "utf8" });
-  return r.status === 0 ? null : `PyTorch is not importable by /usr/bin/python3 (${(r.stderr || "").trim().split("\n").pop()})`;
+  const r = spawnSync("/usr/bin/python3", ["-c", "import torch, numpy"], { encoding: "utf8" });
+  return r.status === 0 ? null : `PyTorch and NumPy are not importable by /usr/bin/python3 (${(r.stderr || "").trim().split("\n").pop()})`;
+}
+
+/** True when the PyTorch check can run; skips the test, or fails it when $CI or ICL_LAB_REQUIRE_TOOLS=1 asks for the check. */
+function needTorch(t: TestContext): boolean {
+  const why = torchAvailable();
+  if (why === null) return true;
+  skipOrFail(t, `${why} (install python3-torch and python3-numpy: bash scripts/install-system.sh --test)`);
+  return false;
+}
+
+function runScript(args: string[]): string {
+  const r = spawnSync("/usr/bin/python3", [script, ...args], {
+    encoding: "utf8", env: { ...process.env, OMP_NUM_THREADS: "1" }, maxBuffer: 64 << 20,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout;
+}
+
+/** Relative 1e-4 (of the value or of the RMS of all values, whichever is larger); the first miss, or null. */
+function mismatch(ours: ArrayLike<number>, theirs: ArrayLike<number>, what: string): string | null {
+  let ss = 0;
+  for (let k = 0; k < theirs.length; k++) ss += theirs[k] * theirs[k];
+  const rms = Math.sqrt(ss / theirs.length);
+  for (let k = 0; k < theirs.length; k++) {
+    const tol = 1e-4 * Math.max(Math.abs(theirs[k]), rms);
+    if (!(Math.abs(ours[k] - theirs[k]) <= tol)) return `${what} ${k} is ${ours[k]}, PyTorch ${theirs[k]} (tolerance ${tol.toExponential(2)})`;
+  }
+  return null;
 }
 
 test("PyTorch rebuilds every kind from the exported files alone and gets our logits (relative 1e-4)", (t: TestContext) => {
-  const why = torchAvailable();
-  if (why !== null) {
-    t.skip(why);
-    return;
-  }
+  if (!needTorch(t)) return;
   const spec: Array<{ dir: string; tokens: number[]; batch: number }> = [];
   const ours: Float32Array[] = [];
   let seed = 40;
@@ -208,18 +264,69 @@ test("PyTorch rebuilds every kind from the exported files alone and gets our log
     ours.push(logits(model, tokens));
   }
   writeFileSync(join(tmp, "spec.json"), JSON.stringify(spec));
-  const r = spawnSync("/usr/bin/python3", [script, "--spec", join(tmp, "spec.json")], {
-    encoding: "utf8", env: { ...process.env, OMP_NUM_THREADS: "1" }, maxBuffer: 64 << 20,
-  });
-  assert.equal(r.status, 0, r.stderr);
-  const results = JSON.parse(r.stdout) as Array<{ shape: number[]; logits: number[] }>;
+  const results = JSON.parse(runScript(["--spec", join(tmp, "spec.json")])) as Array<{ shape: number[]; logits: number[] }>;
   Object.keys(CASES).forEach((name, i) => {
-    const g = results[i].logits, a = ours[i];
     assert.deepEqual(results[i].shape, [BATCH, T, 11], name);
-    const rms = Math.sqrt(g.reduce((s, x) => s + x * x, 0) / g.length);
-    for (let k = 0; k < g.length; k++) {
-      const tol = 1e-4 * Math.max(Math.abs(g[k]), rms);
-      assert.ok(Math.abs(a[k] - g[k]) <= tol, `${name}: logit ${k} is ${a[k]}, PyTorch ${g[k]} (tolerance ${tol.toExponential(2)})`);
-    }
+    assert.equal(mismatch(ours[i], results[i].logits, `${name}: logit`), null);
   });
+});
+
+test("check_export.py --windows gives our per-position loss and ICL score (relative 1e-4) on .npy windows", (t: TestContext) => {
+  if (!needTorch(t)) return;
+  const nCtx = 512, N = 3;
+  const model = randomModel({ kind: "transformer", nLayers: 2, dModel: 8, nHeads: 2, dHead: 4, dMlp: 6, nCtx, dVocab: 11, smearedKeys: true }, 60);
+  const dir = join(tmp, "windows-model");
+  exportModel(model, dir);
+  const rng = new Rng(61);
+  const windows = Int32Array.from({ length: N * (nCtx + 1) }, () => rng.int(11));
+  writeWindowsNpy(join(tmp, "windows.npy"), windows, { length: nCtx + 1 });
+  const m = lossesAt(model, windows, { indices: Array.from({ length: nCtx }, (_, i) => i), batchSize: N });
+  const ours = Array.from({ length: nCtx }, (_, i) => {
+    let s = 0;
+    for (let w = 0; w < N; w++) s += m.values[w * nCtx + i];
+    return s / N;
+  });
+  const r = JSON.parse(runScript([dir, "--windows", join(tmp, "windows.npy"), "--windows-per-batch", "2"])) as
+    { windows: number; positions: number; loss: number[]; loss_at_49: number; loss_at_499: number; icl_score: number };
+  assert.deepEqual([r.windows, r.positions, r.loss.length], [N, nCtx, nCtx]);
+  assert.equal(mismatch(ours, r.loss, "loss at index"), null);
+  assert.equal(mismatch([ours[49], ours[499]], [r.loss_at_49, r.loss_at_499], "loss at 49/499"), null);
+  assert.ok(Math.abs(r.icl_score - (r.loss_at_499 - r.loss_at_49)) < 1e-12);
+});
+
+test("check_export.py disagrees when config.json names the wrong convention (the check can fail)", (t: TestContext) => {
+  if (!needTorch(t)) return;
+  // The two GELUs differ by at most 4.4e-4 (near x = −2.5, where GELU itself is −0.015): MLP
+  // pre-activations held near −3 and a large W_out make that difference visible in the logits.
+  const mlpNearMinus3 = (m: LanguageModel) => {
+    for (const l of [0, 1]) {
+      m.params.get(`blocks.${l}.mlp.b_in`)!.data.fill(-3);
+      for (const [name, f] of [["W_in", 0.25], ["W_out", 300]] as const) m.params.get(`blocks.${l}.mlp.${name}`)!.data.forEach((x, i, a) => { a[i] = x * f; });
+    }
+  };
+  // Each: a model, the TransformerLens field a wrong export would write, and its wrong value.
+  const wrong: Array<[string, unknown, string, unknown, ((m: LanguageModel) => void)?]> = [
+    ["shortformer as standard", CASES["attn-only-shortformer"], "positional_embedding_type", "standard"],
+    ["rotary as GPT-J pairs", CASES["attn-only-rotary"], "rotary_adjacent_pairs", true],
+    ["tanh GELU as erf GELU", CASES["transformer-learned"], "act_fn", "gelu", mlpNearMinus3],
+    ["no attention scale", CASES["attn-only-learned"], "use_attn_scale", false],
+  ];
+  const spec: Array<{ dir: string; tokens: number[]; batch: number }> = [];
+  const ours: Float32Array[] = [];
+  wrong.forEach(([name, config, field, value, tune], i) => {
+    const model = randomModel(config, 70 + i);
+    tune?.(model);
+    const dir = join(tmp, `wrong-${i}`);
+    exportModel(model, dir);
+    const cfg = JSON.parse(readFileSync(join(dir, "config.json"), "utf8"));
+    assert.notDeepEqual(cfg.transformer_lens[field], value, name);
+    cfg.transformer_lens[field] = value;
+    writeFileSync(join(dir, "config.json"), JSON.stringify(cfg));
+    const tokens = tokensFor(80 + i);
+    spec.push({ dir, tokens: Array.from(tokens), batch: BATCH });
+    ours.push(logits(model, tokens));
+  });
+  writeFileSync(join(tmp, "wrong.json"), JSON.stringify(spec));
+  const results = JSON.parse(runScript(["--spec", join(tmp, "wrong.json")])) as Array<{ logits: number[] }>;
+  wrong.forEach(([name], i) => assert.notEqual(mismatch(ours[i], results[i].logits, "logit"), null, `${name}: the reference agreed`));
 });

@@ -16,7 +16,8 @@
  * one [d, H·D] matrix so it is one GEMM):
  *   embed.W_E              [V, d]         = ours
  *   pos_embed.W_pos        [nCtx, d]      = ours (shortformer, learned); zeros for positions
- *                                            "none" (declared "standard", which is then exact);
+ *                                            "none" (TransformerLens has no such type: declared
+ *                                            "standard" with zero W_pos, which is then exact);
  *                                            absent for rotary (TransformerLens keeps none either)
  *   blocks.{l}.ln1.w|b     [d]            = ours (absent without layer norm; likewise ln2, ln_final)
  *   blocks.{l}.attn.W_Q|W_K|W_V [H, d, D] : W_Q[h, i, j] = ours W_Q[i, h·D + j]
@@ -30,13 +31,20 @@
  *                                            it needs the key hook to apply it
  *   blocks.{l}.ln2.w|b     [d]            = ours (transformer)
  *   blocks.{l}.mlp.W_in    [d, dMlp], b_in [dMlp], W_out [dMlp, d], b_out [d]  = ours; the
- *                                            activation is GELU, tanh approximation ("gelu_new")
+ *                                            activation is GELU's tanh approximation (op.gelu), which
+ *                                            TransformerLens calls "gelu_new" ("gelu" is erf's)
  *   ln_final.w|b           [d]            = ours
  *   unembed.W_U            [d, V]         = ours;  unembed.b_U [V] = ours
- * Conventions TransformerLens shares with us: layer norm ε = 1e-5; scores scaled by 1/√D; causal
- * mask; shortformer adds W_pos to the query/key inputs only, before ln1; rotary is GPT-NeoX style
- * (halves rotate together, θ_{t,i} = t / 10000^(2i/D), rotary_dim = D). `load_state_dict` needs
- * `strict=False` there: TransformerLens' buffers (masks, rotary tables) are not weights.
+ * Conventions TransformerLens shares with us: layer norm ε = 1e-5; scores divided by attn_scale =
+ * √D; causal mask; shortformer adds W_pos[:T] to the query and key inputs after ln1
+ * (q_in = k_in = ln1(resid) + W_pos, v_in = ln1(resid)); rotary is GPT-NeoX style (dimension i
+ * turns with i + D/2, θ_{t,i} = t / 10000^(2i/D), rotary_dim = D, rotary_adjacent_pairs false).
+ * `load_state_dict` needs `strict=False` there: TransformerLens' buffers (masks, rotary tables)
+ * are not weights. The config dict names attn_scale and rotary_adjacent_pairs explicitly, so a
+ * TransformerLens older than 2.2 refuses it rather than compute another rotary layout (before
+ * 1.12.1 its default was GPT-J's adjacent pairs). Positions "shortformer-pre-ln" (icl-lab 0.1's
+ * q_in = k_in = ln1(resid + W_pos)) have no TransformerLens equivalent: exporting such a model is
+ * refused.
  *
  * `mlp-only` models (no attention; TransformerLens cannot hold them): the same names as above for
  * the parts they have (embed.W_E, blocks.{l}.ln2.*, blocks.{l}.mlp.*, ln_final.*, unembed.*).
@@ -52,13 +60,15 @@
  *   unembed.weight         [V, H]         = ours unembed.W_Uᵀ;  unembed.bias [V] = ours unembed.b_U
  * Initial states are zero. config.json's `torch` gives each module's class and keyword arguments.
  *
- * scripts/check_export.py rebuilds every kind from these files in plain PyTorch and prints its
- * logits; export.test.ts compares them with ours.
+ * scripts/check_export.py computes, in plain PyTorch and from these files alone, what
+ * TransformerLens would (attention models: driven by config.json's `transformer_lens` dict, written
+ * from TransformerLens' source, not from ours) or what the PyTorch modules compute (recurrent
+ * models); export.test.ts compares its logits with ours.
  */
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { loadCheckpoint, listCheckpoints, loadTensors, saveTensors, type LoadedTensor, type Tensor as FileTensor } from "./checkpoint.ts";
-import { isAttentionModel, parseModelConfig, type ModelConfig } from "./config.ts";
+import { isAttentionModel, parseModelConfig, type ModelConfig, type Positions } from "./config.ts";
 import { setParams } from "./load.ts";
 import { buildModel, type LanguageModel } from "./model.ts";
 import { RunStore, resolveLabDir, runDir } from "../store/run-store.ts";
@@ -89,14 +99,16 @@ interface Entry {
   transform: Transform;
 }
 
+/** Where pos_embed.W_pos comes from: our parameter, zeros (no positions), or nowhere (rotary). */
+const POS_EMBED: Record<Positions, "ours" | "zeros" | null> = {
+  shortformer: "ours", learned: "ours", "shortformer-pre-ln": "ours", none: "zeros", rotary: null,
+};
+
 function attentionEntries(c: Extract<ModelConfig, { kind: "attn-only" | "transformer" }>): Entry[] {
   const { dModel: d, nHeads: H, dHead: D, dVocab: V, nCtx } = c;
   const e: Entry[] = [{ name: "embed.W_E", shape: [V, d], ours: "embed.W_E", transform: "copy" }];
-  if (c.positions === "shortformer" || c.positions === "learned") {
-    e.push({ name: "pos_embed.W_pos", shape: [nCtx, d], ours: "pos_embed.W_pos", transform: "copy" });
-  } else if (c.positions === "none") {
-    e.push({ name: "pos_embed.W_pos", shape: [nCtx, d], ours: null, transform: "zeros" });
-  }
+  const pos = POS_EMBED[c.positions];
+  if (pos !== null) e.push({ name: "pos_embed.W_pos", shape: [nCtx, d], ours: pos === "ours" ? "pos_embed.W_pos" : null, transform: pos === "ours" ? "copy" : "zeros" });
   const same = (name: string, shape: number[]): Entry => ({ name, shape, ours: name, transform: "copy" });
   for (let l = 0; l < c.nLayers; l++) {
     const p = `blocks.${l}`;
@@ -214,10 +226,24 @@ export function exportTensors(model: LanguageModel): Record<string, FileTensor> 
   return out;
 }
 
-/** The TransformerLens HookedTransformerConfig fields of an attention model (only fields it accepts). */
+/** TransformerLens' positional_embedding_type for each of ours; null: it has no equivalent. */
+const TL_POSITIONS: Record<Positions, "shortformer" | "standard" | "rotary" | null> = {
+  shortformer: "shortformer", learned: "standard", rotary: "rotary", none: "standard", "shortformer-pre-ln": null,
+};
+
+/**
+ * The TransformerLens HookedTransformerConfig fields of an attention model (only fields it accepts;
+ * TransformerLens ≥ 2.2), null for other kinds. Throws for positions "shortformer-pre-ln", which
+ * TransformerLens cannot compute.
+ */
 export function transformerLensConfig(c: ModelConfig): Record<string, unknown> | null {
   if (!isAttentionModel(c)) return null;
-  const posType = { shortformer: "shortformer", learned: "standard", rotary: "rotary", none: "standard" }[c.positions];
+  const posType = TL_POSITIONS[c.positions];
+  if (posType === null) {
+    throw new Error(`export: positions "${c.positions}" (icl-lab 0.1's shortformer, positions added before ln1) has no TransformerLens ` +
+      `equivalent, so the model cannot be exported in the transformer_lens layout; TransformerLens' convention is positions "shortformer" ` +
+      `(added after ln1): retrain with it`);
+  }
   return {
     model_name: `icl-lab-${c.kind}-${c.nLayers}l`,
     n_layers: c.nLayers,
@@ -232,9 +258,15 @@ export function transformerLensConfig(c: ModelConfig): Record<string, unknown> |
     normalization_type: c.layerNorm ? "LN" : null,
     positional_embedding_type: posType,
     rotary_dim: c.positions === "rotary" ? c.dHead : null,
+    rotary_base: 10000,
+    // Ours turns dimension i with i + dHead/2 (transformer.ts rotary()): GPT-NeoX, not GPT-J.
+    rotary_adjacent_pairs: false,
     attn_only: c.kind === "attn-only",
     eps: 1e-5,
     use_attn_scale: true,
+    attn_scale: Math.sqrt(c.dHead),
+    // icl-lab's windows have no BOS token; only matters when TransformerLens tokenizes a string.
+    default_prepend_bos: false,
   };
 }
 
@@ -275,6 +307,7 @@ export interface ExportResult {
 export function exportModel(model: LanguageModel, dir: string, opts: ExportOptions = {}): ExportResult {
   const config = model.config;
   const { layout } = layoutOf(config);
+  const transformerLens = transformerLensConfig(config); // may refuse the model: before any file is written
   const out = resolve(dir);
   mkdirSync(out, { recursive: true });
   let tokenizer: Buffer | null = null;
@@ -304,12 +337,12 @@ export function exportModel(model: LanguageModel, dir: string, opts: ExportOptio
     model: config,
     run: opts.source ? { id: opts.source.runId, tokens: opts.source.tokens, step: opts.source.step ?? null, train: opts.source.train ?? null } : null,
     files: { weights: WEIGHTS_FILE, tokenizer: tokenizer === null ? null : TOKENIZER_FILE },
-    transformer_lens: transformerLensConfig(config),
+    transformer_lens: transformerLens,
     torch: torchModules(config),
     extensions: isAttentionModel(config) && config.smearedKeys
-      ? { smear_alpha: "blocks.{l}.attn.smear_alpha [n_heads]: k_j <- sigmoid(a_h)*k_j + (1 - sigmoid(a_h))*k_{j-1} after the key projection (and rotary); position 0 keeps its key" }
+      ? { smear_alpha: "blocks.{l}.attn.smear_alpha [n_heads]: k_j <- sigmoid(a_h)*k_j + (1 - sigmoid(a_h))*k_{j-1} after the key projection (and rotary); position 0 keeps its key. TransformerLens has no such parameter (load_state_dict(strict=False) drops it): apply it with a hook on blocks.{l}.attn.hook_rot_k (rotary) or blocks.{l}.attn.hook_k" }
       : {},
-    notes: "Layouts are documented in icl-lab's src/model/export.ts; scripts/check_export.py rebuilds the model in plain PyTorch.",
+    notes: "Layouts are documented in icl-lab's src/model/export.ts; scripts/check_export.py computes what TransformerLens (attention models) or the PyTorch modules (recurrent models) compute from these files, in plain PyTorch.",
   };
   writeFileAtomic(join(out, CONFIG_FILE), `${JSON.stringify(doc, null, 2)}\n`);
   files.push(join(out, CONFIG_FILE));

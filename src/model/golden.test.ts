@@ -32,6 +32,7 @@ import { nativeKernelsOrNull, useBackend } from "../engine/backend.ts";
 import type { Kernels } from "../engine/kernels.ts";
 import { referenceKernels } from "../engine/reference/index.ts";
 import { releaseGraph } from "../engine/tensor.ts";
+import { skipOrFail } from "../util/test-env.ts";
 import { parseModelConfig } from "./config.ts";
 import { buildModel, type LanguageModel } from "./model.ts";
 
@@ -167,8 +168,7 @@ for (const file of cases) {
     const native = nativeKernelsOrNull();
     if (native.kernels === null) {
       if (process.env.ICL_LAB_BACKEND === "native") assert.fail(`ICL_LAB_BACKEND=native but the native addon is not available: ${native.reason}`);
-      t.skip(`native backend not available: ${native.reason}`);
-      return;
+      return skipOrFail(t, `native backend not available: ${native.reason}`);
     }
     check(t, name, golden, native.kernels);
   });

@@ -6,7 +6,8 @@
  * its open page within 2 s of each checkpoint. No request leaves the machine. Screenshots go to
  * test-artifacts/serve/.
  *
- * Without /usr/bin/chromium these tests skip, except in CI (env CI set), where they fail.
+ * Without /usr/bin/chromium (or the browser named by ICL_LAB_TEST_CHROMIUM) these tests skip, except
+ * in strict mode (CI, ICL_LAB_REQUIRE_TOOLS=1: src/util/test-env.ts), where they fail.
  */
 import { after, before, test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
@@ -21,8 +22,9 @@ import { syntheticData } from "../train/fixtures/synthetic-data.ts";
 import { train } from "../train/train.ts";
 import { buildDashboardLab, type DashboardLab } from "./fixtures/dashboard-lab.ts";
 import { startDashboard, type Dashboard } from "./server.ts";
+import { skipOrFail } from "../util/test-env.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
+const CHROMIUM = process.env.ICL_LAB_TEST_CHROMIUM || "/usr/bin/chromium";
 const ARGS = [
   "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
   "--disable-component-update", "--disable-sync", "--disable-quic",
@@ -58,11 +60,10 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-/** Skips (locally) or fails (CI) without Chromium; returns whether the test may go on. */
+/** Skips (locally) or fails (strict mode) without Chromium; returns whether the test may go on. */
 function needChromium(t: TestContext): boolean {
   if (available) return true;
-  if (process.env.CI) assert.fail(`${CHROMIUM} is missing in CI: .ci/run installs the Debian package 'chromium'`);
-  t.skip(`chromium not installed (${CHROMIUM}); install it with \`apt-get install chromium\` to run the browser tests`);
+  skipOrFail(t, `chromium not installed (${CHROMIUM}); \`bash scripts/install-system.sh --test\` installs it`);
   return false;
 }
 

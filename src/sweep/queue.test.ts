@@ -1,39 +1,108 @@
 /**
- * Sweeps across machines, with a real redis-server (ICL_LAB_TEST_REDIS, default
- * redis://127.0.0.1:6390; `.ci/run` starts one): a 2 × 2 grid on two workers completes with four
+ * Sweeps across machines, with a real redis-server (ICL_LAB_TEST_REDIS when set; otherwise this file
+ * starts Debian's redis-server itself on a free loopback port, without persistence, and stops it when
+ * its tests end): a 2 × 2 grid on two workers completes with four
  * results and no duplicates, re-submission adds nothing; a worker killed with SIGKILL mid-run has
  * its job finished by the other, which resumes from the shared checkpoints, with no run lost or
  * recorded twice; Redis unreachable is a clear error within seconds. "Machines" are processes
  * here, each worker with a lab of its own and one shared folder for run folders.
  *
- * Without a reachable Redis the Redis tests are skipped, saying so; under CI they fail.
+ * Without a Redis the Redis tests are skipped, saying so; in strict mode (CI, ICL_LAB_REQUIRE_TOOLS=1:
+ * src/util/test-env.ts) they fail.
  */
-import { test, type TestContext } from "node:test";
+import { after, test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
+import { which } from "../data/sources/debian.ts";
 import { listCheckpoints } from "../model/checkpoint.ts";
 import { RunStore } from "../store/run-store.ts";
 import { logSpacedCheckpoints } from "../train/schedule.ts";
 import { expandSweep, type SweepRun } from "./expand.ts";
 import { checkRedis, coordinateSweep, redisOptions, runsQueue, type ResultMessage } from "./queue.ts";
 import { parseSweepSpec } from "./spec.ts";
+import { skipOrFail } from "../util/test-env.ts";
 
-const REDIS = process.env.ICL_LAB_TEST_REDIS || "redis://127.0.0.1:6390";
-const reachable = await checkRedis(REDIS, { connectTimeoutMs: 1000 }).then(() => true, () => false);
 const bin = fileURLToPath(new URL("../../bin/icl-lab.js", import.meta.url));
 const synthetic = fileURLToPath(new URL("./fixtures/synthetic.ts", import.meta.url));
 const root = mkdtempSync(join(tmpdir(), "icl-sweep-queue-"));
 process.on("exit", () => rmSync(root, { recursive: true, force: true }));
 
+/** A port nobody listens on at the moment of asking (the OS's pick). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+// redis-server has no "exit with the parent" option, so a shell in between holds the other end of a
+// pipe from this process and stops the server when the pipe closes: after the last test, or when
+// this process ends in any way (a failure while loading, a signal, even SIGKILL).
+const WATCHDOG = 'exec 3<&0; "$0" "$@" </dev/null & pid=$!; (read -r _ <&3; kill "$pid" 2>/dev/null) & wait "$pid"';
+
+/**
+ * The Redis these tests use: ICL_LAB_TEST_REDIS when set, else a redis-server of this file's own on a
+ * free loopback port, without persistence, stopped after the last test or when this process ends.
+ * `unavailable` says why there is none.
+ */
+async function testRedis(): Promise<{ url: string; unavailable: string | null }> {
+  const given = process.env.ICL_LAB_TEST_REDIS;
+  if (given) {
+    const why = await checkRedis(given, { connectTimeoutMs: 1000 }).then(() => null, (e: Error) => e.message);
+    return { url: given, unavailable: why && `ICL_LAB_TEST_REDIS: ${why}` };
+  }
+  const server = which("redis-server");
+  if (server === null) {
+    return { url: "", unavailable: "redis-server is not installed and ICL_LAB_TEST_REDIS is not set; `bash scripts/install-system.sh --test` installs it" };
+  }
+  let failure = "";
+  // Another process may take the free port before redis-server binds it: then try another one.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await freePort();
+    const url = `redis://127.0.0.1:${port}`;
+    const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", root];
+    const proc = spawn("/bin/sh", ["-c", WATCHDOG, server, ...args], { stdio: ["pipe", "pipe", "pipe"] });
+    let out = "";
+    proc.stdout!.on("data", (d) => (out += d));
+    proc.stderr!.on("data", (d) => (out += d));
+    proc.once("error", (e) => (out += String(e)));
+    const running = () => proc.exitCode === null && proc.signalCode === null;
+    const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
+    const stop = async () => {
+      proc.stdin!.end();
+      if (!running()) return;
+      const timer = setTimeout(() => proc.kill("SIGKILL"), 5000);
+      await exited;
+      clearTimeout(timer);
+    };
+    after(stop);
+    const t0 = Date.now();
+    while (running() && Date.now() - t0 < 10_000) {
+      if (await checkRedis(url, { connectTimeoutMs: 500 }).then(() => true, () => false)) return { url, unavailable: null };
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await stop();
+    failure = `${server} --port ${port} did not answer within 10 s: ${out.trim().split("\n").slice(-3).join(" | ")}`;
+  }
+  return { url: "", unavailable: failure };
+}
+
+const redis = await testRedis();
+const REDIS = redis.url;
+
 function needRedis(t: TestContext): boolean {
-  if (reachable) return true;
-  if (process.env.CI) assert.fail(`redis-server not running on ${REDIS} (.ci/run starts one on 127.0.0.1:6390)`);
-  t.skip(`redis-server not running on ${REDIS}`);
+  if (redis.unavailable === null) return true;
+  skipOrFail(t, redis.unavailable);
   return false;
 }
 

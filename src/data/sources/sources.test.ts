@@ -11,6 +11,7 @@ import { messageBody } from "./email.ts";
 import { DEFAULT_SUITE, getSource, listSources, registerSource } from "./registry.ts";
 import { saveUserSource } from "./user.ts";
 import { poemText } from "./zh-poetry.ts";
+import { skipOrFail } from "../../util/test-env.ts";
 
 const lab = tempLab();
 
@@ -140,12 +141,12 @@ test("registerSource() rejects bad ids and built-in ids", () => {
 
 test("a real Debian source: fortunes_en fetched with apt-get download + dpkg-deb -x into the lab", async (t) => {
   const { which } = await import("./debian.ts");
-  if (which("apt-get") === null || which("dpkg-deb") === null) return t.skip("no apt on this machine");
+  if (which("apt-get") === null || which("dpkg-deb") === null) return skipOrFail(t, "no apt on this machine");
   let store;
   try {
     store = await buildTextStore("fortunes_en", { lab });
   } catch (e) {
-    if (/Failed to fetch|Could not resolve|Temporary failure|Unable to locate/.test((e as Error).message)) return t.skip(`apt cannot fetch here: ${(e as Error).message}`);
+    if (/Failed to fetch|Could not resolve|Temporary failure|Unable to locate/.test((e as Error).message)) return skipOrFail(t, `apt cannot fetch here: ${(e as Error).message}`);
     throw e;
   }
   assert.ok(store.manifest.nDocs > 10_000, `${store.manifest.nDocs} fortunes`);

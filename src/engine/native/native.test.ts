@@ -7,24 +7,25 @@
  * rel 1e-5 / abs 1e-6; GEMM-based kernels (float accumulation in oneDNN against the reference's
  * double) abs 2e-6·k. Backward kernels accumulate, so gradient buffers start from random values.
  *
- * Without the addon the tests are skipped with the reason, or fail when ICL_LAB_BACKEND=native
- * (CI builds the addon and sets it).
+ * Without the addon the tests are skipped with the reason, or fail when ICL_LAB_BACKEND=native or
+ * in strict mode (CI, ICL_LAB_REQUIRE_TOOLS=1: src/util/test-env.ts).
  */
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import type { GemmParams, Kernels, UnaryOp } from "../kernels.ts";
 import { referenceKernels as R } from "../reference/index.ts";
+import { skipOrFail } from "../../util/test-env.ts";
 import { loadNativeKernels } from "./index.ts";
 
 const loaded = loadNativeKernels();
 
-/** The native kernels, or null after marking the test skipped (failed when native is required). */
+/** The native kernels, or null after marking the test skipped (failed when native is required, or in strict mode). */
 function native(t: TestContext): Kernels | null {
   if (loaded.ok) return loaded.kernels;
   if (process.env.ICL_LAB_BACKEND === "native") {
     assert.fail(`ICL_LAB_BACKEND=native but the native addon is not available: ${loaded.reason}`);
   }
-  t.skip(loaded.reason);
+  skipOrFail(t, loaded.reason);
   return null;
 }
 
