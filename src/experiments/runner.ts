@@ -338,11 +338,15 @@ async function finalMeasures(plan: ExperimentPlanResult, log: (line: string) => 
         const { MEASURES } = await import("../measure/index.ts");
         const { model } = modelFromCheckpoint(config.model, last.path);
         const d = await experimentData(config, plan.lab);
+        // The run's own measurement inputs (stored when it trained; a run trained before they
+        // were stored gets them derived from this data, as its trainer did, and kept).
+        const { measureInputs } = await import("../measure/run-inputs.ts");
+        const { inputs } = await measureInputs(store, r.runId, { data: d, save: true });
         const options = {
-          ...config.measureOptions,
-          [fm.measure]: { nWindows: SCALES[plan.options.scale].ablationWindows, ...config.measureOptions?.[fm.measure], ...fm.options },
+          ...inputs.options,
+          [fm.measure]: { nWindows: SCALES[plan.options.scale].ablationWindows, ...inputs.options[fm.measure], ...fm.options },
         };
-        const result = MEASURES[fm.measure](model, { data: d, tokens: last.tokens, seed: config.seed, options }) as unknown as Record<string, MeasureValue>;
+        const result = MEASURES[fm.measure](model, { data: d, tokens: last.tokens, inputs, seed: inputs.seed, options }) as unknown as Record<string, MeasureValue>;
         storeResults(store, r.runId, last.tokens, fm.measure, result);
         store.logJson(r.runId, last.tokens, finalKey(fm.measure), { seconds: (performance.now() - t0) / 1000, options: options[fm.measure] } as never);
       }

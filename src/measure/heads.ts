@@ -26,9 +26,11 @@
  * occurrence per repeat) from a pool that excludes the BOS token and, when token frequencies are
  * given, tokens never seen, the `excludeFraction` (10%) most and 10% least frequent of the rest
  * and rare ones (under a tenth of an even share; see tokenPool) (Olsson: "excluding the most and
- * least common tokens"). Without frequencies every token but BOS
- * is eligible. BOS: `vocab.bos` (the tokenizer's end-of-document token, which starts every document
- * of packed windows); with none given (null), no token is prepended.
+ * least common tokens"). Without frequencies every token but BOS is eligible (token-pool.ts). A
+ * run derives its pool once, from its training data, and keeps it with the run (inputs.ts,
+ * run-inputs.ts); `pool` passes it in, so every reader draws the same tokens. BOS: `vocab.bos`
+ * (the tokenizer's end-of-document token, which starts every document of packed windows); with
+ * none given (null), no token is prepended.
  *
  * Copying score: the head's OV circuit on a token's embedding, through the unembedding:
  * logits_t = W_U · W_O^h · W_V^h · E_t with the layer norms folded as TransformerLens folds them
@@ -46,59 +48,9 @@ import { isAttentionModel, type AttentionConfig } from "../model/config.ts";
 import type { LanguageModel } from "../model/model.ts";
 import { patternHooks } from "../model/hooks.ts";
 import { Rng } from "../util/random.ts";
+import { checkPool, headScorePool, headScoreSettings, type VocabInfo } from "./token-pool.ts";
 
-/** What the measures need to know about the vocabulary beyond its size. */
-export interface VocabInfo {
-  /** Token prepended to head-score sequences and task prompts (the end-of-document token); null: none. */
-  bos?: number | null;
-  /** Count (or frequency) of each token id in the training data, length dVocab. */
-  frequencies?: ArrayLike<number>;
-}
-
-/** Default share of the most and of the least frequent tokens left out of random sequences. */
-export const DEFAULT_EXCLUDE_FRACTION = 0.1;
-
-/**
- * Share of an even split below which a token counts as rare: a token is left out when its
- * frequency is under `DEFAULT_RARE_SHARE` / (number of tokens seen).
- */
-export const DEFAULT_RARE_SHARE = 0.1;
-
-/**
- * Token ids random sequences draw from: every id but BOS; with frequencies, only tokens seen in
- * the training data, without the `excludeFraction` most and least frequent of them and without
- * rare ones (frequency under `rareShare` of an even split). The last rule matters for byte-level
- * vocabularies: a third of the byte values a mixed English corpus contains are pieces of rare
- * UTF-8 characters, far more than the least frequent 10%, and a model has barely learned them —
- * measured on the demo's 2-layer model, random sequences of them cut its best head's induction
- * score from 0.50 to 0.32 (docs/demo-calibration.md). Olsson et al. leave out "the most and least
- * common tokens" for the same reason. When the rare-token rule leaves fewer than `minSize` tokens
- * (a small alphabet: English text alone has ~80 byte values, many of them rare), the most frequent
- * of the rare ones are kept to make up `minSize`.
- */
-export function tokenPool(dVocab: number, vocab: VocabInfo = {}, opts: { excludeFraction?: number; rareShare?: number; minSize?: number } = {}): Int32Array {
-  const bos = vocab.bos ?? null;
-  const frac = opts.excludeFraction ?? DEFAULT_EXCLUDE_FRACTION;
-  const rare = opts.rareShare ?? DEFAULT_RARE_SHARE;
-  if (!(frac >= 0 && frac < 0.5)) throw new Error(`tokenPool: 'excludeFraction' must be in [0, 0.5), found ${frac}`);
-  if (!(rare >= 0 && rare < 1)) throw new Error(`tokenPool: 'rareShare' must be in [0, 1), found ${rare}`);
-  let ids = Array.from({ length: dVocab }, (_, i) => i).filter((i) => i !== bos);
-  const f = vocab.frequencies;
-  if (f !== undefined) {
-    if (f.length !== dVocab) throw new Error(`tokenPool: 'frequencies' has ${f.length} entries, expected dVocab = ${dVocab}`);
-    ids = ids.filter((i) => f[i] > 0).sort((a, b) => f[a] - f[b] || a - b);
-    let total = 0;
-    for (const i of ids) total += f[i];
-    const minCount = (rare * total) / Math.max(1, ids.length);
-    const cut = Math.floor(ids.length * frac);
-    const middle = ids.slice(cut, ids.length - cut); // ascending frequency
-    const kept = middle.filter((i) => f[i] >= minCount);
-    const rareOnes = middle.filter((i) => f[i] < minCount);
-    const refill = Math.max(0, Math.min(rareOnes.length, (opts.minSize ?? 0) - kept.length));
-    ids = [...rareOnes.slice(rareOnes.length - refill), ...kept];
-  }
-  return Int32Array.from(ids);
-}
+export { DEFAULT_EXCLUDE_FRACTION, DEFAULT_RARE_SHARE, checkPool, headScorePool, headScoreSettings, taskPool, tokenPool, type VocabInfo } from "./token-pool.ts";
 
 /** `length` distinct tokens from `pool` (a partial Fisher-Yates shuffle of a scratch copy). */
 export function sampleDistinct(pool: Int32Array, rng: Rng, opts: { length: number }): Int32Array {
@@ -215,6 +167,11 @@ export function patternScore(attn: ArrayLike<number>, detection: ArrayLike<numbe
 
 export interface HeadScoreOptions {
   vocab?: VocabInfo;
+  /**
+   * The token pool random sequences draw from, when the run fixed it (src/measure/inputs.ts);
+   * `vocab.frequencies` and `excludeFraction` are then not used. Default: `headScorePool`.
+   */
+  pool?: Int32Array;
   /** Seed of the random sequences and copying tokens (default 0). */
   seed?: number;
   /** Sequences each attention score is averaged over (default 10). */
@@ -343,22 +300,17 @@ export function rescaleCopying(raw: number): number {
  */
 export function headScores(model: LanguageModel, opts: HeadScoreOptions = {}): HeadScoresResult {
   const c = model.config;
-  const bos = opts.vocab?.bos ?? null;
-  const nSequences = opts.nSequences ?? 10;
+  const settings = headScoreSettings(c.nCtx, opts);
+  const { nSequences, inductionLength, prefixLength, prefixRepeats, bos } = settings;
   const offset = bos === null ? 0 : 1;
-  // Shorter sequences where the context is too small for the defaults (tiny test models).
-  const inductionLength = opts.inductionLength ?? Math.min(50, Math.floor((c.nCtx - offset) / 2));
-  const prefixRepeats = opts.prefixRepeats ?? 4;
-  const prefixLength = opts.prefixLength ?? Math.min(25, Math.floor((c.nCtx - offset) / prefixRepeats));
-  const copyingTokens = opts.copyingTokens ?? 200;
-  const settings = { nSequences, inductionLength, prefixLength, prefixRepeats, copyingTokens, bos };
   if (!isAttentionModel(c)) return { heads: [], ...settings };
   for (const [name, v, min] of [["inductionLength", inductionLength, 2], ["prefixLength", prefixLength, 2], ["prefixRepeats", prefixRepeats, 2], ["nSequences", nSequences, 1]] as const) {
     if (!Number.isInteger(v) || v < min) throw new Error(`headScores: '${name}' must be an integer ≥ ${min}, found ${v} (model nCtx ${c.nCtx})`);
   }
   if (offset + 2 * inductionLength > c.nCtx) throw new Error(`headScores: induction sequences of ${offset + 2 * inductionLength} tokens exceed nCtx ${c.nCtx}`);
   if (offset + prefixLength * prefixRepeats > c.nCtx) throw new Error(`headScores: prefix-matching sequences of ${offset + prefixLength * prefixRepeats} tokens exceed nCtx ${c.nCtx}`);
-  const pool = tokenPool(c.dVocab, opts.vocab, { excludeFraction: opts.excludeFraction, minSize: Math.max(inductionLength, prefixLength) });
+  const pool = opts.pool ?? headScorePool(c, opts);
+  if (opts.pool !== undefined) checkPool(pool, c.dVocab, bos, "headScores");
   const rng = new Rng(opts.seed ?? 0);
   const H = c.nHeads;
 
@@ -374,7 +326,7 @@ export function headScores(model: LanguageModel, opts: HeadScoreOptions = {}): H
   const preDet = prefixMatchingDetection({ length: prefixLength, repeats: prefixRepeats, bos: bos !== null });
   const prefix = scoreHeads(attentionPatterns(model, pre.tokens, nSequences), nSequences, H, pre.T, () => preDet, "targeted");
 
-  const copyTokens = sampleDistinct(pool, rng, { length: Math.min(copyingTokens, pool.length) });
+  const copyTokens = sampleDistinct(pool, rng, { length: Math.min(settings.copyingTokens, pool.length) });
   const copying = copyingShares(model, copyTokens);
 
   const heads: HeadScore[] = [];

@@ -5,8 +5,8 @@
  * Every measure is a pure function (model, fixed inputs, options) → plain JSON-serialisable result
  * (numbers, strings, arrays, objects; no typed arrays), forward-only and deterministic for a seed.
  * The registry adapts each one to a common signature `(model, ctx)`, where ctx holds what stays
- * fixed for a whole run: the evaluation windows, a seed and what the measures must know about the
- * vocabulary, plus per-measure option overrides.
+ * fixed for a whole run: the evaluation windows and the run's measurement inputs (seed, BOS, token
+ * pools, per-measure options: inputs.ts, stored with the run, run-inputs.ts).
  */
 import type { LanguageModel } from "../model/model.ts";
 import { headAblation, type AblationOptions } from "./ablation.ts";
@@ -15,6 +15,7 @@ import { iclScore, type IclOptions } from "./icl-score.ts";
 import { tokenLossVector, type TokenLossOptions } from "./pca.ts";
 import { positionLoss, type PositionLossOptions } from "./position-loss.ts";
 import { taskAccuracy, type TaskOptions } from "./tasks.ts";
+import type { MeasureInputs } from "./inputs.ts";
 
 export * from "./stats.ts";
 export * from "./position-loss.ts";
@@ -25,14 +26,20 @@ export * from "./phase-change.ts";
 export * from "./pca.ts";
 export * from "./tasks.ts";
 export * from "./windows-file.ts";
+export * from "./inputs.ts";
+export * from "./phase-analysis.ts";
 
 /**
  * What a run holds fixed for every checkpoint's measurements. Either the fields below, or the
- * trainer's context (`{ data, tokens, seed }` from src/train/train.ts), read structurally: the
- * windows come from `data.eval`, the token frequencies from `data.tokenCounts` and BOS from
- * `data.eodId` (the end-of-document token) when the fields below are absent.
+ * trainer's context (`{ data, tokens, seed, options, inputs }` from src/train/train.ts), read
+ * structurally: the windows come from `data.eval`. With `inputs` (the run's stored measurement
+ * inputs), BOS and the token pools come from them, and the seed and options unless `seed` /
+ * `options` are given; without, the token frequencies come from `data.tokenCounts` and BOS from
+ * `data.eodId` (the end-of-document token) when `vocab` is absent.
  */
 export interface MeasureContext {
+  /** The run's measurement inputs (seed, BOS, token pools, options): see inputs.ts. */
+  inputs?: MeasureInputs;
   /** Evaluation windows [N, windowLength] (row-major token ids), the same at every checkpoint. */
   windows?: Int32Array;
   /** Tokens per window (default the model's nCtx + 1). */
@@ -67,10 +74,13 @@ interface Resolved {
   windowLength: number | undefined;
   seed: number;
   vocab: VocabInfo;
+  pools: MeasureInputs["pools"] | undefined;
+  options: NonNullable<MeasureContext["options"]>;
 }
 
 function resolve(ctx: MeasureContext): Resolved {
   const windows = ctx.windows ?? ctx.data?.eval.windows;
+  const inputs = ctx.inputs;
   return {
     // Only the loss measures need windows; the error names both places they may come from.
     windows: () => {
@@ -78,8 +88,11 @@ function resolve(ctx: MeasureContext): Resolved {
       return windows;
     },
     windowLength: ctx.windowLength ?? (ctx.windows === undefined ? ctx.data?.eval.length : undefined),
-    seed: ctx.seed ?? 0,
-    vocab: ctx.vocab ?? { bos: ctx.data?.eodId ?? null, frequencies: ctx.data?.tokenCounts },
+    seed: ctx.seed ?? inputs?.seed ?? 0,
+    // The pools exclude the inputs' BOS: the two come together or not at all.
+    vocab: inputs !== undefined ? { bos: inputs.bos } : ctx.vocab ?? { bos: ctx.data?.eodId ?? null, frequencies: ctx.data?.tokenCounts },
+    pools: inputs?.pools,
+    options: ctx.options ?? (inputs?.options as MeasureContext["options"]) ?? {},
   };
 }
 
@@ -97,27 +110,27 @@ function resolve(ctx: MeasureContext): Resolved {
 export const MEASURES = {
   icl: (model, ctx) => {
     const r = resolve(ctx);
-    return iclScore(model, r.windows(), { windowLength: r.windowLength, seed: r.seed, ...ctx.options?.icl });
+    return iclScore(model, r.windows(), { windowLength: r.windowLength, seed: r.seed, ...r.options.icl });
   },
   positionLoss: (model, ctx) => {
     const r = resolve(ctx);
-    return positionLoss(model, r.windows(), { windowLength: r.windowLength, ...ctx.options?.positionLoss });
+    return positionLoss(model, r.windows(), { windowLength: r.windowLength, ...r.options.positionLoss });
   },
   heads: (model, ctx) => {
     const r = resolve(ctx);
-    return headScores(model, { seed: r.seed, vocab: r.vocab, ...ctx.options?.heads });
+    return headScores(model, { seed: r.seed, vocab: r.vocab, pool: r.pools?.heads, ...r.options.heads });
   },
   ablation: (model, ctx) => {
     const r = resolve(ctx);
-    return headAblation(model, r.windows(), { windowLength: r.windowLength, seed: r.seed, ...ctx.options?.ablation });
+    return headAblation(model, r.windows(), { windowLength: r.windowLength, seed: r.seed, ...r.options.ablation });
   },
   tasks: (model, ctx) => {
     const r = resolve(ctx);
-    return taskAccuracy(model, { seed: r.seed, vocab: r.vocab, ...ctx.options?.tasks });
+    return taskAccuracy(model, { seed: r.seed, vocab: r.vocab, pool: r.pools?.tasks, ...r.options.tasks });
   },
   tokenLoss: (model, ctx) => {
     const r = resolve(ctx);
-    return tokenLossVector(model, r.windows(), { windowLength: r.windowLength, seed: r.seed, ...ctx.options?.tokenLoss });
+    return tokenLossVector(model, r.windows(), { windowLength: r.windowLength, seed: r.seed, ...r.options.tokenLoss });
   },
 } satisfies Record<string, MeasureFn>;
 

@@ -27,7 +27,8 @@ import * as op from "../engine/ops/index.ts";
 import { noGrad, tidy } from "../engine/tensor.ts";
 import type { LanguageModel } from "../model/model.ts";
 import { Rng } from "../util/random.ts";
-import { sampleDistinct, tokenPool, type VocabInfo } from "./heads.ts";
+import { sampleDistinct } from "./heads.ts";
+import { checkPool, taskPool, type VocabInfo } from "./token-pool.ts";
 
 export const TASK_NAMES = ["induction", "kv-recall", "classification"] as const;
 export type TaskName = (typeof TASK_NAMES)[number];
@@ -176,6 +177,11 @@ export interface TaskOptions {
   nPrompts?: number;
   seed?: number;
   vocab?: VocabInfo;
+  /**
+   * The token pool prompts draw from, when the run fixed it (src/measure/inputs.ts);
+   * `vocab.frequencies` is then not used. Default: `taskPool`.
+   */
+  pool?: Int32Array;
   batchSize?: number;
 }
 
@@ -195,9 +201,8 @@ export function taskAccuracy(model: LanguageModel, opts: TaskOptions = {}): { ta
   const shots = [...(opts.shots ?? DEFAULT_SHOTS)];
   const nPrompts = opts.nPrompts ?? 200;
   const bos = opts.vocab?.bos ?? null;
-  // Every seen token but the 10% most and least frequent, rare ones included (the tasks' measured
-  // accuracies were made with this pool; see tokenPool for the head scores' stricter one).
-  const pool = tokenPool(model.config.dVocab, opts.vocab, { rareShare: 0 });
+  const pool = opts.pool ?? taskPool(model.config.dVocab, opts.vocab);
+  if (opts.pool !== undefined) checkPool(pool, model.config.dVocab, bos, "taskAccuracy");
   const rng = new Rng(opts.seed ?? 0);
   return {
     tasks: names.map((name) => {

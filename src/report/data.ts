@@ -6,16 +6,16 @@
  *
  * Stored names (src/train/train.ts `storeResults`: a measure's key `k` is stored as `<measure>.k`):
  *   metrics  train_loss, icl.score, icl.lo, icl.hi, icl.se, icl.loss50, icl.loss500, heads.bos;
+ *   run      the measurement inputs (seed, BOS, token pools; src/measure/run-inputs.ts);
  *   vectors  positionLoss.meanLoss [nCtx], tokenLoss.losses [nWindows];
  *   records  heads.heads (HeadScore[]), ablation.clean, ablation.heads (HeadAblation[]),
  *            tasks.tasks (TaskResult[]).
  * Every reader tolerates what a run lacks (a run may measure only `icl`): the figures say so.
  */
 import type { RunInfo, RunStore } from "../store/run-store.ts";
-import {
-  detectLossBump, iclPhaseChange, inductionPhaseChange, type LossBump, type PhaseChange,
-} from "../measure/phase-change.ts";
-import { median } from "../measure/stats.ts";
+import type { LossBump, PhaseChange } from "../measure/phase-change.ts";
+import { isHeadList, phaseAnalysis } from "../measure/phase-analysis.ts";
+import { storedMeasureInputs, type MeasureInputs } from "../measure/inputs.ts";
 import type { HeadAblation } from "../measure/ablation.ts";
 import type { HeadScore } from "../measure/heads.ts";
 import type { TaskResult } from "../measure/tasks.ts";
@@ -58,8 +58,13 @@ export interface RunData {
   extraIclSeries: Record<string, Array<{ tokens: number; score: number; lo: number | null; hi: number | null }>>;
   /** Confidence level of the ICL-score intervals (e.g. 0.95), from `icl.confidence`. */
   confidence: number | null;
-  /** BOS token the head scores used (null: none), from `heads.bos`. */
+  /** BOS token the head scores used (null: none): the run's measurement inputs', else `heads.bos`. */
   bos: number | null;
+  /**
+   * The run's stored measurement inputs (seed, BOS, token pools: src/measure/inputs.ts), for what
+   * the report recomputes (the attention figure); null for runs trained before they were stored.
+   */
+  inputs: MeasureInputs | null;
   phase: PhaseChange;
   inductionPhase: PhaseChange & { layer: number | null; head: number | null };
   bump: LossBump;
@@ -178,10 +183,6 @@ function shortModel(c: StoredConfig | null, info: RunInfo): string {
   return c?.model?.nLayers !== undefined ? `${kind} ${c.model.nLayers}L` : kind;
 }
 
-function isHeadList(v: unknown): v is HeadScore[] {
-  return Array.isArray(v) && v.every((h) => h !== null && typeof h === "object" && typeof (h as HeadScore).layer === "number" && typeof (h as HeadScore).head === "number");
-}
-
 /** Reads one run's series and detects its phase change, induction rise and loss bump. */
 export function readRun(store: RunStore, info: RunInfo): Omit<RunData, "label" | "group"> {
   const id = info.id;
@@ -227,20 +228,19 @@ export function readRun(store: RunStore, info: RunInfo): Omit<RunData, "label" |
   }
   const conf = series(store, id, "icl.confidence");
   const confidence = conf.length > 0 ? conf[conf.length - 1].value : null;
+  const inputs = storedMeasureInputs(store, id);
   const bosSeries = store.metricSeries(id, "heads.bos");
   const bosValue = bosSeries[bosSeries.length - 1]?.value;
-  const bos = bosValue !== undefined && Number.isFinite(bosValue) ? bosValue : null;
+  const bos = inputs !== null ? inputs.bos : bosValue !== undefined && Number.isFinite(bosValue) ? bosValue : null;
 
-  // The ICL score's own bootstrap standard error is the noise the detector should compare with.
-  const ses = icl.map((c) => c.se).filter((v): v is number => v !== null && Number.isFinite(v));
-  const phase = iclPhaseChange(icl.map((c) => ({ tokens: c.tokens, value: c.score })), ses.length > 0 ? { noise: median(Float64Array.from(ses)) } : {});
-  const inductionPhase = inductionPhaseChange(heads);
-  const bump = detectLossBump(trainLoss.map((p) => ({ tokens: p.tokens, value: p.value })));
+  // The one phase-change analysis (also `icl-lab measure phase`): the ICL drop against its own
+  // bootstrap standard error, the best head's induction rise, the loss bump.
+  const analysis = phaseAnalysis({ icl: icl.map((c) => ({ tokens: c.tokens, value: c.score, se: c.se })), heads, loss: trainLoss });
   const last = store.lastCheckpoint(id);
   return {
     id, info, config, model: describeModel(config, info.kind),
-    icl, trainLoss, positionLoss, heads, ablation, tasks, tokenLoss, extraIcl, extraIclSeries, confidence, bos,
-    phase, inductionPhase, bump,
+    icl, trainLoss, positionLoss, heads, ablation, tasks, tokenLoss, extraIcl, extraIclSeries, confidence, bos, inputs,
+    phase: analysis.icl, inductionPhase: analysis.induction, bump: analysis.lossBump,
     lastCheckpoint: last ? { tokens: last.tokens, path: last.path } : null,
   };
 }

@@ -1,8 +1,12 @@
 /**
  * The attention view's data: every head's attention pattern at one checkpoint of a run, on a
- * text (encoded with the run's tokenizer) or on a repeated random sequence (BOS when the run's
- * head scores used one, then `length` distinct random tokens twice, from a seed: the induction
- * score's sequence, src/measure/heads.ts).
+ * text (encoded with the run's tokenizer) or on a repeated random sequence: the induction score's
+ * sequence (src/measure/heads.ts), drawn with the run's measurement inputs (src/measure/
+ * run-inputs.ts: its BOS, its head-score token pool and, unless the request gives one, its seed),
+ * so that with `length` = the run's induction length it is the first sequence its stored induction
+ * scores average over, and the per-head score on it is the measure's (patternScore, targeted rows).
+ * A run trained before its inputs were stored has no pool: the tokens then come from every token
+ * but BOS, and a note says so.
  *
  * The store keeps head scores, not patterns, so this is the dashboard's one use of a model: the
  * checkpoint's parameters are loaded into the model its config describes and the forward pass
@@ -17,7 +21,9 @@ import { join, relative } from "node:path";
 import { isAttentionModel, parseModelConfig, type AttentionConfig } from "../model/config.ts";
 import { modelFromCheckpoint } from "../model/load.ts";
 import type { LanguageModel } from "../model/model.ts";
-import { attentionPatterns, inductionDetection, repeatedSequences, tokenPool, type HeadScore } from "../measure/heads.ts";
+import { attentionPatterns, inductionDetection, patternScore, repeatedSequences, tokenPool, type HeadScore } from "../measure/heads.ts";
+import type { MeasureInputs } from "../measure/inputs.ts";
+import { storedMeasureInputs } from "../measure/run-inputs.ts";
 import { byteTokenizer, loadTokenizer, type Tokenizer } from "../data/tokenizer.ts";
 import type { RunInfo, RunStore } from "../store/run-store.ts";
 import { Rng } from "../util/random.ts";
@@ -46,6 +52,7 @@ export interface AttentionRequest {
   text?: string;
   /** Length of the repeated segment (default 20). */
   length?: number;
+  /** Seed of the random tokens (default: the run's measurement seed). */
   seed?: number;
 }
 
@@ -108,8 +115,14 @@ export function computeAttention(store: RunStore, info: RunInfo, req: AttentionR
   const model = loadModel(ck.path, ck.sha256, config);
 
   const notes: string[] = [];
+  let inputs: MeasureInputs | null;
+  try {
+    inputs = storedMeasureInputs(store, info.id);
+  } catch (e) {
+    throw new AttentionRequestError(409, (e as Error).message);
+  }
   const bosSeries = store.metricSeries(info.id, "heads.bos").filter((p) => Number.isFinite(p.value));
-  const bos = bosSeries.length > 0 ? bosSeries[bosSeries.length - 1].value : null;
+  const bos = inputs !== null ? inputs.bos : bosSeries.length > 0 ? bosSeries[bosSeries.length - 1].value : null;
   let tok: Tokenizer | null = null;
   try {
     tok = runTokenizer(store, info);
@@ -123,6 +136,7 @@ export function computeAttention(store: RunStore, info: RunInfo, req: AttentionR
 
   let tokens: Int32Array;
   let source: AttentionView["source"];
+  let seed: number | null = null;
   if (req.text !== undefined) {
     if (!tok) throw new AttentionRequestError(409, `run '${info.id}' has no usable tokenizer (no tokenizer.json in its run folder): use a repeated random sequence`);
     const encoded = tok.encode(req.text);
@@ -134,11 +148,17 @@ export function computeAttention(store: RunStore, info: RunInfo, req: AttentionR
     source = "text";
   } else {
     const offset = bos !== null ? 1 : 0;
-    const pool = tokenPool(config.dVocab, { bos });
+    let pool: Int32Array;
+    if (inputs !== null) pool = inputs.pools.heads;
+    else {
+      pool = tokenPool(config.dVocab, { bos });
+      notes.push("this run has no stored measurement inputs (it was trained before they were stored): the random tokens come from every token but BOS, not from its head scores' pool");
+    }
     const wanted = req.length ?? 20;
     const length = Math.max(2, Math.min(wanted, MAX_REPEAT_LENGTH, Math.floor((config.nCtx - offset) / 2), pool.length));
     if (length !== wanted) notes.push(`segment length ${wanted} does not fit (context ${config.nCtx}, ${pool.length} distinct tokens): ${length} used`);
-    tokens = repeatedSequences(pool, new Rng(req.seed ?? 0), { count: 1, length, repeats: 2, bos }).tokens;
+    seed = req.seed ?? inputs?.seed ?? 0;
+    tokens = repeatedSequences(pool, new Rng(seed), { count: 1, length, repeats: 2, bos }).tokens;
     source = "repeated";
   }
 
@@ -152,12 +172,10 @@ export function computeAttention(store: RunStore, info: RunInfo, req: AttentionR
   const det = inductionDetection(tokens);
   const targets: Array<{ query: number; key: number }> = [];
   for (let q = 0; q < T; q++) for (let k = 0; k <= q; k++) if (det[q * T + k] > 0) targets.push({ query: q, key: k });
-  const rows = new Set(targets.map((t) => t.query)).size;
+  // The measure's own ratio (heads.ts): the induction score on this sequence.
   const sequenceScores = perLayer.map((p) => Array.from({ length: H }, (_, h) => {
-    if (rows === 0) return null;
-    let sum = 0;
-    for (const t of targets) sum += p[(h * T + t.query) * T + t.key];
-    return sum / rows;
+    if (targets.length === 0) return null;
+    return patternScore(p.subarray(h * T * T, (h + 1) * T * T), det, { rows: "targeted" });
   }));
 
   const stored = store.jsonSeries(info.id, "heads.heads")
@@ -175,6 +193,8 @@ export function computeAttention(store: RunStore, info: RunInfo, req: AttentionR
     runId: info.id,
     checkpoint: ck.tokens,
     source,
+    seed,
+    pool: source === "text" ? null : inputs !== null ? "run" : "all",
     tokens: Array.from(tokens),
     labels: Array.from(tokens, (id) => tokenLabel(tok, id, bos)),
     nLayers: config.nLayers,

@@ -168,6 +168,9 @@ test("attention: every head's pattern on a repeated random sequence, the stored 
   assert.ok(a.sequenceScores.flat().every((s) => s !== null && s >= 0 && s <= 1));
   assert.deepEqual(a.inductionHeads, ["L1H0"], "the stored induction score (0.8) marks L1H0");
   assert.equal(a.stored!.tokens, a.checkpoint);
+  // The fixture run stored no measurement inputs (as runs trained before them): no pool to draw from, and the view says so.
+  assert.deepEqual([a.pool, a.seed], ["all", 3]);
+  assert.match(a.notes.join(" "), /no stored measurement inputs .* not from its head scores' pool/);
   // Same seed, same sequence.
   assert.deepEqual((await get<AttentionView>("/api/runs/fx-2l/attention?length=10&seed=3")).tokens, a.tokens);
   // Text needs a tokenizer whose vocabulary fits the model: the fixture's byte tokenizer (257) does not fit dVocab 24.
@@ -196,6 +199,7 @@ test("attention on a text: encoded with the run's tokenizer, shown as text, cut 
   // The second "a" (5) repeats the first (0): an induction head looks at the "b" after it (1); likewise "b" (6) → 2.
   assert.deepEqual(a.targets, [{ query: 5, key: 1 }, { query: 6, key: 2 }]);
   assert.equal(a.stored, null, "the run stored no head scores");
+  assert.deepEqual([a.pool, a.seed, a.notes], [null, null, []], "a text needs no pool");
   const long = await get<AttentionView>(`/api/runs/bytes/attention?text=${"x".repeat(100)}`);
   assert.equal(long.tokens.length, 24);
   assert.match(long.notes.join(" "), /the text has 100 tokens; the first 24 are shown/);

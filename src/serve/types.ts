@@ -92,6 +92,10 @@ export interface AttentionView {
   runId: string;
   checkpoint: number;
   source: "text" | "repeated";
+  /** Seed of a repeated sequence's random tokens (the run's measurement seed unless asked), null for a text. */
+  seed: number | null;
+  /** Where a repeated sequence's tokens come from: the run's head-score pool, or (no stored inputs) every token but BOS; null for a text. */
+  pool: "run" | "all" | null;
   /** Token ids and how each is shown. */
   tokens: number[];
   labels: string[];

@@ -45,6 +45,34 @@ test("open() refuses a lab.db from a newer schema", (t) => {
   assert.throws(() => RunStore.open(lab), new RegExp(`schema version 99, newer than this icl-lab understands \\(${SCHEMA_VERSION}\\); upgrade icl-lab`));
 });
 
+test("a lab.db of schema 2 is migrated: its runs are kept, with no measurement inputs", (t) => {
+  const lab = tempLab(t);
+  RunStore.open(lab).close();
+  // Back to what schema 2 had: no measure_inputs column.
+  const raw = new Database(join(lab, "lab.db"));
+  raw.exec("ALTER TABLE runs DROP COLUMN measure_inputs");
+  raw.prepare("INSERT INTO runs (id, config, status, created_at, updated_at) VALUES ('old', '{}', 'finished', 1, 1)").run();
+  raw.pragma("user_version = 2");
+  raw.close();
+  const store = openStore(t, lab);
+  assert.equal(store.getRun("old")!.status, "finished");
+  assert.equal(store.measureInputs("old"), null);
+});
+
+test("setMeasureInputs() stores a run's measurement inputs once; the first value stays", (t) => {
+  const store = openStore(t);
+  store.createRun({ id: "r", config });
+  assert.equal(store.measureInputs("r"), null);
+  const inputs = { version: 1, seed: 1, bos: 0, pools: { heads: [3, 1, 2], tasks: [1, 2, 3] }, options: { heads: { nSequences: 4 } } };
+  assert.equal(store.setMeasureInputs("r", inputs), true);
+  assert.equal(store.setMeasureInputs("r", { ...inputs, seed: 2 }), false);
+  assert.deepEqual(store.measureInputs("r"), inputs);
+  store.rewind("r", 0);
+  assert.deepEqual(store.measureInputs("r"), inputs, "a resume does not forget them");
+  assert.throws(() => store.setMeasureInputs("nope", inputs), RunNotFoundError);
+  assert.throws(() => store.measureInputs("nope"), RunNotFoundError);
+});
+
 test("resolveLabDir() prefers the argument, then $ICL_LAB_DIR, then ./icl-lab-runs", () => {
   const saved = process.env.ICL_LAB_DIR;
   try {

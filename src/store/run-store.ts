@@ -129,6 +129,7 @@ interface RunRow {
   heartbeat_at: number | null;
   tokens: number;
   error: string | null;
+  measure_inputs: string | null;
 }
 
 type Statements = ReturnType<typeof prepareStatements>;
@@ -321,6 +322,32 @@ export class RunStore {
   jsonSeries(runId: string, name: string): Array<{ tokens: number; value: unknown }> {
     const rows = this.db.prepare("SELECT tokens, json FROM records WHERE run_id = ? AND name = ? ORDER BY tokens").all(runId, name) as Array<{ tokens: number; json: string }>;
     return rows.map((r) => ({ tokens: r.tokens, value: JSON.parse(r.json) as unknown }));
+  }
+
+  /**
+   * Stores what the run's measurements hold fixed (src/measure/inputs.ts), as JSON, unless the run
+   * already has them: the first value written stays, so every checkpoint of a run — resumed or
+   * not — is measured the same way. Returns whether this call stored them.
+   */
+  setMeasureInputs(runId: string, value: unknown): boolean {
+    const json = JSON.stringify(value);
+    if (json === undefined) throw new Error(`measurement inputs passed to setMeasureInputs(${runId}) are not JSON-serialisable`);
+    return this.batch(() => {
+      if (!this.sql.getRun.get(runId)) throw new RunNotFoundError(runId);
+      return this.db.prepare("UPDATE runs SET measure_inputs = ? WHERE id = ? AND measure_inputs IS NULL").run(json, runId).changes > 0;
+    });
+  }
+
+  /** The run's stored measurement inputs (parsed JSON), or null when it has none (trained before they were stored). */
+  measureInputs(runId: string): unknown {
+    const row = this.db.prepare<[string], { measure_inputs: string | null }>("SELECT measure_inputs FROM runs WHERE id = ?").get(runId);
+    if (row === undefined) throw new RunNotFoundError(runId);
+    if (row.measure_inputs === null) return null;
+    try {
+      return JSON.parse(row.measure_inputs) as unknown;
+    } catch (e) {
+      throw new Error(`the stored measurement inputs of run '${runId}' are not valid JSON (${(e as Error).message})`);
+    }
   }
 
   /** Records a checkpoint file written for the run (see model/checkpoint.ts). */

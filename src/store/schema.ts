@@ -66,6 +66,11 @@ const MIGRATIONS: string[] = [
     PRIMARY KEY (run_id, name, tokens)
   ) WITHOUT ROWID;
   `,
+  // 3: what a run's measurements hold fixed (seed, BOS, token pools, options; src/measure/inputs.ts),
+  // JSON written once when the run starts training; NULL for runs trained before.
+  `
+  ALTER TABLE runs ADD COLUMN measure_inputs TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,7 +1,7 @@
 /**
  * The trainer: determinism (bit for bit on the reference backend), exact resume after an
- * interruption and after SIGKILL, log-spaced checkpoints with stored measurements, clear config
- * errors.
+ * interruption and after SIGKILL, log-spaced checkpoints with stored measurements, the run's
+ * measurement inputs stored when it starts and kept across a resume, clear config errors.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -13,6 +13,8 @@ import { fileURLToPath } from "node:url";
 import { useBackend } from "../engine/backend.ts";
 import { referenceKernels } from "../engine/reference/index.ts";
 import { RunStore } from "../store/run-store.ts";
+import { headScores } from "../measure/heads.ts";
+import { inputsFromData, storedMeasureInputs } from "../measure/run-inputs.ts";
 import { syntheticData } from "./fixtures/synthetic-data.ts";
 import { train, type TrainOptions } from "./train.ts";
 import { logSpacedCheckpoints, learningRate } from "./schedule.ts";
@@ -147,6 +149,47 @@ test("a run killed with SIGKILL resumes from its last checkpoint and ends where 
   } finally {
     rmSync(labA, { recursive: true, force: true });
     rmSync(labB, { recursive: true, force: true });
+  }
+});
+
+test("a run stores its measurement inputs when it starts; its checkpoints, resumed or not, are measured with them", async () => {
+  const lab = tmpLab();
+  // Token counts with an unseen token (3) and an end-of-document token (0), as the data pipeline gives.
+  const counts = (bump: number) => Float64Array.from({ length: 13 }, (_, i) => (i === 3 ? 0 : (13 - i) ** 2 + (i === 5 ? bump : 0)));
+  const dataWith = (bump: number): TrainOptions["data"] => async (c) => ({
+    ...syntheticData({ vocab: 13, nCtx: c.model.nCtx, evalWindows: 4, seed: c.seed }), tokenCounts: counts(bump), eodId: 0,
+  });
+  const c = config({ measures: ["heads"], measureOptions: { heads: { nSequences: 2 } } });
+  const lines: string[] = [];
+  try {
+    const part = await train(c, { lab, progress: "none", data: dataWith(0), maxSteps: 13, log: (l) => lines.push(l) });
+    const store = RunStore.open(lab);
+    let stored;
+    try {
+      stored = storedMeasureInputs(store, part.runId)!;
+    } finally {
+      store.close();
+    }
+    const expected = inputsFromData(part.config, { eodId: 0, tokenCounts: counts(0) });
+    assert.deepEqual(stored, expected);
+    assert.deepEqual([stored.seed, stored.bos, stored.options], [3, 0, { heads: { nSequences: 2 } }]);
+    assert.ok(!stored.pools.heads.includes(3) && !stored.pools.heads.includes(0), "neither the unseen token nor BOS");
+
+    // The data's counts change before the resume: the run keeps the inputs it started with, and says so.
+    const whole = await train(c, { lab, progress: "none", data: dataWith(10_000), log: (l) => lines.push(l) });
+    assert.equal(whole.resumedFrom, 13 * 32);
+    assert.match(lines.join("\n"), /its stored measurement inputs differ from those of its data now \(heads pool of \d+ vs \d+ tokens/);
+    const after = RunStore.open(lab);
+    try {
+      assert.deepEqual(storedMeasureInputs(after, whole.runId), expected);
+      const last = after.jsonSeries(whole.runId, "heads.heads").at(-1)!;
+      const again = headScores(whole.model, { seed: stored.seed, vocab: { bos: stored.bos }, pool: stored.pools.heads, nSequences: 2 });
+      assert.deepEqual(last.value, again.heads, "the last checkpoint's head scores used the stored pool");
+    } finally {
+      after.close();
+    }
+  } finally {
+    rmSync(lab, { recursive: true, force: true });
   }
 });
 

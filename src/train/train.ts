@@ -24,6 +24,8 @@ import {
 } from "../model/checkpoint.ts";
 import { RunStore, resolveLabDir, runDir } from "../store/run-store.ts";
 import { Rng, type RngState } from "../util/random.ts";
+import type { MeasureInputs } from "../measure/inputs.ts";
+import { ensureMeasureInputs, inputsFromData } from "../measure/run-inputs.ts";
 import { parseTrainConfig, resolveModel, runIdFor, type TrainConfig } from "./config.ts";
 import { AdamW } from "./optimizer.ts";
 import { learningRate, logSpacedCheckpoints } from "./schedule.ts";
@@ -59,9 +61,12 @@ export type DataFactory = (config: TrainConfig, lab: string) => Promise<TrainDat
 export interface MeasureContext {
   data: TrainData;
   tokens: number;
+  /** The run's measurement seed (`inputs.seed`: the config's seed). */
   seed: number;
-  /** Per-measure option overrides from the config's `measureOptions`. */
+  /** Per-measure option overrides (`inputs.options`: the config's `measureOptions`). */
   options?: Record<string, unknown>;
+  /** What every measurement of the run holds fixed: seed, BOS, token pools, options (stored with the run). */
+  inputs: MeasureInputs;
 }
 
 /** A measurement's result: scalars become metrics, arrays become vectors (`name.key`). */
@@ -149,6 +154,14 @@ export async function train(input: unknown, opts: TrainOptions = {}): Promise<Tr
   const store = RunStore.open(lab);
   try {
     store.createRun({ id: runId, experiment: config.experiment, kind: config.model.kind, config: config as unknown as JsonValue });
+    // The measurement inputs (BOS, token pools from the data's token counts, seed, options) are
+    // fixed when the run starts and stored with it: every checkpoint, and every later reader
+    // (icl-lab measure, the report, the dashboard), measures with the same ones.
+    const fixed = ensureMeasureInputs(store, runId, inputsFromData(config, data));
+    if (fixed.differs !== "") {
+      log(`icl-lab: run ${runId}: its stored measurement inputs differ from those of its data now (${fixed.differs}); the stored ones are kept`);
+    }
+    const measureInputs = fixed.inputs;
     const model = buildModel(config.model, config.seed);
     const opt = new AdamW(model.params, config.optim);
     const rng = new Rng(config.seed);
@@ -257,7 +270,7 @@ export async function train(input: unknown, opts: TrainOptions = {}): Promise<Tr
         lossCount = 0;
         const results: Record<string, Record<string, MeasureValue>> = {};
         for (const name of config.measures) {
-          results[name] = await measures[name](model, { data, tokens, seed: config.seed, options: config.measureOptions });
+          results[name] = await measures[name](model, { data, tokens, seed: measureInputs.seed, options: measureInputs.options, inputs: measureInputs });
           storeResults(store, runId, tokens, name, results[name]);
         }
         const icl = results.icl?.score;

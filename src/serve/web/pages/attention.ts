@@ -61,7 +61,8 @@ export function attentionPage(main: HTMLElement, id: string, query: URLSearchPar
     const repeated = h("input", { type: "radio", name: "mode", value: "repeated", checked: mode === "repeated" });
     const text = h("input", { type: "radio", name: "mode", value: "text", checked: mode === "text" });
     const length = h("input", { type: "number", name: "length", min: 2, max: 60, value: query.get("length") ?? "20", "aria-label": "segment length" });
-    const seed = h("input", { type: "number", name: "seed", min: 0, value: query.get("seed") ?? "0", "aria-label": "seed" });
+    // Empty: the run's own measurement seed (the sequence its induction scores start from).
+    const seed = h("input", { type: "number", name: "seed", min: 0, value: query.get("seed") ?? "", placeholder: "the run's", "aria-label": "seed" });
     const textarea = h("textarea", { name: "text", rows: 2, cols: 60, placeholder: "a text, encoded with the run's tokenizer" }, query.get("text") ?? "");
     fill(form,
       h("label", {}, "Checkpoint ", checkpoint), " ",
@@ -74,7 +75,7 @@ export function attentionPage(main: HTMLElement, id: string, query: URLSearchPar
       if (text.checked && textarea.value.trim() !== "") p.set("text", textarea.value);
       else {
         p.set("length", length.value);
-        p.set("seed", seed.value);
+        if (seed.value !== "") p.set("seed", seed.value);
       }
       location.hash = `#/run/${encodeURIComponent(id)}/attention?${p}`;
     };
