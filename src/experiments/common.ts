@@ -7,6 +7,14 @@
  * Why the demo's setting: it is the one measured to form induction heads on a 2-core CPU within
  * minutes (attention-only, d_model 64, 2 heads × 32, shortformer positions, bytes, batch 2, lr 1e-3
  * after a 100k-token warm-up, 75% `repeats`; see DEMO and docs/demo-calibration.md).
+ *
+ * Positions: `shortformer-pre-ln` (positions added to the query/key input before ln1), not
+ * TransformerLens' `shortformer` (after ln1). Measured (docs/demo-calibration.md, 2026-12-05):
+ * with TransformerLens' convention this setting forms no induction head and no phase change within
+ * its 24M tokens (2 layers: ICL −0.03, best induction 0.02; the same with W_pos initialised at
+ * std 0.4 or 1, sinusoidal, or learning at 10× the rate, and with learned positions), while the
+ * pre-LN convention has its phase change at 8–20M. Exports of such models load into
+ * TransformerLens with two documented hooks (src/model/export.ts).
  */
 import type { TrainConfigInput } from "../train/config.ts";
 import { parseModelConfig, type ModelConfig } from "../model/config.ts";
@@ -22,7 +30,7 @@ export const DEMO = {
   natural: { brown: 1, legal: 1, email: 1 } as Record<string, number>,
   /** Weight of the repeats ingredient relative to the natural text's total. */
   repeatsShare: 0.75,
-  model: { kind: "attn-only", dModel: 64, nHeads: 2, dHead: 32, nCtx: 512, positions: "shortformer", layerNorm: true } as const,
+  model: { kind: "attn-only", dModel: 64, nHeads: 2, dHead: 32, nCtx: 512, positions: "shortformer-pre-ln", layerNorm: true } as const,
   batch: 2,
   lr: 1e-3,
   warmupTokens: 100 * 1024,
@@ -47,8 +55,8 @@ export function tokensText(n: number): string {
   return String(n);
 }
 
-/** The calibrated model in words: "d_model 64, 2 heads × 32, shortformer positions, bytes". */
-export const LAB_MODEL_TEXT = `d_model ${DEMO.model.dModel}, ${DEMO.model.nHeads} heads × ${DEMO.model.dHead}, shortformer positions, bytes`;
+/** The calibrated model in words: "d_model 64, 2 heads × 32, shortformer positions (pre-LN), bytes". */
+export const LAB_MODEL_TEXT = `d_model ${DEMO.model.dModel}, ${DEMO.model.nHeads} heads × ${DEMO.model.dHead}, shortformer positions (pre-LN), bytes`;
 
 /** The demo's mixture in words. */
 export const DEMO_MIXTURE_TEXT = `${Object.keys(DEMO.natural).join(" + ")} (${Math.round(100 * (1 - DEMO.repeatsShare))}%) and the labelled ` +
@@ -59,7 +67,7 @@ export const SMOKE_TOKENS = 20 * 1024;
 
 export interface Scale {
   /** The attention-only model every experiment starts from (nLayers set per run). */
-  model: { kind: "attn-only"; dModel: number; nHeads: number; dHead: number; nCtx: number; positions: "shortformer"; layerNorm: true };
+  model: { kind: "attn-only"; dModel: number; nHeads: number; dHead: number; nCtx: number; positions: "shortformer-pre-ln"; layerNorm: true };
   batch: number;
   lr: number;
   warmupTokens: number;
@@ -95,7 +103,7 @@ export const SCALES: Record<ExperimentScale, Scale> = {
     resumeEverySeconds: 60,
   },
   smoke: {
-    model: { kind: "attn-only", dModel: 16, nHeads: 2, dHead: 8, nCtx: 512, positions: "shortformer", layerNorm: true },
+    model: { kind: "attn-only", dModel: 16, nHeads: 2, dHead: 8, nCtx: 512, positions: "shortformer-pre-ln", layerNorm: true },
     batch: 2,
     lr: 1e-3,
     warmupTokens: 2048,

@@ -184,7 +184,7 @@ test("smeared-keys: 1 and 2 layers, with and without smeared keys", async () => 
 
 test("the experiments' data: icl@SOURCE outside the mixture and icl@common are the same windows for every run", async () => {
   const base = (sources: Record<string, number>) => ({
-    seed: 0, model: { kind: "attn-only", nLayers: 1, dModel: 16, nHeads: 2, dHead: 8, nCtx: 512, dVocab: 257, positions: "shortformer", smearedKeys: false, layerNorm: true, initScale: 1 },
+    seed: 0, model: { kind: "attn-only", nLayers: 1, dModel: 16, nHeads: 2, dHead: 8, nCtx: 512, dVocab: 257, positions: "shortformer-pre-ln", smearedKeys: false, layerNorm: true, initScale: 1 },
     data: { sources, tokenizer: { kind: "byte" }, evalWindows: 6, evalPolicy: "packed" },
     measures: ["icl", "icl@legal", "icl@common"], measureOptions: { "icl@common": { sources: ["brown", "legal", "email"] } },
     tokens: 1024, batch: 2, optim: {}, checkpoints: {},
