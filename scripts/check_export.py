@@ -18,15 +18,23 @@ torch start-up for many folders; src/model/export.test.ts uses it). Threads: $OM
 (default 1).
 
 Attention exports (layout "transformer_lens") are computed from TransformerLens' semantics, driven
-only by config.json's `transformer_lens` dict (a HookedTransformerConfig) and the one documented
-extension in config.json's `extensions`, `smear_alpha` (smeared keys); icl-lab's own `model` block
-is never read for them. The reference was written from TransformerLens' source (files named at
-each function below, paths under transformer_lens/ on its main branch; older releases keep some of
-it in utils.py and HookedTransformerConfig.py), not from icl-lab's code, so a convention icl-lab
-gets wrong shows up as a difference. It refuses a config field it does not implement (a
-non-default value of a field that changes the logits) rather than ignore it, and refuses a state dict that `HookedTransformer.load_state_dict(strict=False)` would load
-wrongly: a missing weight (TransformerLens would silently keep its random init) or an extra one
-(silently dropped), apart from the declared extension.
+only by config.json's `transformer_lens` dict (a HookedTransformerConfig) and the documented
+extensions in config.json's `extensions` (EXTENSIONS below: `smear_alpha`, smeared keys;
+`pre_ln_positions`, positions added by hooks to the query and key inputs before ln1); an extension
+it does not know is refused. icl-lab's own `model` block is never read for them. The reference was
+written from TransformerLens' source (files named at each function below, paths under
+transformer_lens/ on its main branch; older releases keep some of it in utils.py and
+HookedTransformerConfig.py), not from icl-lab's code, so a convention icl-lab gets wrong shows up
+as a difference. It refuses a config field it does not implement (a non-default value of a field
+that changes the logits) rather than ignore it, and refuses a state dict that
+`HookedTransformer.load_state_dict(strict=False)` would load wrongly: a missing weight
+(TransformerLens would silently keep its random init) or an extra one (silently dropped), apart
+from the declared extensions' tensors.
+
+Positions added before ln1 (icl-lab's "shortformer-pre-ln") are exported as "shortformer" with a
+zero pos_embed.W_pos, use_split_qkv_input = true, and the extension `pre_ln_positions`: hooks on
+blocks.{l}.hook_q_input / hook_k_input add pos_embed.W_pos_pre_ln[:T] to the per-head inputs
+before ln1, as a TransformerLens user does with model.add_hook.
 
 TransformerLens has no positional_embedding_type for "no positions": icl-lab exports such models
 as "standard" with an all-zero pos_embed.W_pos, which this reference (like TransformerLens) adds
@@ -91,11 +99,12 @@ IMPLEMENTED = {
     "d_vocab": -1, "d_vocab_out": -1, "act_fn": "relu", "eps": 1e-5, "normalization_type": "LN",
     "positional_embedding_type": "standard", "attn_only": False, "use_attn_scale": True,
     "attn_scale": -1.0, "rotary_dim": None, "rotary_base": 10000, "rotary_adjacent_pairs": False,
+    "use_split_qkv_input": False,
 }
 NEUTRAL = {
     "model_name", "default_prepend_bos", "tokenizer_name", "tokenizer_prepends_bos", "seed",
     "init_weights", "init_mode", "initializer_range", "device", "n_devices", "n_params",
-    "use_attn_result", "use_split_qkv_input", "use_hook_mlp_in", "use_attn_in", "use_hook_tokens",
+    "use_attn_result", "use_hook_mlp_in", "use_attn_in", "use_hook_tokens",
     "from_checkpoint", "checkpoint_index", "checkpoint_label_type", "checkpoint_value",
     "trust_remote_code", "load_in_4bit", "default_padding_side",
 }
@@ -147,7 +156,36 @@ def resolve_config(tl):
     return c
 
 
-def expected_shapes(c, smeared):
+# ---------------------------------------------------------------------------------------------
+# icl-lab's documented extensions (config.json `extensions`): extra tensors TransformerLens'
+# load_state_dict(strict=False) drops, applied with hooks. Each: the tensors it adds (name ->
+# shape from the resolved config). Any other extension is refused.
+
+def _smear_tensors(c):
+    return {f"blocks.{l}.attn.smear_alpha": [c["n_heads"]] for l in range(c["n_layers"])}
+
+
+def _pre_ln_tensors(c):
+    return {"pos_embed.W_pos_pre_ln": [c["n_ctx"], c["d_model"]]}
+
+
+EXTENSIONS = {"smear_alpha": _smear_tensors, "pre_ln_positions": _pre_ln_tensors}
+
+
+def resolve_extensions(ext, c):
+    """The set of extension names, refusing unknown ones and ones this config cannot host."""
+    names = set(ext or {})
+    unknown = sorted(names - set(EXTENSIONS))
+    if unknown:
+        fail(f"extensions {', '.join(unknown)} are not implemented by this reference (known: {', '.join(sorted(EXTENSIONS))})")
+    if "pre_ln_positions" in names and not c["use_split_qkv_input"]:
+        # HookedTransformer.check_hooks_to_add: hook_q_input / hook_k_input need use_split_qkv_input.
+        fail("extension pre_ln_positions hooks blocks.{l}.hook_q_input / hook_k_input, which TransformerLens "
+             "refuses unless transformer_lens.use_split_qkv_input is true")
+    return names
+
+
+def expected_shapes(c, extensions):
     """The weights HookedTransformer(cfg) has (buffers such as masks and rotary tables are not weights)."""
     d, H, D, V = c["d_model"], c["n_heads"], c["d_head"], c["d_vocab"]
     ln = c["normalization_type"] == "LN"
@@ -161,8 +199,6 @@ def expected_shapes(c, smeared):
         for m in "QKV":
             want.update({f"{p}.attn.W_{m}": [H, d, D], f"{p}.attn.b_{m}": [H, D]})
         want.update({f"{p}.attn.W_O": [H, D, d], f"{p}.attn.b_O": [d]})
-        if smeared:
-            want[f"{p}.attn.smear_alpha"] = [H]
         if not c["attn_only"]:
             if ln:
                 want.update({f"{p}.ln2.w": [d], f"{p}.ln2.b": [d]})
@@ -171,11 +207,13 @@ def expected_shapes(c, smeared):
     if ln:
         want.update({"ln_final.w": [d], "ln_final.b": [d]})
     want.update({"unembed.W_U": [d, c["d_vocab_out"]], "unembed.b_U": [c["d_vocab_out"]]})
+    for name in sorted(extensions):
+        want.update(EXTENSIONS[name](c))
     return want
 
 
-def check_state_dict(sd, c, smeared, where):
-    want = expected_shapes(c, smeared)
+def check_state_dict(sd, c, extensions, where):
+    want = expected_shapes(c, extensions)
     missing = [k for k in want if k not in sd]
     extra = [k for k in sd if k not in want]
     if missing:
@@ -253,22 +291,27 @@ def smear(k, alpha):
     return s * k + (1 - s) * prev
 
 
-def attention(sd, c, p, q_in, k_in, v_in, rope):
-    """abstract_attention.py AbstractAttention.forward: per-head projections (utilities/attention.py
-    simple_attn_linear), rotary on q and k, scores / attn_scale, causal mask (-inf where the key
-    comes after the query), softmax, z = pattern @ v, out = z @ W_O + b_O. The pattern is computed
+def attention(sd, c, p, q_in, k_in, v_in, rope, smeared):
+    """abstract_attention.py AbstractAttention.forward: per-head projections (calculate_qkv_matrices:
+    utilities/attention.py simple_attn_linear on inputs [B, T, d], complex_attn_linear on per-head
+    inputs [B, T, H, d] when use_split_qkv_input), rotary on q and k, scores / attn_scale, causal
+    mask (-inf where the key comes after the query), softmax, z = pattern @ v, out = z @ W_O + b_O. The pattern is computed
     in NumPy, in place: this torch's float64 softmax is several times slower."""
-    B, T, d = q_in.shape
+    B, T, d = q_in.shape[0], q_in.shape[1], q_in.shape[-1]
     H, D = c["n_heads"], c["d_head"]
 
-    def proj(x, m):  # q[b, t, h, e] = sum_i x[b, t, i] W[h, i, e] + b[h, e]
+    def proj(x, m):
+        if x.dim() == 4:  # complex_attn_linear: q[b, t, h, e] = sum_i x[b, t, h, i] W[h, i, e] + b[h, e]
+            y = mm(x.permute(2, 0, 1, 3).reshape(H, B * T, d), sd[f"{p}.W_{m}"])  # [H, B*T, D]
+            return y.reshape(H, B, T, D).permute(1, 2, 0, 3) + sd[f"{p}.b_{m}"]
+        # simple_attn_linear: q[b, t, h, e] = sum_i x[b, t, i] W[h, i, e] + b[h, e]
         W = sd[f"{p}.W_{m}"].permute(1, 0, 2).reshape(d, H * D)
         return mm(x, W).reshape(B, T, H, D) + sd[f"{p}.b_{m}"]  # [B, T, H, D]
 
     q, k, v = proj(q_in, "Q"), proj(k_in, "K"), proj(v_in, "V")
     if rope is not None:
         q, k = apply_rotary(c, q, rope), apply_rotary(c, k, rope)
-    if p + ".smear_alpha" in sd:
+    if smeared:
         k = smear(k, sd[p + ".smear_alpha"])
     s = np.matmul(q.permute(0, 2, 1, 3).numpy(), k.permute(0, 2, 3, 1).numpy())  # [B, H, Tq, Tk]
     s /= c["attn_scale"]
@@ -281,8 +324,17 @@ def attention(sd, c, p, q_in, k_in, v_in, rope):
     return mm(z.reshape(B, T, H * D), sd[p + ".W_O"].reshape(H * D, d)) + sd[p + ".b_O"]
 
 
-def transformer_lens_forward(sd, c, tokens):
-    """HookedTransformer.forward on token ids [B, T] -> logits [B, T, d_vocab_out]."""
+def pre_ln_positions_hook(sd, T):
+    """icl-lab extension (config.json `extensions.pre_ln_positions`): a forward hook on
+    blocks.{l}.hook_q_input and hook_k_input (x [B, T, H, d], resid_pre per head, before ln1)
+    returning x + W_pos_pre_ln[:T] broadcast over batch and heads."""
+    W = sd["pos_embed.W_pos_pre_ln"][:T, None, :]  # [T, 1, d]
+    return lambda x: x + W
+
+
+def transformer_lens_forward(sd, c, extensions, tokens):
+    """HookedTransformer.forward on token ids [B, T] -> logits [B, T, d_vocab_out], with the
+    extensions' hooks."""
     T = tokens.shape[1]
     if T > c["n_ctx"]:
         fail(f"{T} tokens per row exceed transformer_lens.n_ctx = {c['n_ctx']}")
@@ -297,15 +349,39 @@ def transformer_lens_forward(sd, c, tokens):
         shortformer_pos = sd["pos_embed.W_pos"][:T]
     rope = rotary_tables(c, T) if pos == "rotary" else None
     act = ACTIVATIONS.get(c["act_fn"])
+    split = c["use_split_qkv_input"]
+    H = c["n_heads"]
+    # Forward hooks: hook point (without "blocks.{l}.") -> functions applied in order.
+    hooks = {"hook_q_input": [], "hook_k_input": [], "hook_v_input": []}
+    if "pre_ln_positions" in extensions:
+        add = pre_ln_positions_hook(sd, T)
+        hooks["hook_q_input"].append(add)
+        hooks["hook_k_input"].append(add)
+
+    def hooked(name, x):
+        for f in hooks[name]:
+            x = f(x)
+        return x
+
+    if split and shortformer_pos is not None:  # repeat_along_head_dimension: [T, d] -> [T, H, d]
+        shortformer_pos = shortformer_pos[:, None, :].expand(T, H, shortformer_pos.shape[-1])
     for l in range(c["n_layers"]):
         p = f"blocks.{l}"
-        # components/transformer_block.py TransformerBlock.forward:
-        #   query_input = ln1(resid_pre) + shortformer_pos_embed, key_input likewise,
-        #   value_input = ln1(resid_pre); resid_mid = resid_pre + attn_out;
-        #   resid_post = resid_mid + mlp(ln2(resid_mid)) unless attn_only.
-        x = norm(sd, c, p + ".ln1", resid)
-        x_qk = x if shortformer_pos is None else x + shortformer_pos
-        resid = resid + attention(sd, c, p + ".attn", x_qk, x_qk, x, rope)
+        # components/transformer_block.py TransformerBlock.forward: with use_split_qkv_input the
+        # q/k/v inputs are resid_pre repeated per head ([B, T, H, d], utilities
+        # repeat_along_head_dimension) through hook_q_input / hook_k_input / hook_v_input, else
+        # resid_pre itself; then query_input = ln1(q_in) + shortformer_pos_embed (repeated per head
+        # with split inputs), key_input likewise, value_input = ln1(v_in);
+        # resid_mid = resid_pre + attn_out; resid_post = resid_mid + mlp(ln2(resid_mid)) unless attn_only.
+        if split:
+            per_head = resid[:, :, None, :].expand(-1, -1, H, -1)
+            q_in, k_in, v_in = (hooked(n, per_head) for n in ("hook_q_input", "hook_k_input", "hook_v_input"))
+        else:
+            q_in = k_in = v_in = resid
+        xq, xk, xv = (norm(sd, c, p + ".ln1", x) for x in (q_in, k_in, v_in))
+        if shortformer_pos is not None:
+            xq, xk = xq + shortformer_pos, xk + shortformer_pos
+        resid = resid + attention(sd, c, p + ".attn", xq, xk, xv, rope, "smear_alpha" in extensions)
         if not c["attn_only"]:
             # components/mlps/mlp.py MLP.forward: act(x @ W_in + b_in) @ W_out + b_out
             h = act(mm(norm(sd, c, p + ".ln2", resid), sd[p + ".mlp.W_in"]) + sd[p + ".mlp.b_in"])
@@ -356,9 +432,9 @@ def load_export(folder):
         if cfg.get("transformer_lens") is None:
             fail(f"{folder}: config.json has no transformer_lens config")
         c = resolve_config(cfg["transformer_lens"])
-        smeared = "smear_alpha" in (cfg.get("extensions") or {})
-        check_state_dict(sd, c, smeared, folder)
-        return (lambda tok: transformer_lens_forward(sd, c, tok)), {"n_ctx": c["n_ctx"], "n_heads": c["n_heads"]}
+        extensions = resolve_extensions(cfg.get("extensions"), c)
+        check_state_dict(sd, c, extensions, folder)
+        return (lambda tok: transformer_lens_forward(sd, c, extensions, tok)), {"n_ctx": c["n_ctx"], "n_heads": c["n_heads"]}
     if layout == "icl_lab_mlp_only":
         return (lambda tok: mlp_only_forward(sd, cfg["model"], tok)), {"n_ctx": cfg["model"]["nCtx"], "n_heads": 0}
     if layout in ("torch_lstm", "torch_rnn"):

@@ -26,7 +26,9 @@ const attention = {
    * `q_in = k_in = ln1(resid) + W_pos`, `v_in = ln1(resid)`), `learned` adds them to the
    * residual stream, `rotary` rotates queries and keys, `none` uses no positional information.
    * `shortformer-pre-ln` is icl-lab 0.1's convention (`q_in = k_in = ln1(resid + W_pos)`), kept
-   * so checkpoints written before checkpoint format 2 still load; TransformerLens has no such mode.
+   * so checkpoints written before checkpoint format 2 still load and the lab's calibrated setting
+   * keeps its phase change; TransformerLens has no such mode and reproduces it with two hooks
+   * (src/model/export.ts, `extensions.pre_ln_positions`).
    */
   positions: z.enum(POSITIONS).default("shortformer"),
   /** Per head a trainable α: k_j ← σ(α)·k_j + (1 − σ(α))·k_{j−1}. */

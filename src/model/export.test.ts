@@ -3,7 +3,9 @@
  * logits for every kind, a run's checkpoint exports through the runs store, and
  * scripts/check_export.py (what TransformerLens computes from the exported files, written from
  * TransformerLens' source; PyTorch's modules for recurrent models) gets the same logits and
- * per-position losses — and different ones when the config names the wrong convention.
+ * per-position losses — and different ones when the config names the wrong convention. Positions
+ * "shortformer-pre-ln" go through TransformerLens' split q/k/v inputs with the documented
+ * `pre_ln_positions` hook extension; without it the reference refuses or disagrees.
  *
  * The PyTorch checks skip when /usr/bin/python3 cannot import torch and numpy, unless $CI is set
  * or ICL_LAB_REQUIRE_TOOLS=1: then they fail.
@@ -46,6 +48,9 @@ const CASES: Record<string, unknown> = {
   "attn-only-none-noln": { kind: "attn-only", ...attn, positions: "none", layerNorm: false },
   "transformer-learned": { kind: "transformer", ...attn, dMlp: 6, positions: "learned" },
   "transformer-shortformer-smeared": { kind: "transformer", ...attn, dMlp: 6, smearedKeys: true },
+  "attn-only-shortformer-pre-ln": { kind: "attn-only", ...attn, positions: "shortformer-pre-ln" },
+  "transformer-shortformer-pre-ln-smeared": { kind: "transformer", ...attn, dMlp: 6, positions: "shortformer-pre-ln", smearedKeys: true },
+  "attn-only-shortformer-pre-ln-noln": { kind: "attn-only", ...attn, positions: "shortformer-pre-ln", layerNorm: false },
   "mlp-only": { kind: "mlp-only", nLayers: 2, dModel: 10, dMlp: 6, nCtx: 7, dVocab: 11 },
   lstm: { kind: "lstm", nLayers: 2, dModel: 10, dHidden: 5, nCtx: 7, dVocab: 11 },
   rnn: { kind: "rnn", nLayers: 2, dModel: 10, dHidden: 5, nCtx: 7, dVocab: 11 },
@@ -109,8 +114,13 @@ test("attention models export TransformerLens names and shapes; W_Q splits heads
 test("transformerLensConfig() names TransformerLens' type for each positions and gelu_new for op.gelu (tanh)", () => {
   const tl = (extra: object) => transformerLensConfig(parseModelConfig({ kind: "transformer", ...attn, dMlp: 6, ...extra }))!;
   assert.deepEqual(
-    ["shortformer", "learned", "rotary", "none"].map((positions) => tl({ positions }).positional_embedding_type),
-    ["shortformer", "standard", "rotary", "standard"],
+    ["shortformer", "learned", "rotary", "none", "shortformer-pre-ln"].map((positions) => tl({ positions }).positional_embedding_type),
+    ["shortformer", "standard", "rotary", "standard", "shortformer"],
+  );
+  // Only pre-ln positions need the split q/k/v inputs (their hook points).
+  assert.deepEqual(
+    ["shortformer", "learned", "rotary", "none", "shortformer-pre-ln"].map((positions) => tl({ positions }).use_split_qkv_input),
+    [undefined, undefined, undefined, undefined, true],
   );
   assert.deepEqual([tl({}).act_fn, tl({}).d_mlp, tl({}).attn_only], ["gelu_new", 6, false]);
   assert.deepEqual([tl({ positions: "rotary" }).rotary_dim, tl({ positions: "rotary" }).rotary_adjacent_pairs], [4, false]);
@@ -118,12 +128,27 @@ test("transformerLensConfig() names TransformerLens' type for each positions and
   assert.equal(transformerLensConfig(parseModelConfig(CASES.lstm)), null);
 });
 
-test("a shortformer-pre-ln model (no TransformerLens equivalent) is refused by name, before any file is written", () => {
-  const model = randomModel({ ...(CASES["attn-only-shortformer"] as object), positions: "shortformer-pre-ln" }, 3);
+test("a shortformer-pre-ln model exports as TransformerLens shortformer: zero W_pos, split q/k/v inputs, W_pos_pre_ln and its hook documented", () => {
+  const model = randomModel(CASES["attn-only-shortformer-pre-ln"], 3);
   const dir = join(tmp, "pre-ln");
-  assert.throws(() => transformerLensConfig(model.config), /positions "shortformer-pre-ln".*no TransformerLens equivalent/);
-  assert.throws(() => exportModel(model, dir), /positions "shortformer-pre-ln"/);
-  assert.deepEqual(existsSync(dir) ? readdirSync(dir) : [], []);
+  exportModel(model, dir);
+  const { tensors } = loadTensors(join(dir, "model.safetensors"));
+  assert.deepEqual([tensors["pos_embed.W_pos"].shape, tensors["pos_embed.W_pos_pre_ln"].shape], [[7, 10], [7, 10]]);
+  assert.ok((tensors["pos_embed.W_pos"].data as Float32Array).every((x) => x === 0));
+  assert.deepEqual(Array.from(tensors["pos_embed.W_pos_pre_ln"].data as Float32Array), Array.from(model.params.get("pos_embed.W_pos")!.data));
+  assert.deepEqual(exportedShapes(model.config).map((e) => e.name).slice(0, 3), ["embed.W_E", "pos_embed.W_pos", "pos_embed.W_pos_pre_ln"]);
+  const cfg = JSON.parse(readFileSync(join(dir, "config.json"), "utf8"));
+  assert.equal(cfg.model.positions, "shortformer-pre-ln");
+  assert.deepEqual([cfg.transformer_lens.positional_embedding_type, cfg.transformer_lens.use_split_qkv_input], ["shortformer", true]);
+  assert.deepEqual(Object.keys(cfg.extensions), ["pre_ln_positions"]);
+  for (const s of ["W_pos_pre_ln[:T] (broadcast over heads)", "blocks.{l}.hook_q_input", "blocks.{l}.hook_k_input", "strict=False", "add_hook(", "run_with_hooks("]) {
+    assert.ok(cfg.extensions.pre_ln_positions.includes(s), s);
+  }
+  // A nonzero W_pos in such a folder is not what was exported: refused on load.
+  const { icl_lab_sha256: _a, icl_lab_header_sha256: _b, ...meta } = loadTensors(join(dir, "model.safetensors")).metadata;
+  (tensors["pos_embed.W_pos"].data as Float32Array)[5] = 0.5;
+  saveTensors(join(dir, "model.safetensors"), tensors, { metadata: meta });
+  assert.throws(() => loadExported(dir), /tensor 'pos_embed\.W_pos' must be zero for a model with positions "shortformer-pre-ln"/);
 });
 
 test("recurrent models export PyTorch nn.LSTM / nn.RNN names: weights transposed, bias_hh zero", () => {
@@ -230,10 +255,14 @@ function needTorch(t: TestContext): boolean {
   return false;
 }
 
-function runScript(args: string[]): string {
-  const r = spawnSync("/usr/bin/python3", [script, ...args], {
+function spawnScript(args: string[]) {
+  return spawnSync("/usr/bin/python3", [script, ...args], {
     encoding: "utf8", env: { ...process.env, OMP_NUM_THREADS: "1" }, maxBuffer: 64 << 20,
   });
+}
+
+function runScript(args: string[]): string {
+  const r = spawnScript(args);
   assert.equal(r.status, 0, r.stderr);
   return r.stdout;
 }
@@ -274,24 +303,31 @@ test("PyTorch rebuilds every kind from the exported files alone and gets our log
 test("check_export.py --windows gives our per-position loss and ICL score (relative 1e-4) on .npy windows", (t: TestContext) => {
   if (!needTorch(t)) return;
   const nCtx = 512, N = 3;
-  const model = randomModel({ kind: "transformer", nLayers: 2, dModel: 8, nHeads: 2, dHead: 4, dMlp: 6, nCtx, dVocab: 11, smearedKeys: true }, 60);
-  const dir = join(tmp, "windows-model");
-  exportModel(model, dir);
+  const base = { kind: "transformer", nLayers: 2, dModel: 8, nHeads: 2, dHead: 4, dMlp: 6, nCtx, dVocab: 11 };
   const rng = new Rng(61);
   const windows = Int32Array.from({ length: N * (nCtx + 1) }, () => rng.int(11));
   writeWindowsNpy(join(tmp, "windows.npy"), windows, { length: nCtx + 1 });
-  const m = lossesAt(model, windows, { indices: Array.from({ length: nCtx }, (_, i) => i), batchSize: N });
-  const ours = Array.from({ length: nCtx }, (_, i) => {
-    let s = 0;
-    for (let w = 0; w < N; w++) s += m.values[w * nCtx + i];
-    return s / N;
+  const models: Array<[string, object]> = [
+    ["shortformer, smeared keys", { ...base, smearedKeys: true }],
+    ["shortformer-pre-ln", { ...base, positions: "shortformer-pre-ln" }],
+  ];
+  models.forEach(([name, config], i) => {
+    const model = randomModel(config, 60 + i);
+    const dir = join(tmp, `windows-model-${i}`);
+    exportModel(model, dir);
+    const m = lossesAt(model, windows, { indices: Array.from({ length: nCtx }, (_, i) => i), batchSize: N });
+    const ours = Array.from({ length: nCtx }, (_, i) => {
+      let s = 0;
+      for (let w = 0; w < N; w++) s += m.values[w * nCtx + i];
+      return s / N;
+    });
+    const r = JSON.parse(runScript([dir, "--windows", join(tmp, "windows.npy"), "--windows-per-batch", "2"])) as
+      { windows: number; positions: number; loss: number[]; loss_at_49: number; loss_at_499: number; icl_score: number };
+    assert.deepEqual([r.windows, r.positions, r.loss.length], [N, nCtx, nCtx], name);
+    assert.equal(mismatch(ours, r.loss, `${name}: loss at index`), null);
+    assert.equal(mismatch([ours[49], ours[499]], [r.loss_at_49, r.loss_at_499], `${name}: loss at 49/499`), null);
+    assert.ok(Math.abs(r.icl_score - (r.loss_at_499 - r.loss_at_49)) < 1e-12, name);
   });
-  const r = JSON.parse(runScript([dir, "--windows", join(tmp, "windows.npy"), "--windows-per-batch", "2"])) as
-    { windows: number; positions: number; loss: number[]; loss_at_49: number; loss_at_499: number; icl_score: number };
-  assert.deepEqual([r.windows, r.positions, r.loss.length], [N, nCtx, nCtx]);
-  assert.equal(mismatch(ours, r.loss, "loss at index"), null);
-  assert.equal(mismatch([ours[49], ours[499]], [r.loss_at_49, r.loss_at_499], "loss at 49/499"), null);
-  assert.ok(Math.abs(r.icl_score - (r.loss_at_499 - r.loss_at_49)) < 1e-12);
 });
 
 test("check_export.py disagrees when config.json names the wrong convention (the check can fail)", (t: TestContext) => {
@@ -329,4 +365,53 @@ test("check_export.py disagrees when config.json names the wrong convention (the
   writeFileSync(join(tmp, "wrong.json"), JSON.stringify(spec));
   const results = JSON.parse(runScript(["--spec", join(tmp, "wrong.json")])) as Array<{ logits: number[] }>;
   wrong.forEach(([name], i) => assert.notEqual(mismatch(ours[i], results[i].logits, "logit"), null, `${name}: the reference agreed`));
+});
+
+test("check_export.py refuses or disagrees with a shortformer-pre-ln export whose hook extension is dropped (the check can fail)", (t: TestContext) => {
+  if (!needTorch(t)) return;
+  const make = (name: string, seed: number) => {
+    const model = randomModel(CASES["transformer-shortformer-pre-ln-smeared"], seed);
+    const dir = join(tmp, `pre-ln-wrong-${name}`);
+    exportModel(model, dir);
+    const cfg = JSON.parse(readFileSync(join(dir, "config.json"), "utf8"));
+    const { tensors, metadata } = loadTensors(join(dir, "model.safetensors"));
+    const { icl_lab_sha256: _a, icl_lab_header_sha256: _b, ...meta } = metadata;
+    const save = () => {
+      writeFileSync(join(dir, "config.json"), JSON.stringify(cfg));
+      saveTensors(join(dir, "model.safetensors"), tensors, { metadata: meta });
+    };
+    return { model, dir, cfg, tensors, save };
+  };
+  const tokens = Array.from(tokensFor(95));
+  // The extension dropped from config.json, its tensor kept: TransformerLens would drop the tensor.
+  const kept = make("kept", 90);
+  delete kept.cfg.extensions.pre_ln_positions;
+  kept.save();
+  let r = spawnScript([kept.dir, "--tokens", tokens.join(","), "--batch", String(BATCH)]);
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /unexpected tensor pos_embed\.W_pos_pre_ln/);
+  // The extension kept but use_split_qkv_input false: TransformerLens has no hook_q_input to add it at.
+  const noSplit = make("no-split", 91);
+  noSplit.cfg.transformer_lens.use_split_qkv_input = false;
+  noSplit.save();
+  r = spawnScript([noSplit.dir, "--tokens", tokens.join(","), "--batch", String(BATCH)]);
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /use_split_qkv_input/);
+  // What TransformerLens computes without the hook (the extension and its tensor dropped), and the
+  // trained positions put back as TransformerLens' own shortformer W_pos (added after ln1): both differ.
+  const dropped = make("dropped", 92);
+  delete dropped.cfg.extensions.pre_ln_positions;
+  delete dropped.tensors["pos_embed.W_pos_pre_ln"];
+  dropped.save();
+  const after = make("after-ln1", 93);
+  delete after.cfg.extensions.pre_ln_positions;
+  after.tensors["pos_embed.W_pos"] = after.tensors["pos_embed.W_pos_pre_ln"];
+  delete after.tensors["pos_embed.W_pos_pre_ln"];
+  after.save();
+  const cases = [["no hook", dropped], ["positions after ln1", after]] as const;
+  writeFileSync(join(tmp, "pre-ln-wrong.json"), JSON.stringify(cases.map(([, c]) => ({ dir: c.dir, tokens, batch: BATCH }))));
+  const results = JSON.parse(runScript(["--spec", join(tmp, "pre-ln-wrong.json")])) as Array<{ logits: number[] }>;
+  cases.forEach(([name, c], i) => {
+    assert.notEqual(mismatch(logits(c.model, Int32Array.from(tokens)), results[i].logits, "logit"), null, `${name}: the reference agreed`);
+  });
 });

@@ -17,8 +17,12 @@
  *   embed.W_E              [V, d]         = ours
  *   pos_embed.W_pos        [nCtx, d]      = ours (shortformer, learned); zeros for positions
  *                                            "none" (TransformerLens has no such type: declared
- *                                            "standard" with zero W_pos, which is then exact);
- *                                            absent for rotary (TransformerLens keeps none either)
+ *                                            "standard" with zero W_pos, which is then exact) and
+ *                                            "shortformer-pre-ln" (below); absent for rotary
+ *                                            (TransformerLens keeps none either)
+ *   pos_embed.W_pos_pre_ln [nCtx, d]      = ours pos_embed.W_pos, positions "shortformer-pre-ln"
+ *                                            only: an icl-lab extension (config.json
+ *                                            `extensions.pre_ln_positions`), below
  *   blocks.{l}.ln1.w|b     [d]            = ours (absent without layer norm; likewise ln2, ln_final)
  *   blocks.{l}.attn.W_Q|W_K|W_V [H, d, D] : W_Q[h, i, j] = ours W_Q[i, h·D + j]
  *   blocks.{l}.attn.b_Q|b_K|b_V [H, D]    = ours [H·D] reshaped
@@ -42,9 +46,20 @@
  * `load_state_dict` needs `strict=False` there: TransformerLens' buffers (masks, rotary tables)
  * are not weights. The config dict names attn_scale and rotary_adjacent_pairs explicitly, so a
  * TransformerLens older than 2.2 refuses it rather than compute another rotary layout (before
- * 1.12.1 its default was GPT-J's adjacent pairs). Positions "shortformer-pre-ln" (icl-lab 0.1's
- * q_in = k_in = ln1(resid + W_pos)) have no TransformerLens equivalent: exporting such a model is
- * refused.
+ * 1.12.1 its default was GPT-J's adjacent pairs).
+ *
+ * Positions "shortformer-pre-ln" (q_in = k_in = ln1(resid + W_pos), v_in = ln1(resid)) have no
+ * TransformerLens positional_embedding_type; they are exported as "shortformer" with a zero
+ * pos_embed.W_pos (so TransformerLens' own after-ln1 addition adds nothing) and
+ * use_split_qkv_input = true, and the trained positions as pos_embed.W_pos_pre_ln, which a hook
+ * adds before ln1. With use_split_qkv_input, TransformerLens' TransformerBlock.forward
+ * (components/transformer_block.py, unchanged since 2.2) passes resid_pre repeated per head,
+ * [batch, pos, n_heads, d_model], through blocks.{l}.hook_q_input / hook_k_input / hook_v_input,
+ * then computes query_input = ln1(hook_q_input) + shortformer_pos_embed (keys alike) and
+ * value_input = ln1(hook_v_input), projecting per head; so a forward hook adding W_pos_pre_ln[:T]
+ * (broadcast over heads) at hook_q_input and hook_k_input of every layer computes exactly ours.
+ * load_state_dict(strict=False) ignores W_pos_pre_ln: without the hook TransformerLens computes a
+ * model without positions. config.json `extensions.pre_ln_positions` says so, with the snippet.
  *
  * `mlp-only` models (no attention; TransformerLens cannot hold them): the same names as above for
  * the parts they have (embed.W_E, blocks.{l}.ln2.*, blocks.{l}.mlp.*, ln_final.*, unembed.*).
@@ -88,7 +103,8 @@ export type ExportLayout = "transformer_lens" | "icl_lab_mlp_only" | "torch_lstm
  *   transpose   ours [a, b] → theirs [b, a];
  *   splitHeads  ours [d, H·D] → theirs [H, d, D];
  *   zeros       theirs is zeros on export; on load it is added into `ours` (PyTorch's second
- *               recurrent bias), or must be zero when `ours` is null (W_pos for positions "none").
+ *               recurrent bias), or must be zero when `ours` is null (W_pos for positions "none" and
+ *               "shortformer-pre-ln").
  */
 type Transform = "copy" | "transpose" | "splitHeads" | "zeros";
 
@@ -99,16 +115,23 @@ interface Entry {
   transform: Transform;
 }
 
-/** Where pos_embed.W_pos comes from: our parameter, zeros (no positions), or nowhere (rotary). */
+/**
+ * Where pos_embed.W_pos comes from: our parameter, zeros (no positions; pre-ln positions, whose
+ * values travel as pos_embed.W_pos_pre_ln), or nowhere (rotary).
+ */
 const POS_EMBED: Record<Positions, "ours" | "zeros" | null> = {
-  shortformer: "ours", learned: "ours", "shortformer-pre-ln": "ours", none: "zeros", rotary: null,
+  shortformer: "ours", learned: "ours", "shortformer-pre-ln": "zeros", none: "zeros", rotary: null,
 };
+
+/** The extra tensor holding positions "shortformer-pre-ln" (config.json `extensions.pre_ln_positions`). */
+export const PRE_LN_POSITIONS_TENSOR = "pos_embed.W_pos_pre_ln";
 
 function attentionEntries(c: Extract<ModelConfig, { kind: "attn-only" | "transformer" }>): Entry[] {
   const { dModel: d, nHeads: H, dHead: D, dVocab: V, nCtx } = c;
   const e: Entry[] = [{ name: "embed.W_E", shape: [V, d], ours: "embed.W_E", transform: "copy" }];
   const pos = POS_EMBED[c.positions];
   if (pos !== null) e.push({ name: "pos_embed.W_pos", shape: [nCtx, d], ours: pos === "ours" ? "pos_embed.W_pos" : null, transform: pos === "ours" ? "copy" : "zeros" });
+  if (c.positions === "shortformer-pre-ln") e.push({ name: PRE_LN_POSITIONS_TENSOR, shape: [nCtx, d], ours: "pos_embed.W_pos", transform: "copy" });
   const same = (name: string, shape: number[]): Entry => ({ name, shape, ours: name, transform: "copy" });
   for (let l = 0; l < c.nLayers; l++) {
     const p = `blocks.${l}`;
@@ -226,24 +249,22 @@ export function exportTensors(model: LanguageModel): Record<string, FileTensor> 
   return out;
 }
 
-/** TransformerLens' positional_embedding_type for each of ours; null: it has no equivalent. */
-const TL_POSITIONS: Record<Positions, "shortformer" | "standard" | "rotary" | null> = {
-  shortformer: "shortformer", learned: "standard", rotary: "rotary", none: "standard", "shortformer-pre-ln": null,
+/**
+ * TransformerLens' positional_embedding_type for each of ours ("shortformer-pre-ln": "shortformer"
+ * with a zero W_pos, plus the pre_ln_positions extension).
+ */
+const TL_POSITIONS: Record<Positions, "shortformer" | "standard" | "rotary"> = {
+  shortformer: "shortformer", learned: "standard", rotary: "rotary", none: "standard", "shortformer-pre-ln": "shortformer",
 };
 
 /**
  * The TransformerLens HookedTransformerConfig fields of an attention model (only fields it accepts;
- * TransformerLens ≥ 2.2), null for other kinds. Throws for positions "shortformer-pre-ln", which
- * TransformerLens cannot compute.
+ * TransformerLens ≥ 2.2), null for other kinds. Positions "shortformer-pre-ln" add
+ * use_split_qkv_input = true: the hook points their extension needs (see the file's header).
  */
 export function transformerLensConfig(c: ModelConfig): Record<string, unknown> | null {
   if (!isAttentionModel(c)) return null;
   const posType = TL_POSITIONS[c.positions];
-  if (posType === null) {
-    throw new Error(`export: positions "${c.positions}" (icl-lab 0.1's shortformer, positions added before ln1) has no TransformerLens ` +
-      `equivalent, so the model cannot be exported in the transformer_lens layout; TransformerLens' convention is positions "shortformer" ` +
-      `(added after ln1): retrain with it`);
-  }
   return {
     model_name: `icl-lab-${c.kind}-${c.nLayers}l`,
     n_layers: c.nLayers,
@@ -267,7 +288,32 @@ export function transformerLensConfig(c: ModelConfig): Record<string, unknown> |
     attn_scale: Math.sqrt(c.dHead),
     // icl-lab's windows have no BOS token; only matters when TransformerLens tokenizes a string.
     default_prepend_bos: false,
+    // blocks.{l}.hook_q_input / hook_k_input (resid_pre per head, before ln1) exist only with it.
+    ...(c.positions === "shortformer-pre-ln" ? { use_split_qkv_input: true } : {}),
   };
+}
+
+/** config.json `extensions`: what TransformerLens needs beyond its config and state dict. */
+function extensionsOf(c: ModelConfig): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!isAttentionModel(c)) return out;
+  if (c.positions === "shortformer-pre-ln") {
+    out.pre_ln_positions = `${PRE_LN_POSITIONS_TENSOR} [n_ctx, d_model]: positions added BEFORE ln1 to the query and key inputs ` +
+      "(q_in = k_in = ln1(resid_pre + W_pos_pre_ln[:T]), v_in = ln1(resid_pre)). pos_embed.W_pos is zero, so TransformerLens' own " +
+      "shortformer addition (after ln1) adds nothing; add W_pos_pre_ln[:T] (broadcast over heads) to blocks.{l}.hook_q_input and " +
+      "blocks.{l}.hook_k_input of every layer (they exist because use_split_qkv_input is true: resid_pre repeated per head, " +
+      "[batch, pos, n_heads, d_model], before ln1). load_state_dict(strict=False) ignores this tensor; without the hook the model " +
+      "has no positions. In Python (model = HookedTransformer(HookedTransformerConfig(**config['transformer_lens']))): " +
+      "sd = safetensors.torch.load_file('model.safetensors'); model.load_state_dict(sd, strict=False); " +
+      "W = sd['pos_embed.W_pos_pre_ln']; " +
+      "def add_pos(x, hook): return x + W[: x.shape[1], None, :].to(x.device, x.dtype); " +
+      "model.add_hook(lambda name: name.endswith(('hook_q_input', 'hook_k_input')), add_pos, is_permanent=True) " +
+      "(or per call: model.run_with_hooks(tokens, fwd_hooks=[(lambda name: name.endswith(('hook_q_input', 'hook_k_input')), add_pos)]))";
+  }
+  if (c.smearedKeys) {
+    out.smear_alpha = "blocks.{l}.attn.smear_alpha [n_heads]: k_j <- sigmoid(a_h)*k_j + (1 - sigmoid(a_h))*k_{j-1} after the key projection (and rotary); position 0 keeps its key. TransformerLens has no such parameter (load_state_dict(strict=False) drops it): apply it with a hook on blocks.{l}.attn.hook_rot_k (rotary) or blocks.{l}.attn.hook_k";
+  }
+  return out;
 }
 
 function torchModules(c: ModelConfig): Record<string, { class: string; kwargs: Record<string, unknown> }> | null {
@@ -307,7 +353,7 @@ export interface ExportResult {
 export function exportModel(model: LanguageModel, dir: string, opts: ExportOptions = {}): ExportResult {
   const config = model.config;
   const { layout } = layoutOf(config);
-  const transformerLens = transformerLensConfig(config); // may refuse the model: before any file is written
+  const transformerLens = transformerLensConfig(config);
   const out = resolve(dir);
   mkdirSync(out, { recursive: true });
   let tokenizer: Buffer | null = null;
@@ -339,9 +385,7 @@ export function exportModel(model: LanguageModel, dir: string, opts: ExportOptio
     files: { weights: WEIGHTS_FILE, tokenizer: tokenizer === null ? null : TOKENIZER_FILE },
     transformer_lens: transformerLens,
     torch: torchModules(config),
-    extensions: isAttentionModel(config) && config.smearedKeys
-      ? { smear_alpha: "blocks.{l}.attn.smear_alpha [n_heads]: k_j <- sigmoid(a_h)*k_j + (1 - sigmoid(a_h))*k_{j-1} after the key projection (and rotary); position 0 keeps its key. TransformerLens has no such parameter (load_state_dict(strict=False) drops it): apply it with a hook on blocks.{l}.attn.hook_rot_k (rotary) or blocks.{l}.attn.hook_k" }
-      : {},
+    extensions: extensionsOf(config),
     notes: "Layouts are documented in icl-lab's src/model/export.ts; scripts/check_export.py computes what TransformerLens (attention models) or the PyTorch modules (recurrent models) compute from these files, in plain PyTorch.",
   };
   writeFileAtomic(join(out, CONFIG_FILE), `${JSON.stringify(doc, null, 2)}\n`);
@@ -384,7 +428,7 @@ export function loadExported(dir: string): LanguageModel {
     }
     const data = asFloat32(t, e.name);
     if (e.ours === null) {
-      if (data.some((x) => x !== 0)) throw new Error(`loadExported: tensor '${e.name}' must be zero for a model with positions "none"`);
+      if (data.some((x) => x !== 0)) throw new Error(`loadExported: tensor '${e.name}' must be zero for a model with positions "${(config as { positions?: string }).positions}"`);
       continue;
     }
     addOurs(e, data, acc.get(e.ours)!, model.params.get(e.ours)!.shape);
