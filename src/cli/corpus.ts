@@ -28,66 +28,10 @@ import {
 import { SOURCE_ID, detectKind, type UserSourceKind } from "../data/sources/user.ts";
 import { sourceContext } from "../data/text-store.ts";
 import { writeFileAtomic } from "../data/util.ts";
-import { UserError } from "./errors.ts";
-
-// ---------------------------------------------------------------------------------------------
-// Helpers shared with tokenizer.ts
-
-/** Runs a command body; library errors become one-line UserErrors (set ICL_LAB_DEBUG=1 for stacks). */
-export function withUserErrors<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
-  return async (...args: A) => {
-    try {
-      await fn(...args);
-    } catch (e) {
-      if (e instanceof UserError || process.env.ICL_LAB_DEBUG) throw e;
-      throw new UserError(e instanceof Error ? e.message : String(e));
-    }
-  };
-}
-
-/** Left-aligned text table (numbers right-aligned). */
-export function formatTable(header: string[], rows: Array<Array<string | number>>): string {
-  const cells = [header, ...rows.map((r) => r.map((c) => (typeof c === "number" ? c.toLocaleString("en-US") : c)))];
-  const widths = header.map((_, i) => Math.max(...cells.map((r) => String(r[i] ?? "").length)));
-  return cells
-    .map((r, ri) =>
-      r
-        .map((c, i) => {
-          const s = String(c ?? "");
-          const numeric = ri > 0 && typeof rows[ri - 1][i] === "number";
-          return numeric ? s.padStart(widths[i]) : s.padEnd(widths[i]);
-        })
-        .join("  ")
-        .trimEnd(),
-    )
-    .join("\n");
-}
-
-/** Progress logger to stderr unless quiet. */
-export function stderrLog(quiet?: boolean): (message: string) => void {
-  return quiet ? () => {} : (m) => process.stderr.write(`${m}\n`);
-}
-
-/** Parses `--tokenizer byte|bpe|FILE` with `--vocab` and `--tokenizer-sources` into a spec. */
-export function tokenizerSpecFrom(opts: { tokenizer?: string; vocab?: string; tokenizerSources?: string }): TokenizerSpec {
-  const kind = opts.tokenizer ?? "bpe";
-  if (kind === "byte") return { kind: "byte" };
-  if (kind === "bpe") {
-    const vocab = opts.vocab === undefined ? 4096 : Number(opts.vocab);
-    if (!Number.isInteger(vocab)) throw new UserError(`--vocab must be an integer, found '${opts.vocab}'`);
-    const sources = opts.tokenizerSources ? splitList(opts.tokenizerSources) : [...DEFAULT_SUITE];
-    return { kind: "bpe", vocab, sources };
-  }
-  if (existsSync(kind)) return { kind: "file", path: kind };
-  throw new UserError(`--tokenizer must be 'byte', 'bpe' or the path of a tokenizer.json, found '${kind}'`);
-}
-
-export function splitList(s: string): string[] {
-  return s
-    .split(/[,\s]+/)
-    .map((x) => x.trim())
-    .filter((x) => x !== "");
-}
+import { UserError, withUserErrors } from "./errors.ts";
+import { formatTable } from "./format-table.ts";
+import { tokenizerSpecFrom } from "./options.ts";
+import { stderrLog } from "./progress.ts";
 
 function mb(bytes: number): string {
   return (bytes / 1e6).toFixed(1);

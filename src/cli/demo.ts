@@ -4,8 +4,9 @@
  * Running it again resumes an interrupted demo, or only re-renders the report of a finished one.
  */
 import type { Command } from "commander";
-import { UserError } from "./errors.ts";
-import { positiveInt, runAndPrint } from "./experiment.ts";
+import { UserError, withUserErrors } from "./errors.ts";
+import { runAndPrint } from "./experiment.ts";
+import { positiveInt } from "./options.ts";
 
 export function register(program: Command): void {
   program
@@ -21,7 +22,7 @@ export function register(program: Command): void {
     .option("--smoke", "tiny models and ~20k tokens: checks the pipeline end to end (the numbers mean nothing)")
     .option("--no-png", "do not write PNG files beside the report (the HTML has every figure inline)")
     .option("--json", "print the results as JSON")
-    .action(async (o: { lab?: string; corpus?: string; tokens?: number; seeds?: number; layers?: string; jobs?: number; dryRun?: boolean; smoke?: boolean; png: boolean; json?: boolean }) => {
+    .action(withUserErrors(async (o: { lab?: string; corpus?: string; tokens?: number; seeds?: number; layers?: string; jobs?: number; dryRun?: boolean; smoke?: boolean; png: boolean; json?: boolean }) => {
       const { demoExperiment } = await import("../experiments/demo.ts");
       let layers: number[] | undefined;
       if (o.layers !== undefined) {
@@ -33,5 +34,5 @@ export function register(program: Command): void {
         lab: o.lab, seeds: o.seeds, tokens: o.tokens, corpus: o.corpus === undefined ? [] : [o.corpus],
         jobs: o.jobs, dryRun: o.dryRun, smoke: o.smoke, png: o.png, json: o.json,
       });
-    });
+    }));
 }

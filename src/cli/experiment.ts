@@ -8,7 +8,8 @@
  */
 import type { Command } from "commander";
 import type { ExperimentDefinition } from "../experiments/types.ts";
-import { UserError } from "./errors.ts";
+import { UserError, withUserErrors } from "./errors.ts";
+import { positiveInt } from "./options.ts";
 
 export interface ExperimentCliOptions {
   lab?: string;
@@ -21,15 +22,6 @@ export interface ExperimentCliOptions {
   smoke?: boolean;
   png: boolean;
   json?: boolean;
-}
-
-/** A commander parser for `--name N`: a positive integer (underscores allowed), else a UserError. */
-export function positiveInt(name: string) {
-  return (v: string): number => {
-    const n = Number(v.replace(/_/g, ""));
-    if (!/^[0-9_]+$/.test(v) || !Number.isInteger(n) || n < 1) throw new UserError(`--${name} must be a positive integer, found '${v}'`);
-    return n;
-  };
 }
 
 /** `NAME=PATH` (a file or folder to add as source NAME) or `NAME` (a source the lab already knows). */
@@ -54,7 +46,7 @@ export function register(program: Command): void {
     .option("--smoke", "tiny models and ~20k tokens: checks the pipeline end to end in a minute (the numbers mean nothing)")
     .option("--no-png", "do not write PNG files beside the report (the HTML has every figure inline)")
     .option("--json", "print the plan or the results as JSON")
-    .action(async (name: string | undefined, o: ExperimentCliOptions) => {
+    .action(withUserErrors(async (name: string | undefined, o: ExperimentCliOptions) => {
       const { EXPERIMENTS, EXPERIMENT_NAMES } = await import("../experiments/index.ts");
       if (name === undefined) {
         if (o.json) {
@@ -66,7 +58,7 @@ export function register(program: Command): void {
         return;
       }
       await runAndPrint(name, o);
-    });
+    }));
 }
 
 /**

@@ -9,8 +9,8 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import { exportRun } from "../model/export.ts";
 import { RunStore, resolveLabDir, runDir } from "../store/run-store.ts";
-import { UserError } from "./errors.ts";
-import { stderrLog, withUserErrors } from "./corpus.ts";
+import { UserError, withUserErrors } from "./errors.ts";
+import { stderrLog } from "./progress.ts";
 
 const FORMATS = ["safetensors"] as const;
 

@@ -9,7 +9,7 @@
  * consumed token's loss against random matrices.
  */
 import { UserError } from "./errors.ts";
-import { formatTable } from "./corpus.ts";
+import { formatTable } from "./format-table.ts";
 import type { ImplicitUpdateResult, LayerSummary } from "../measure/implicit-update.ts";
 
 export interface ImplicitUpdateCommandOptions {

@@ -1,9 +1,10 @@
 /**
  * The `icl-lab` command line: one file per command group under src/cli/, each exporting
- * `register(program)`. Errors raised with `UserError` print as one clear line and exit 1.
+ * `register(program)`. Every error that ends a command goes through `describeError` (errors.ts):
+ * one line `icl-lab: MESSAGE` and exit 1, a stack only for internal errors or with `--debug`.
  */
 import { Command, CommanderError } from "commander";
-import { UserError } from "./errors.ts";
+import { debugFromEnv, describeError } from "./errors.ts";
 
 type Registrar = (program: Command) => void;
 
@@ -25,21 +26,19 @@ const groups: Array<() => Promise<{ register: Registrar }>> = [
 export async function main(argv: string[]): Promise<void> {
   const program = new Command("icl-lab")
     .description("Train small language models on your CPU and watch in-context learning appear.")
+    .option("--debug", "print the stack of any error (also: ICL_LAB_DEBUG=1)")
     .exitOverride()
     .showHelpAfterError();
-  for (const load of groups) (await load()).register(program);
   try {
+    for (const load of groups) (await load()).register(program);
     await program.parseAsync(argv);
   } catch (e) {
     if (e instanceof CommanderError) {
       process.exitCode = e.exitCode === 0 ? 0 : 2;
       return;
     }
-    if (e instanceof UserError) {
-      console.error(`icl-lab: ${e.message}`);
-      process.exitCode = 1;
-      return;
-    }
-    throw e;
+    const { text, exitCode } = describeError(e, debugFromEnv() || program.opts().debug === true);
+    process.stderr.write(`${text}\n`);
+    process.exitCode = exitCode;
   }
 }

@@ -11,7 +11,7 @@
  * report's); `inputs` shows the run's measurement inputs (`--save` stores derived ones with the run).
  */
 import type { Command } from "commander";
-import { UserError } from "./errors.ts";
+import { UserError, withUserErrors } from "./errors.ts";
 
 const KINDS = ["icl", "heads", "ablate", "tasks", "phase", "inputs"] as const;
 type Kind = (typeof KINDS)[number];
@@ -51,7 +51,7 @@ export function register(program: Command): void {
     .option("--save", "inputs: store the derived measurement inputs with a run trained before they were stored")
     .option("--lab <dir>", "lab folder")
     .option("--json", "print JSON")
-    .action(async (what: string, o: MeasureCliOptions & { positions?: string; draws?: string }) => {
+    .action(withUserErrors(async (what: string, o: MeasureCliOptions & { positions?: string; draws?: string }) => {
       if (what === "implicit-update") {
         // Its own command module (float64, transformer runs only; src/cli/implicit-update.ts).
         const { implicitUpdateCommand } = await import("./implicit-update.ts");
@@ -62,7 +62,7 @@ export function register(program: Command): void {
       const result = await measureRun(what, o);
       if (o.json) console.log(JSON.stringify(result, null, 2));
       else printResult(what as Kind, result);
-    });
+    }));
 }
 
 /**

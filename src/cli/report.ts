@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { RunStore, resolveLabDir } from "../store/run-store.ts";
-import { UserError } from "./errors.ts";
+import { UserError, withUserErrors } from "./errors.ts";
 
 interface ReportOptions {
   lab?: string;
@@ -27,7 +27,7 @@ export function register(program: Command): void {
     .option("--no-png", "do not write PNG files (the HTML has every figure inline)")
     .option("--no-attention", "do not recompute the best induction head's attention pattern from the last checkpoint")
     .option("--json", "print what was written as JSON")
-    .action(async (id: string, opts: ReportOptions) => {
+    .action(withUserErrors(async (id: string, opts: ReportOptions) => {
       const lab = resolveLabDir(opts.lab);
       if (!existsSync(join(lab, "lab.db"))) {
         throw new UserError(`no lab at ${lab} (no lab.db there); give --lab DIR or set ICL_LAB_DIR`);
@@ -53,5 +53,5 @@ export function register(program: Command): void {
         if (e instanceof ReportError) throw new UserError(e.message);
         throw e;
       }
-    });
+    }));
 }

@@ -6,7 +6,8 @@
  */
 import type { Command } from "commander";
 import { RunStore } from "../store/run-store.ts";
-import { formatTable, withUserErrors } from "./corpus.ts";
+import { withUserErrors } from "./errors.ts";
+import { formatTable } from "./format-table.ts";
 
 export interface RunRow {
   id: string;

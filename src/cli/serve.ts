@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { resolveLabDir } from "../store/run-store.ts";
-import { UserError } from "./errors.ts";
+import { UserError, withUserErrors } from "./errors.ts";
 
 interface ServeOptions {
   lab?: string;
@@ -22,7 +22,7 @@ export function register(program: Command): void {
     .option("--lab <dir>", "lab folder (default: $ICL_LAB_DIR or ./icl-lab-runs)")
     .option("--port <n>", "port to listen on (0: any free port)", "7007")
     .option("--host <addr>", "address to listen on; anything but a loopback address exposes the lab to the network, without authentication", "127.0.0.1")
-    .action(async (opts: ServeOptions) => {
+    .action(withUserErrors(async (opts: ServeOptions) => {
       const port = Number(opts.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UserError(`--port must be an integer in [0, 65535], found '${opts.port}'`);
       const lab = resolveLabDir(opts.lab);
@@ -52,5 +52,5 @@ export function register(program: Command): void {
         process.on("SIGINT", stop);
         process.on("SIGTERM", stop);
       });
-    });
+    }));
 }

@@ -24,8 +24,10 @@ import { coordinateSweep, displayUrl, runsQueue, sweepStatus, checkRedis, type C
 import { loadSweepSpec, type SweepSpec } from "../sweep/spec.ts";
 import { startSweepWorker, type WorkerEvent } from "../sweep/worker.ts";
 import { fmtTokens } from "../train/train.ts";
-import { formatTable, stderrLog, withUserErrors } from "./corpus.ts";
-import { UserError } from "./errors.ts";
+import { UserError, withUserErrors } from "./errors.ts";
+import { formatTable } from "./format-table.ts";
+import { positiveInt } from "./options.ts";
+import { stderrLog } from "./progress.ts";
 
 interface Loaded {
   spec: SweepSpec;
@@ -52,12 +54,6 @@ export async function loadSweep(file: string, dataModule?: string): Promise<Load
     throw new UserError(`sweep spec ${file}: ${(e as Error).message}`);
   }
 }
-
-const positiveInt = (flag: string) => (v: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new UserError(`${flag} must be a positive integer, found '${v}'`);
-  return n;
-};
 
 const namespaceOption = () =>
   new Option("--namespace <name>", "with --queue: the Redis key prefix; sweeps and workers see only their namespace's jobs (default icl-lab)")
@@ -252,8 +248,8 @@ export function register(program: Command): void {
     .option("--shared <dir>", "with --queue: the workers' shared run folder, to index checkpoint files in this lab")
     .option("--detach", "with --queue: submit and return (run again without it to collect results)")
     .addOption(namespaceOption())
-    .option("--processes <n>", "trainer processes on this machine (default: cores / threads-per-run)", positiveInt("--processes"))
-    .option("--threads-per-run <n>", "kernel threads per run (default: 1 with at least as many runs as cores, else cores / runs)", positiveInt("--threads-per-run"))
+    .option("--processes <n>", "trainer processes on this machine (default: cores / threads-per-run)", positiveInt("processes"))
+    .option("--threads-per-run <n>", "kernel threads per run (default: 1 with at least as many runs as cores, else cores / runs)", positiveInt("threads-per-run"))
     .option("--json", "print the results (or with --dry-run, the runs) as JSON")
     .option("-q, --quiet", "no progress output")
     .addOption(dataModule())
@@ -300,9 +296,9 @@ export function register(program: Command): void {
     .addOption(namespaceOption())
     .option("--lab <dir>", "this worker's lab folder: its runs store and data cache (default: $ICL_LAB_DIR or ./icl-lab-runs)")
     .option("--shared <dir>", "a folder all workers mount (same path), holding run folders: a run whose worker died resumes from its checkpoints there; without it, it restarts from zero")
-    .option("--concurrency <n>", "runs trained at once (default 1)", positiveInt("--concurrency"))
-    .option("--threads-per-run <n>", "kernel threads per run (default: cores / concurrency)", positiveInt("--threads-per-run"))
-    .option("--lock-duration <ms>", "how long a job stays claimed after this worker stops renewing it (default 30000)", positiveInt("--lock-duration"))
+    .option("--concurrency <n>", "runs trained at once (default 1)", positiveInt("concurrency"))
+    .option("--threads-per-run <n>", "kernel threads per run (default: cores / concurrency)", positiveInt("threads-per-run"))
+    .option("--lock-duration <ms>", "how long a job stays claimed after this worker stops renewing it (default 30000)", positiveInt("lock-duration"))
     .option("-q, --quiet", "no progress output")
     .addOption(dataModule())
     .action(withUserErrors(async (opts: { queue: string; namespace?: string; lab?: string; shared?: string; concurrency?: number; threadsPerRun?: number; lockDuration?: number; quiet?: boolean; dataModule?: string }) => {

@@ -13,8 +13,10 @@ import {
   getTokenizer,
   splitDocuments,
 } from "../data/index.ts";
-import { UserError } from "./errors.ts";
-import { formatTable, splitList, stderrLog, tokenizerSpecFrom, withUserErrors } from "./corpus.ts";
+import { UserError, withUserErrors } from "./errors.ts";
+import { formatTable } from "./format-table.ts";
+import { splitList, tokenizerSpecFrom } from "./options.ts";
+import { stderrLog } from "./progress.ts";
 
 export function register(program: Command): void {
   const tok = program.command("tokenizer").description("train and try tokenizers");

@@ -18,8 +18,8 @@ import { MEASURE_NAMES } from "../measure/index.ts";
 import { parseTrainConfig, resolveModel } from "../train/config.ts";
 import { train, type TrainData } from "../train/train.ts";
 import { RunStore, resolveLabDir, runDir } from "../store/run-store.ts";
-import { UserError } from "./errors.ts";
-import { stderrLog, withUserErrors } from "./corpus.ts";
+import { UserError, withUserErrors } from "./errors.ts";
+import { stderrLog } from "./progress.ts";
 
 const KEY_PART = /^[A-Za-z0-9_-]+$/;
 

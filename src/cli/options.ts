@@ -1,0 +1,38 @@
+/**
+ * Parsers of option values shared by several commands. Each throws a `UserError` that names the
+ * flag, what it expects and what it found.
+ */
+import { existsSync } from "node:fs";
+import { DEFAULT_SUITE, type TokenizerSpec } from "../data/index.ts";
+import { UserError } from "./errors.ts";
+
+/** A commander parser for `--name N`: a positive integer (underscores allowed), else a UserError. */
+export function positiveInt(name: string) {
+  return (v: string): number => {
+    const n = Number(v.replace(/_/g, ""));
+    if (!/^[0-9_]+$/.test(v) || !Number.isInteger(n) || n < 1) throw new UserError(`--${name} must be a positive integer, found '${v}'`);
+    return n;
+  };
+}
+
+/** Splits a list given as `a,b c`: commas and/or white space, empty items dropped. */
+export function splitList(s: string): string[] {
+  return s
+    .split(/[,\s]+/)
+    .map((x) => x.trim())
+    .filter((x) => x !== "");
+}
+
+/** Parses `--tokenizer byte|bpe|FILE` with `--vocab` and `--tokenizer-sources` into a spec. */
+export function tokenizerSpecFrom(opts: { tokenizer?: string; vocab?: string; tokenizerSources?: string }): TokenizerSpec {
+  const kind = opts.tokenizer ?? "bpe";
+  if (kind === "byte") return { kind: "byte" };
+  if (kind === "bpe") {
+    const vocab = opts.vocab === undefined ? 4096 : Number(opts.vocab);
+    if (!Number.isInteger(vocab)) throw new UserError(`--vocab must be an integer, found '${opts.vocab}'`);
+    const sources = opts.tokenizerSources ? splitList(opts.tokenizerSources) : [...DEFAULT_SUITE];
+    return { kind: "bpe", vocab, sources };
+  }
+  if (existsSync(kind)) return { kind: "file", path: kind };
+  throw new UserError(`--tokenizer must be 'byte', 'bpe' or the path of a tokenizer.json, found '${kind}'`);
+}
