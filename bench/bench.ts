@@ -10,9 +10,9 @@
  *   npm run bench -- --json out.json
  */
 import { spawnSync } from "node:child_process";
-import { writeFileSync, renameSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { kernels } from "../src/engine/backend.ts";
+import { writeFileAtomic } from "../src/util/fs.ts";
 import { benchGemm } from "./gemm.ts";
 import { TRAIN_CONFIGS, benchMemory, benchTrain } from "./train.ts";
 
@@ -114,9 +114,7 @@ async function main(): Promise<void> {
 
   const json = value("--json");
   if (json !== undefined) {
-    const tmp = `${json}.tmp-${process.pid}`;
-    writeFileSync(tmp, JSON.stringify({ date: new Date().toISOString(), backend: K.name, threads, ...figures }, null, 2));
-    renameSync(tmp, json);
+    writeFileAtomic(json, JSON.stringify({ date: new Date().toISOString(), backend: K.name, threads, ...figures }, null, 2));
     console.log(`figures written to ${json}`);
   }
 }

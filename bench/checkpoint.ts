@@ -10,7 +10,8 @@
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { loadCheckpoint, saveCheckpoint, type Tensor } from "../src/model/checkpoint.ts";
+import { loadCheckpoint, saveCheckpoint } from "../src/model/checkpoint.ts";
+import type { FileTensor as Tensor } from "../src/model/safetensors.ts";
 
 export interface CheckpointBench {
   params: number;

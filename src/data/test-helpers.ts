@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { registerSource } from "./sources/registry.ts";
 import type { SourceDef } from "./sources/types.ts";
-import { Rng } from "./util.ts";
+import { Mulberry32 } from "./util.ts";
 
 /** A fresh lab folder, removed when the process exits. */
 export function tempLab(prefix = "icl-lab-test-"): string {
@@ -21,7 +21,7 @@ const WORDS = "the of and to in a is that for it as was with be by on not he thi
 
 /** Deterministic pseudo-English text of about `words` words. */
 export function pseudoText(seed: number, words: number): string {
-  const rng = new Rng(seed, "pseudo-text");
+  const rng = new Mulberry32(seed, "pseudo-text");
   const out: string[] = [];
   for (let i = 0; i < words; i++) {
     out.push(WORDS[rng.int(WORDS.length)]);

@@ -17,7 +17,7 @@
  * smaller N gives a prefix of a larger one.
  */
 import type { Segment } from "./split.ts";
-import { mix32, permutation, Rng } from "./util.ts";
+import { mix32, Mulberry32, permutation } from "./util.ts";
 
 export type EvalPolicy = "document" | "packed";
 
@@ -130,7 +130,7 @@ export function sourceEvalWindows(tokens: ArrayLike<number>, heldOut: Segment[],
   for (let k = 0; k < Math.min(o.n, tiles.length); k++) chosen.push(tiles[pick[k]]);
   if (chosen.length < o.n) {
     // Not enough disjoint tiles: extra windows at random offsets, weighted by each run's starts.
-    const rng = new Rng(o.evalSeed, o.sourceId, "eval-extra");
+    const rng = new Mulberry32(o.evalSeed, o.sourceId, "eval-extra");
     const starts = runs.map((r) => r.length - L + 1);
     const total = starts.reduce((a, b) => a + b, 0);
     while (chosen.length < o.n) {

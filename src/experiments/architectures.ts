@@ -13,6 +13,7 @@
 import type { TrainConfigInput } from "../train/config.ts";
 import { baseConfig, countParams, DEMO, DEMO_MIXTURE_TEXT, demoMixture, LAB_MODEL_TEXT, matchParams, naturalSources, range, runName, SCALES, seedList, tokensText } from "./common.ts";
 import type { ExperimentDefinition, ExperimentScale } from "./types.ts";
+import { ICL_NATURAL } from "../measure/names.ts";
 
 const NAME = "architectures";
 
@@ -81,7 +82,7 @@ export const architectures: ExperimentDefinition = {
       for (const seed of seedList(opts)) {
         configs.push(baseConfig({
           experiment: NAME, name: runName(NAME, [m.id], seed), seed, scale: opts.scale, model: m.model, sources, tokens: opts.tokens,
-          measures: ["icl", "icl@natural", "positionLoss", "heads", "tasks"],
+          measures: ["icl", ICL_NATURAL, "positionLoss", "heads", "tasks"],
           // Loss by position is the figure that tells recurrent models apart: every window.
           measureOptions: { positionLoss: { nWindows: SCALES[opts.scale].evalWindows } },
         }));
@@ -92,5 +93,5 @@ export const architectures: ExperimentDefinition = {
     return { configs, notes: [`parameter counts: ${counts} (largest difference from attn-only: ${(100 * spread).toFixed(1)}%)`] };
   },
   finalMeasures: [{ measure: "ablation", appliesTo: (c) => ["attn-only", "transformer"].includes((c.model as { kind?: string }).kind ?? "") }],
-  summary: ["params", "icl", "icl@natural", "loss50", "loss500", "perplexity", "induction", "tasks"],
+  summary: ["params", "icl", ICL_NATURAL, "loss50", "loss500", "perplexity", "induction", "tasks"],
 };

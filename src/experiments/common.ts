@@ -20,6 +20,7 @@ import type { TrainConfigInput } from "../train/config.ts";
 import { parseModelConfig, type ModelConfig } from "../model/config.ts";
 import { buildModel, parameterCount } from "../model/model.ts";
 import type { ExperimentScale, ResolvedOptions } from "./types.ts";
+import { formatTokens } from "../util/format.ts";
 
 /**
  * The demo's calibrated setting (docs/demo-calibration.md), which every experiment starts from:
@@ -50,9 +51,7 @@ export const DEMO_MEASURED =
 
 /** "8M", "1.5M", "200k": token counts in descriptions. */
 export function tokensText(n: number): string {
-  if (n >= 1e6) return `${+(n / 1e6).toFixed(2)}M`;
-  if (n >= 1e3) return `${+(n / 1e3).toFixed(1)}k`;
-  return String(n);
+  return formatTokens(n, { compact: true });
 }
 
 /** The calibrated model in words: "d_model 64, 2 heads × 32, shortformer positions (pre-LN), bytes". */

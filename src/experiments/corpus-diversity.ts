@@ -7,6 +7,7 @@ import { COMMON } from "./data.ts";
 import { corpusRun, equalBudget, equalMixture, selectAvailable, userDomains } from "./corpus-common.ts";
 import { LAB_MODEL_TEXT, runName, seedList } from "./common.ts";
 import type { ExperimentDefinition, ResolvedOptions } from "./types.ts";
+import { ICL_COMMON } from "../measure/names.ts";
 
 const NAME = "corpus-diversity";
 
@@ -79,5 +80,5 @@ export const corpusDiversity: ExperimentDefinition = {
     notes.push(`common evaluation set (icl@${COMMON}): equal shares of the held-out windows of ${all.join(", ")}`);
     return { configs, notes };
   },
-  summary: ["unique", "icl", "icl@common", "loss50", "loss500", "perplexity", "induction", "tasks"],
+  summary: ["unique", "icl", ICL_COMMON, "loss50", "loss500", "perplexity", "induction", "tasks"],
 };

@@ -8,6 +8,7 @@ import { COMMON } from "./data.ts";
 import { corpusRun, DEBIAN_DOMAINS, equalBudget, equalMixture, NPM_DOMAINS, selectAvailable, userDomains } from "./corpus-common.ts";
 import { LAB_MODEL_TEXT, runName, seedList } from "./common.ts";
 import type { ExperimentDefinition } from "./types.ts";
+import { ICL_COMMON } from "../measure/names.ts";
 
 const NAME = "corpus-source";
 
@@ -56,5 +57,5 @@ export const corpusSource: ExperimentDefinition = {
     notes.push(`common evaluation set (icl@${COMMON}): equal shares of the held-out windows of ${domains.join(", ")}`);
     return { configs, notes };
   },
-  summary: ["unique", "icl", "icl@common", "loss50", "loss500", "perplexity", "induction", "tasks"],
+  summary: ["unique", "icl", ICL_COMMON, "loss50", "loss500", "perplexity", "induction", "tasks"],
 };

@@ -21,13 +21,14 @@ import { splitDocuments } from "../data/split.ts";
 import { apportion } from "../data/mixture.ts";
 import { concatWindows, sourceEvalWindows, takeWindows, type EvalWindows } from "../data/windows.ts";
 import type { DataFactory, TrainData } from "../train/train.ts";
+import { iclAt, iclAtSource } from "../measure/names.ts";
 
 /** The measure name of the common evaluation set. */
 export const COMMON = "common";
 
 /** The sources of a run's common evaluation set (from its measureOptions), or null. */
 export function commonSources(config: { measureOptions?: Record<string, Record<string, unknown>> }): string[] | null {
-  const s = config.measureOptions?.[`icl@${COMMON}`]?.sources;
+  const s = config.measureOptions?.[iclAt(COMMON)]?.sources;
   if (s === undefined) return null;
   if (!Array.isArray(s) || s.length === 0 || !s.every((x) => typeof x === "string")) {
     throw new Error(`measureOptions["icl@${COMMON}"].sources must be a non-empty list of source ids, found ${JSON.stringify(s)}`);
@@ -40,11 +41,11 @@ export function extraEvalSources(config: { measures: readonly string[]; data: { 
   const inMixture = new Set(Object.keys(config.data.sources ?? {}));
   const out = new Set<string>();
   for (const m of config.measures) {
-    const at = /^icl@([a-z][a-z0-9_]*)$/.exec(m);
-    if (at === null || at[1] === "natural" || at[1] === COMMON) continue;
-    if (!inMixture.has(at[1])) out.add(at[1]);
+    const source = iclAtSource(m);
+    if (source === null || source === "natural" || source === COMMON) continue;
+    if (!inMixture.has(source)) out.add(source);
   }
-  if (config.measures.includes(`icl@${COMMON}`)) {
+  if (config.measures.includes(iclAt(COMMON))) {
     const common = commonSources(config);
     if (common === null) throw new Error(`measure 'icl@${COMMON}' needs measureOptions["icl@${COMMON}"].sources (the sources of the common evaluation set)`);
     for (const id of common) if (!inMixture.has(id)) out.add(id);
@@ -59,7 +60,7 @@ const asTrain = (w: EvalWindows): Windows => ({ windows: w.tokens, n: w.n, lengt
 export const data: DataFactory = async (config, lab) => {
   const d = await prepareTrainData(config, lab);
   const extra = extraEvalSources(config);
-  const wantsCommon = config.measures.includes(`icl@${COMMON}`);
+  const wantsCommon = config.measures.includes(iclAt(COMMON));
   if (extra.length === 0 && !wantsCommon) return d;
   const prepared = d.prepared;
   const n = config.data.evalWindows;

@@ -14,6 +14,7 @@
  */
 import { baseConfig, DEMO, DEMO_MEASURED, DEMO_MIXTURE_TEXT, demoMixture, LAB_MODEL_TEXT, naturalSources, runName, SCALES, seedList, tokensText } from "./common.ts";
 import type { ExperimentDefinition } from "./types.ts";
+import { ICL_NATURAL } from "../measure/names.ts";
 
 export { DEMO } from "./common.ts";
 
@@ -48,12 +49,12 @@ export function demoExperiment(layers: readonly number[] = DEMO_LAYERS): Experim
           configs.push(baseConfig({
             // With --corpus the runs are named after it, beside the default demo's in the same lab.
             experiment: "demo", name: runName("demo", [...opts.corpus, `attn-${nLayers}l`], seed), seed, scale: opts.scale,
-            model: { ...s.model, nLayers }, sources, tokens: opts.tokens, measures: ["icl", "icl@natural", "heads"],
+            model: { ...s.model, nLayers }, sources, tokens: opts.tokens, measures: ["icl", ICL_NATURAL, "heads"],
           }));
         }
       }
       return { configs, notes: [] };
     },
-    summary: ["icl", "window", "induction", "loss50", "loss500", "icl@natural"],
+    summary: ["icl", "window", "induction", "loss50", "loss500", ICL_NATURAL],
   };
 }

@@ -5,6 +5,7 @@
  */
 import { baseConfig, DEMO, DEMO_MEASURED, DEMO_MIXTURE_TEXT, demoMixture, LAB_MODEL_TEXT, naturalSources, runName, SCALES, seedList, tokensText } from "./common.ts";
 import type { ExperimentDefinition } from "./types.ts";
+import { ICL_NATURAL } from "../measure/names.ts";
 
 const NAME = "phase-change";
 /** The demo at full size: 1.5× its tokens, 2.5× its windows. */
@@ -43,7 +44,7 @@ export const phaseChange: ExperimentDefinition = {
         const c = baseConfig({
           experiment: NAME, name: runName(NAME, [`${nLayers}l`], seed), seed, scale: opts.scale,
           model: { ...s.model, nLayers }, sources, tokens: opts.tokens,
-          measures: ["icl", "icl@natural", "heads", "tokenLoss", "positionLoss"],
+          measures: ["icl", ICL_NATURAL, "heads", "tokenLoss", "positionLoss"],
         });
         // More windows than the demo: the interval of the score shrinks as 1/√N (±0.1 nats at 1,000).
         if (opts.scale === "default") c.data = { ...c.data!, evalWindows: WINDOWS };
@@ -53,5 +54,5 @@ export const phaseChange: ExperimentDefinition = {
     return { configs, notes: [] };
   },
   finalMeasures: [{ measure: "ablation" }],
-  summary: ["params", "icl", "icl@natural", "loss50", "loss500", "window", "induction"],
+  summary: ["params", "icl", ICL_NATURAL, "loss50", "loss500", "window", "induction"],
 };

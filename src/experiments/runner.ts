@@ -16,6 +16,7 @@ import { join, resolve as resolvePath } from "node:path";
 import { fileURLToPath } from "node:url";
 import { listCheckpoints } from "../model/checkpoint.ts";
 import { RunStore, resolveLabDir, runDir, type RunInfo } from "../store/run-store.ts";
+import { writeFileAtomic } from "../util/fs.ts";
 import type { TrainConfig, TrainConfigInput } from "../train/config.ts";
 import { storeResults, train, type MeasureValue } from "../train/train.ts";
 import { expandSweep, type SweepRun } from "../sweep/expand.ts";
@@ -346,8 +347,8 @@ async function finalMeasures(plan: ExperimentPlanResult, log: (line: string) => 
           ...inputs.options,
           [fm.measure]: { nWindows: SCALES[plan.options.scale].ablationWindows, ...inputs.options[fm.measure], ...fm.options },
         };
-        const result = MEASURES[fm.measure](model, { data: d, tokens: last.tokens, inputs, seed: inputs.seed, options }) as unknown as Record<string, MeasureValue>;
-        storeResults(store, r.runId, last.tokens, fm.measure, result);
+        const result: object = MEASURES[fm.measure](model, { data: d, tokens: last.tokens, inputs, seed: inputs.seed, options });
+        storeResults(store, r.runId, last.tokens, fm.measure, result as Record<string, MeasureValue>);
         store.logJson(r.runId, last.tokens, finalKey(fm.measure), { seconds: (performance.now() - t0) / 1000, options: options[fm.measure] } as never);
       }
     }
@@ -424,11 +425,9 @@ export async function runExperiment(name: string | ExperimentDefinition, opts: R
     `expected: ${plan.definition.expected}`,
   ].join("\n");
   if (report !== null) {
-    const { writeFileSync, renameSync } = await import("node:fs");
     for (const [file, text] of [["summary.txt", summaryText + "\n"], ["summary.json", JSON.stringify({ experiment: plan.definition.name, options: plan.options, header: summary.header, rows: summary.rows, notes: plan.notes, outcomes }, null, 2)]] as const) {
       const path = join(report.dir, file);
-      writeFileSync(`${path}.tmp-${process.pid}`, text);
-      renameSync(`${path}.tmp-${process.pid}`, path);
+      writeFileAtomic(path, text);
     }
   }
   return { ...plan, outcomes, report, summary, summaryText, seconds: (performance.now() - t0) / 1000 };

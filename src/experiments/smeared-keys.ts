@@ -6,6 +6,7 @@
  */
 import { baseConfig, DEMO, DEMO_MIXTURE_TEXT, demoMixture, LAB_MODEL_TEXT, naturalSources, runName, SCALES, seedList, tokensText } from "./common.ts";
 import type { ExperimentDefinition } from "./types.ts";
+import { ICL_NATURAL } from "../measure/names.ts";
 
 const NAME = "smeared-keys";
 
@@ -38,7 +39,7 @@ export const smearedKeys: ExperimentDefinition = {
           configs.push(baseConfig({
             experiment: NAME, name: runName(NAME, [`${nLayers}l`, smeared ? "smeared" : "plain"], seed), seed, scale: opts.scale,
             model: { ...s.model, nLayers, smearedKeys: smeared }, sources, tokens: opts.tokens,
-            measures: ["icl", "icl@natural", "heads", "positionLoss"],
+            measures: ["icl", ICL_NATURAL, "heads", "positionLoss"],
           }));
         }
       }
@@ -46,5 +47,5 @@ export const smearedKeys: ExperimentDefinition = {
     return { configs, notes: [] };
   },
   finalMeasures: [{ measure: "ablation" }],
-  summary: ["params", "icl", "icl@natural", "loss50", "loss500", "window", "induction"],
+  summary: ["params", "icl", ICL_NATURAL, "loss50", "loss500", "window", "induction"],
 };

@@ -1,19 +1,20 @@
 /**
  * The table an experiment prints at the end: one row per configuration (runs that differ only in
  * seed are one row: mean ± standard deviation), with the columns its definition lists, read from
- * the runs store through the report's readers (src/report/data.ts), so the table and the report
- * show the same stored numbers.
+ * the runs store through the report's readers (src/report/data.ts) and summarised by the report's
+ * summary (src/report/summary.ts: final ICL, loss@50/500, best head, mean ± sd and its n < 2 rule),
+ * so the table and the report show the same numbers.
  */
 import type { RunData } from "../report/data.ts";
 import { headName } from "../report/data.ts";
+import { bestHead, finalMetrics, meanSd, meanSdByKey } from "../report/summary.ts";
+import { ICL_COMMON, ICL_NATURAL } from "../measure/names.ts";
 import { formatNumber, formatTokens } from "../report/tables.ts";
 import { countParams } from "./common.ts";
+import type { SummaryColumnKey } from "./types.ts";
 
-export type SummaryColumnKey =
-  | "params" | "tokens" | "unique" | "epochs"
-  | "icl" | "icl@natural" | "icl@common"
-  | "loss50" | "loss500" | "perplexity"
-  | "induction" | "window" | "tasks";
+// The column keys are part of an experiment's definition (types.ts), which this module reads.
+export type { SummaryColumnKey } from "./types.ts";
 
 export interface SummaryRow {
   /** The configuration (the report's group label). */
@@ -32,31 +33,9 @@ export interface SummaryTable {
   rows: SummaryRow[];
 }
 
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const sdOf = (xs: number[]) => (xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - mean(xs)) ** 2, 0) / (xs.length - 1)) : null);
-
-/** Accuracy of each task at the most shots measured, at the last checkpoint. */
-function taskAccuracies(r: RunData): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const t of r.tasks?.tasks ?? []) {
-    for (let i = t.shots.length - 1; i >= 0; i--) {
-      const a = t.accuracy[i];
-      if (a !== null && Number.isFinite(a)) {
-        out[`task:${t.name}`] = a;
-        break;
-      }
-    }
-  }
-  return out;
-}
-
+/** The run's numbers by column key (tasks as `task:<name>`): the report's summary (src/report/summary.ts). */
 function runValues(r: RunData): Record<string, number | null> {
-  const last = r.icl[r.icl.length - 1];
-  const pos = r.positionLoss[r.positionLoss.length - 1];
-  const meanLoss = pos ? mean(pos.meanLoss) : null;
-  const best = r.heads.length > 0 && r.heads[r.heads.length - 1].heads.length > 0
-    ? r.heads[r.heads.length - 1].heads.reduce((p, q) => (q.induction > p.induction ? q : p))
-    : null;
+  const f = finalMetrics(r);
   const model = r.config?.model as Record<string, unknown> | undefined;
   let params: number | null = null;
   try {
@@ -70,18 +49,18 @@ function runValues(r: RunData): Record<string, number | null> {
     tokens: r.info.tokens,
     unique,
     epochs: unique !== null && r.info.tokens > 0 ? r.info.tokens / unique : null,
-    icl: last?.score ?? null,
-    iclLo: last?.lo ?? null,
-    iclHi: last?.hi ?? null,
-    "icl@natural": r.extraIcl["icl@natural"] ?? null,
-    "icl@common": r.extraIcl["icl@common"] ?? null,
-    loss50: last?.loss50 ?? null,
-    loss500: last?.loss500 ?? null,
-    perplexity: meanLoss !== null && Number.isFinite(meanLoss) ? Math.exp(meanLoss) : null,
-    induction: best?.induction ?? null,
+    icl: f.icl,
+    iclLo: f.iclLo,
+    iclHi: f.iclHi,
+    [ICL_NATURAL]: f.extraIcl[ICL_NATURAL] ?? null,
+    [ICL_COMMON]: f.extraIcl[ICL_COMMON] ?? null,
+    loss50: f.loss50,
+    loss500: f.loss500,
+    perplexity: f.perplexity,
+    induction: f.induction,
     windowStart: r.phase.status === "found" ? r.phase.start : null,
     windowEnd: r.phase.status === "found" ? r.phase.end : null,
-    ...taskAccuracies(r),
+    ...Object.fromEntries(f.tasks.map((t) => [`task:${t.task}`, t.accuracy])),
   };
 }
 
@@ -91,8 +70,8 @@ const HEADERS: Record<Exclude<SummaryColumnKey, "tasks">, string> = {
   unique: "unique tokens",
   epochs: "epochs",
   icl: "ICL score",
-  "icl@natural": "ICL (natural text)",
-  "icl@common": "ICL (common set)",
+  [ICL_NATURAL]: "ICL (natural text)",
+  [ICL_COMMON]: "ICL (common set)",
   loss50: "loss@50",
   loss500: "loss@500",
   perplexity: "perplexity",
@@ -109,13 +88,7 @@ export function summaryTable(runs: readonly RunData[], columns: readonly Summary
   const perGroup = [...groups.entries()].map(([label, rs]) => {
     const vals = rs.map(runValues);
     for (const v of vals) for (const k of Object.keys(v)) if (k.startsWith("task:")) taskNames.add(k);
-    const keys = new Set(vals.flatMap((v) => Object.keys(v)));
-    const values: Record<string, number | null> = {}, sd: Record<string, number | null> = {};
-    for (const k of keys) {
-      const xs = vals.map((v) => v[k]).filter((x): x is number => x !== null && x !== undefined && Number.isFinite(x));
-      values[k] = xs.length > 0 ? mean(xs) : null;
-      sd[k] = xs.length > 1 ? sdOf(xs) : null;
-    }
+    const { values, sd } = meanSdByKey(vals, new Set(vals.flatMap((v) => Object.keys(v))));
     const row: SummaryRow = { label, runIds: rs.map((r) => r.id), values, sd };
     rows.push(row);
     return { row, rs, vals };
@@ -144,16 +117,14 @@ export function summaryTable(runs: readonly RunData[], columns: readonly Summary
           break;
         case "perplexity": out.push(num("perplexity", 2)); break;
         case "induction": {
-          const r0 = rs[0];
-          const last = r0.heads[r0.heads.length - 1];
-          const best = last && last.heads.length > 0 ? last.heads.reduce((p, q) => (q.induction > p.induction ? q : p)) : null;
+          const best = bestHead(rs[0]);
           out.push(v.induction === null ? "—" : `${num("induction", 2)}${rs.length === 1 && best ? ` (${headName(best.layer, best.head)})` : ""}`);
           break;
         }
         case "window": {
           const found = vals.filter((x) => x.windowStart !== null);
           out.push(found.length === 0 ? "none"
-            : `${formatTokens(mean(found.map((x) => x.windowStart!)))}–${formatTokens(mean(found.map((x) => x.windowEnd!)))}` +
+            : `${formatTokens(meanSd(found.map((x) => x.windowStart!)).mean)}–${formatTokens(meanSd(found.map((x) => x.windowEnd!)).mean)}` +
               (rs.length > 1 ? ` (${found.length}/${rs.length})` : ""));
           break;
         }

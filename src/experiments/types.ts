@@ -6,7 +6,14 @@
  */
 import type { TrainConfigInput } from "../train/config.ts";
 import type { Availability } from "../data/sources/types.ts";
-import type { SummaryColumnKey } from "./summary.ts";
+import type { ICL_COMMON, ICL_NATURAL } from "../measure/names.ts";
+
+/** The columns an experiment's summary table can show (summary.ts computes and formats them). */
+export type SummaryColumnKey =
+  | "params" | "tokens" | "unique" | "epochs"
+  | "icl" | typeof ICL_NATURAL | typeof ICL_COMMON
+  | "loss50" | "loss500" | "perplexity"
+  | "induction" | "window" | "tasks";
 
 /** A corpus given on the command line: a source id already known, or a name and a path to add. */
 export interface CorpusArg {

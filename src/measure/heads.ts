@@ -48,9 +48,11 @@ import { isAttentionModel, type AttentionConfig } from "../model/config.ts";
 import type { LanguageModel } from "../model/model.ts";
 import { patternHooks } from "../model/hooks.ts";
 import { Rng } from "../util/random.ts";
-import { checkPool, headScorePool, headScoreSettings, type VocabInfo } from "./token-pool.ts";
+import { checkPool, headScorePool, headScoreSettings, type HeadScore, type HeadScoreOptions, type HeadScoresResult, type VocabInfo } from "./token-pool.ts";
 
 export { DEFAULT_EXCLUDE_FRACTION, DEFAULT_RARE_SHARE, checkPool, headScorePool, headScoreSettings, taskPool, tokenPool, type VocabInfo } from "./token-pool.ts";
+// The option and result types live with the pool (token-pool.ts: the dashboard's bundle reads them without the engine).
+export type { HeadScore, HeadScoreOptions, HeadScoresResult } from "./token-pool.ts";
 
 /** `length` distinct tokens from `pool` (a partial Fisher-Yates shuffle of a scratch copy). */
 export function sampleDistinct(pool: Int32Array, rng: Rng, opts: { length: number }): Int32Array {
@@ -164,55 +166,6 @@ export function patternScore(attn: ArrayLike<number>, detection: ArrayLike<numbe
 }
 
 // ---- the measure -----------------------------------------------------------------------------
-
-export interface HeadScoreOptions {
-  vocab?: VocabInfo;
-  /**
-   * The token pool random sequences draw from, when the run fixed it (src/measure/inputs.ts);
-   * `vocab.frequencies` and `excludeFraction` are then not used. Default: `headScorePool`.
-   */
-  pool?: Int32Array;
-  /** Seed of the random sequences and copying tokens (default 0). */
-  seed?: number;
-  /** Sequences each attention score is averaged over (default 10). */
-  nSequences?: number;
-  /** Length of the random sequence repeated twice for the induction score (default 50). */
-  inductionLength?: number;
-  /** Length of the random sequence repeated for the prefix-matching score (default 25). */
-  prefixLength?: number;
-  /** Repeats of it (default 4). */
-  prefixRepeats?: number;
-  /** Tokens the copying score is averaged over (default 200). */
-  copyingTokens?: number;
-  /** See tokenPool (default 0.1). */
-  excludeFraction?: number;
-}
-
-export interface HeadScore {
-  layer: number;
-  head: number;
-  /** Mean attention on the induction targets over the rows that have one (1 = perfect). */
-  induction: number;
-  /** The same ratio over all rows: TransformerLens head_detector's number. */
-  inductionTL: number;
-  prefixMatching: number;
-  previousToken: number;
-  /** Raw copying share rescaled from [0, 0.5] to [−1, 1]. */
-  copying: number;
-  /** Share of the positive (mean-subtracted) logit mass on the attended token, in [0, 1]. */
-  copyingRaw: number;
-}
-
-export interface HeadScoresResult {
-  /** One entry per head, layer-major; empty for models without attention. */
-  heads: HeadScore[];
-  nSequences: number;
-  inductionLength: number;
-  prefixLength: number;
-  prefixRepeats: number;
-  copyingTokens: number;
-  bos: number | null;
-}
 
 /** Attention patterns of every layer on `tokens` [B, T]: per layer a copy of [B, H, T, T]. */
 export function attentionPatterns(model: LanguageModel, tokens: Int32Array, B: number): Float32Array[] {

@@ -30,13 +30,20 @@ export * from "./inputs.ts";
 export * from "./phase-analysis.ts";
 
 /**
- * What a run holds fixed for every checkpoint's measurements. Either the fields below, or the
- * trainer's context (`{ data, tokens, seed, options, inputs }` from src/train/train.ts), read
- * structurally: the windows come from `data.eval`. With `inputs` (the run's stored measurement
+ * What a run holds fixed for every checkpoint's measurements: the one context type of the
+ * registry and the trainer (which gives `CheckpointContext`: `{ data, tokens, seed, options,
+ * inputs }`, src/train/train.ts). The windows come from `windows`, else `data.eval`. With `inputs` (the run's stored measurement
  * inputs), BOS and the token pools come from them, and the seed and options unless `seed` /
  * `options` are given; without, the token frequencies come from `data.tokenCounts` and BOS from
  * `data.eodId` (the end-of-document token) when `vocab` is absent.
  */
+/** The trainer's data as the measures read it (structurally: src/train/train.ts `TrainData`). */
+export interface MeasureData {
+  eval: { windows: Int32Array; length: number };
+  tokenCounts?: ArrayLike<number>;
+  eodId?: number;
+}
+
 export interface MeasureContext {
   /** The run's measurement inputs (seed, BOS, token pools, options): see inputs.ts. */
   inputs?: MeasureInputs;
@@ -62,12 +69,25 @@ export interface MeasureContext {
     tokenLoss?: TokenLossOptions;
   };
   /** The trainer's data (structurally): held-out windows, token counts, end-of-document id. */
-  data?: { eval: { windows: Int32Array; length: number }; tokenCounts?: ArrayLike<number>; eodId?: number };
+  data?: MeasureData;
   /** Training tokens at the checkpoint (given by the trainer; not used by the measures). */
   tokens?: number;
 }
 
-export type MeasureFn = (model: LanguageModel, ctx: MeasureContext) => unknown;
+/** What the trainer gives every measurement at a checkpoint: the fields it always knows. */
+export type CheckpointContext<D extends MeasureData = MeasureData> = MeasureContext & {
+  data: D;
+  tokens: number;
+  seed: number;
+  inputs: MeasureInputs;
+};
+
+/**
+ * A measurement: (model, context) → a JSON-serialisable result (sync or async). `C` narrows the
+ * context (the trainer's measures take `CheckpointContext`), `R` the result (the trainer stores an
+ * object's fields as `<measure>.<key>`, src/measure/names.ts).
+ */
+export type MeasureFn<C extends MeasureContext = MeasureContext, R = unknown> = (model: LanguageModel, ctx: C) => R | Promise<R>;
 
 interface Resolved {
   windows: () => Int32Array;
@@ -132,7 +152,7 @@ export const MEASURES = {
     const r = resolve(ctx);
     return tokenLossVector(model, r.windows(), { windowLength: r.windowLength, seed: r.seed, ...r.options.tokenLoss });
   },
-} satisfies Record<string, MeasureFn>;
+} satisfies Record<string, MeasureFn<MeasureContext, object>>;
 
 export type MeasureName = keyof typeof MEASURES;
 export const MEASURE_NAMES = Object.keys(MEASURES) as MeasureName[];
@@ -146,6 +166,7 @@ export function runMeasures(model: LanguageModel, names: readonly string[], ctx:
     if (!Object.hasOwn(MEASURES, name)) throw new Error(`unknown measure '${name}'; expected one of ${MEASURE_NAMES.join(", ")}`);
   }
   const out: Record<string, unknown> = {};
-  for (const name of names) out[name] = (MEASURES as Record<string, MeasureFn>)[name](model, ctx);
+  const measures: Record<string, MeasureFn> = MEASURES;
+  for (const name of names) out[name] = measures[name](model, ctx);
   return out;
 }

@@ -47,7 +47,7 @@
  *      hold few steps and are noisier); with one point per bin (sparse logging), σ̂ comes from the
  *      second differences as for the phase change. "none" when no gap is significant.
  */
-import { formatTokens } from "../report/tables.ts";
+import { formatTokens } from "../util/format.ts";
 import { median } from "./stats.ts";
 
 export interface TrajectoryPoint {

@@ -17,7 +17,11 @@ export function mean(xs: ArrayLike<number>): number {
   return s / xs.length;
 }
 
-/** Sample standard deviation (n − 1 in the denominator); 0 for fewer than two values. */
+/**
+ * Sample standard deviation (n − 1 in the denominator); 0 for fewer than two values (the measures'
+ * spread of resamples). Summaries over seeds use src/report/summary.ts `meanSd`, whose sd is null
+ * below two values.
+ */
 export function sd(xs: ArrayLike<number>): number {
   const n = xs.length;
   if (n < 2) return 0;

@@ -4,7 +4,6 @@
  * what stores and reads a run's pools (inputs.ts, run-inputs.ts; the report and the dashboard)
  * does not load the tensor engine.
  */
-import type { HeadScoreOptions, HeadScoresResult } from "./heads.ts";
 
 /** What the measures need to know about the vocabulary beyond its size. */
 export interface VocabInfo {
@@ -103,4 +102,53 @@ export function checkPool(pool: Int32Array, dVocab: number, bos: number | null, 
     if (seen.has(t)) throw new Error(`${what}: the token pool holds ${t} twice`);
     seen.add(t);
   }
+}
+
+export interface HeadScoreOptions {
+  vocab?: VocabInfo;
+  /**
+   * The token pool random sequences draw from, when the run fixed it (src/measure/inputs.ts);
+   * `vocab.frequencies` and `excludeFraction` are then not used. Default: `headScorePool`.
+   */
+  pool?: Int32Array;
+  /** Seed of the random sequences and copying tokens (default 0). */
+  seed?: number;
+  /** Sequences each attention score is averaged over (default 10). */
+  nSequences?: number;
+  /** Length of the random sequence repeated twice for the induction score (default 50). */
+  inductionLength?: number;
+  /** Length of the random sequence repeated for the prefix-matching score (default 25). */
+  prefixLength?: number;
+  /** Repeats of it (default 4). */
+  prefixRepeats?: number;
+  /** Tokens the copying score is averaged over (default 200). */
+  copyingTokens?: number;
+  /** See tokenPool (default 0.1). */
+  excludeFraction?: number;
+}
+
+export interface HeadScore {
+  layer: number;
+  head: number;
+  /** Mean attention on the induction targets over the rows that have one (1 = perfect). */
+  induction: number;
+  /** The same ratio over all rows: TransformerLens head_detector's number. */
+  inductionTL: number;
+  prefixMatching: number;
+  previousToken: number;
+  /** Raw copying share rescaled from [0, 0.5] to [−1, 1]. */
+  copying: number;
+  /** Share of the positive (mean-subtracted) logit mass on the attended token, in [0, 1]. */
+  copyingRaw: number;
+}
+
+export interface HeadScoresResult {
+  /** One entry per head, layer-major; empty for models without attention. */
+  heads: HeadScore[];
+  nSequences: number;
+  inductionLength: number;
+  prefixLength: number;
+  prefixRepeats: number;
+  copyingTokens: number;
+  bos: number | null;
 }

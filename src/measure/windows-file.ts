@@ -13,8 +13,8 @@
  * accepts versions 1.0–3.0 and the integer dtypes NumPy users are likely to save (int8–int64,
  * uint8–uint32, either byte order), converted to int32 with a range check.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { readFileSync } from "node:fs";
+import { writeFileAtomic } from "../util/fs.ts";
 
 const MAGIC = Uint8Array.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]); // \x93NUMPY
 
@@ -104,31 +104,10 @@ export function decodeWindowsNpy(bytes: Uint8Array, source = "windows file"): Wi
 /** Writes windows [n, length] to `path` as .npy int32, atomically. */
 export function writeWindowsNpy(path: string, windows: Int32Array, opts: { length: number }): void {
   const bytes = encodeWindowsNpy(windows, opts.length);
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
-  let fd = -1;
   try {
-    fd = openSync(tmp, "w");
-    let off = 0;
-    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = -1;
-    renameSync(tmp, path);
+    writeFileAtomic(path, bytes, { mkdir: false });
   } catch (e) {
-    if (fd >= 0) closeSync(fd);
-    rmSync(tmp, { force: true });
     throw new Error(`writeWindowsNpy: cannot write '${path}': ${(e as Error).message}`);
-  }
-  // Make the rename itself durable (best effort: not every platform can fsync a directory).
-  try {
-    const dfd = openSync(dirname(path), "r");
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
-  } catch {
-    // ignored
   }
 }
 

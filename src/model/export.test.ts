@@ -21,7 +21,7 @@ import { useBackend } from "../engine/backend.ts";
 import { referenceKernels } from "../engine/reference/index.ts";
 import { noGrad, releaseGraph } from "../engine/tensor.ts";
 import { Rng } from "../util/random.ts";
-import { loadTensors, saveTensors } from "./checkpoint.ts";
+import { loadTensors, saveTensors } from "./safetensors.ts";
 import { parseModelConfig } from "./config.ts";
 import { buildModel, type LanguageModel } from "./model.ts";
 import { exportModel, exportRun, exportedShapes, loadExported, transformerLensConfig } from "./export.ts";

@@ -82,7 +82,8 @@
  */
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { loadCheckpoint, listCheckpoints, loadTensors, saveTensors, type LoadedTensor, type Tensor as FileTensor } from "./checkpoint.ts";
+import { loadCheckpoint, listCheckpoints } from "./checkpoint.ts";
+import { loadTensors, saveTensors, type FileTensor, type LoadedTensor } from "./safetensors.ts";
 import { isAttentionModel, parseModelConfig, type ModelConfig, type Positions } from "./config.ts";
 import { setParams } from "./load.ts";
 import { buildModel, type LanguageModel } from "./model.ts";

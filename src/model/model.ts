@@ -1,6 +1,6 @@
 /**
- * The model interface every architecture implements, the hook vocabulary, and `buildModel`,
- * which dispatches on the config's `kind` through a typed table.
+ * The model interface every architecture implements (defined in common.ts, re-exported here), the
+ * hook vocabulary, and `buildModel`, which dispatches on the config's `kind` through a typed table.
  *
  * Inputs are token ids [B, T] (row-major Int32Array, T ≤ nCtx). Outputs are logits [B, T, dVocab],
  * or [n, dVocab] for the n flat positions (b·T + t) a caller asks for — the ICL score needs two
@@ -9,48 +9,13 @@
  * Hook points (`hooks.capture`) use TransformerLens' names and shapes, defined once in hooks.ts:
  * `blocks.{l}.attn.hook_pattern` [B, H, T, T], `blocks.{l}.attn.hook_z` [B, T, H, dHead], …
  */
-import type { Tensor } from "../engine/tensor.ts";
 import type { ModelConfig, ModelKind } from "./config.ts";
+import type { Builder, LanguageModel } from "./common.ts";
 import { buildAttnOnly, buildMlpOnly, buildTransformer } from "./transformer.ts";
 import { buildLstm, buildRnn } from "./recurrent.ts";
 
-export interface HeadRef {
-  layer: number;
-  head: number;
-}
-
-export interface HookOptions {
-  /** Hook names whose tensors are returned in `cache` (valid until the graph is released). */
-  capture?: readonly string[];
-  /** Heads whose output (z) is zeroed: zero-ablation. */
-  ablate?: readonly HeadRef[];
-  /**
-   * Attention patterns to use instead of computed ones, by layer ([B, H, T, T] each): with
-   * `ablate`, this is the pattern-preserving ablation (patterns frozen from a clean run).
-   */
-  patterns?: ReadonlyMap<number, Tensor>;
-}
-
-export interface ForwardOptions {
-  /** Flat positions b·T + t whose logits are wanted; all positions when omitted. */
-  positions?: Int32Array;
-  hooks?: HookOptions;
-}
-
-export interface ForwardResult {
-  /** [B, T, dVocab], or [positions.length, dVocab] when positions were given. */
-  logits: Tensor;
-  cache: Map<string, Tensor>;
-}
-
-export interface LanguageModel {
-  readonly config: ModelConfig;
-  /** Parameters by canonical name (see init.ts for names, shapes and initialisation). */
-  readonly params: ReadonlyMap<string, Tensor>;
-  forward(tokens: Int32Array, batch: number, opts?: ForwardOptions): ForwardResult;
-}
-
-export type Builder<C extends ModelConfig = ModelConfig> = (config: C, seed: number) => LanguageModel;
+// The interface lives in common.ts (below the architectures); importers keep reading it here.
+export { checkTokens, type Builder, type ForwardOptions, type ForwardResult, type HeadRef, type HookOptions, type LanguageModel } from "./common.ts";
 
 const builders: { [K in ModelKind]: Builder<Extract<ModelConfig, { kind: K }>> } = {
   "attn-only": buildAttnOnly,
@@ -71,12 +36,3 @@ export function parameterCount(model: LanguageModel): number {
   return n;
 }
 
-/** Validates tokens for a forward pass and returns T. */
-export function checkTokens(config: ModelConfig, tokens: Int32Array, batch: number): number {
-  if (!Number.isInteger(batch) || batch < 1 || tokens.length % batch !== 0) {
-    throw new Error(`forward: ${tokens.length} tokens cannot be split into batch=${batch} rows`);
-  }
-  const T = tokens.length / batch;
-  if (T > config.nCtx) throw new Error(`forward: sequence length ${T} exceeds the model's nCtx=${config.nCtx}`);
-  return T;
-}

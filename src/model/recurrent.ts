@@ -16,8 +16,7 @@ import { Tensor, allocZeros, track } from "../engine/tensor.ts";
 import type { ModelConfig } from "./config.ts";
 import { ParamSet } from "./init.ts";
 import { recurrentHook } from "./hooks.ts";
-import type { LanguageModel } from "./model.ts";
-import { addEmbeddings, addUnembed, embedTokens, languageModel } from "./transformer.ts";
+import { addEmbeddings, addUnembed, embedTokens, languageModel, type LanguageModel } from "./common.ts";
 
 type Lstm = Extract<ModelConfig, { kind: "lstm" }>;
 type Rnn = Extract<ModelConfig, { kind: "rnn" }>;

@@ -15,18 +15,12 @@ import * as op from "../engine/ops/index.ts";
 import { Tensor, allocRaw, noGrad, track } from "../engine/tensor.ts";
 import type { AttentionConfig, ModelConfig } from "./config.ts";
 import { ParamSet, matrixStd } from "./init.ts";
-import { blockHooks, checkHookNames, HOOK_EMBED, HOOK_LN_FINAL, HOOK_POS_EMBED } from "./hooks.ts";
-import { checkTokens, type ForwardOptions, type ForwardResult, type HookOptions, type LanguageModel } from "./model.ts";
+import { blockHooks } from "./hooks.ts";
+import { addEmbeddings, addUnembed, embedTokens, languageModel, ln, Pass, type HookOptions, type LanguageModel } from "./common.ts";
 
 type AttnOnly = Extract<ModelConfig, { kind: "attn-only" }>;
 type Full = Extract<ModelConfig, { kind: "transformer" }>;
 type MlpOnly = Extract<ModelConfig, { kind: "mlp-only" }>;
-
-export function addEmbeddings(ps: ParamSet, c: { dVocab: number; dModel: number; nCtx: number; initScale: number }, positional: boolean): void {
-  const std = matrixStd(c.dModel, c.initScale);
-  ps.normal("embed.W_E", [c.dVocab, c.dModel], std);
-  if (positional) ps.normal("pos_embed.W_pos", [c.nCtx, c.dModel], std);
-}
 
 function addAttention(ps: ParamSet, c: AttentionConfig, l: number): void {
   const std = matrixStd(c.dModel, c.initScale);
@@ -52,36 +46,6 @@ function addMlp(ps: ParamSet, c: { dModel: number; dMlp: number; initScale: numb
   ps.constant(`blocks.${l}.mlp.b_in`, [c.dMlp], 0);
   ps.normal(`blocks.${l}.mlp.W_out`, [c.dMlp, c.dModel], std);
   ps.constant(`blocks.${l}.mlp.b_out`, [c.dModel], 0);
-}
-
-export function addUnembed(ps: ParamSet, c: { dModel: number; dVocab: number; initScale: number; layerNorm: boolean }): void {
-  if (c.layerNorm) {
-    ps.constant("ln_final.w", [c.dModel], 1);
-    ps.constant("ln_final.b", [c.dModel], 0);
-  }
-  ps.normal("unembed.W_U", [c.dModel, c.dVocab], matrixStd(c.dModel, c.initScale));
-  ps.constant("unembed.b_U", [c.dVocab], 0);
-}
-
-/** Per-forward state shared by the blocks. */
-export class Pass {
-  readonly cache = new Map<string, Tensor>();
-  private readonly want: Set<string>;
-  constructor(readonly B: number, readonly T: number, readonly hooks: HookOptions, config: ModelConfig) {
-    checkHookNames(config, hooks.capture ?? []);
-    this.want = new Set(hooks.capture ?? []);
-  }
-  wants(name: string): boolean {
-    return this.want.has(name);
-  }
-  /**
-   * Records `t` under hook `name` when it was asked for, as `view(t)` when given (the
-   * TransformerLens shape of a tensor the kernels keep in another layout); returns `t`.
-   */
-  hook(name: string, t: Tensor, view?: (t: Tensor) => Tensor): Tensor {
-    if (this.want.has(name)) this.cache.set(name, view === undefined ? t : view(t));
-    return t;
-  }
 }
 
 /**
@@ -110,10 +74,6 @@ function attentionScores(q: Tensor, k: Tensor, B: number, T: number, H: number, 
     }
   }
   return track(new Tensor(out, [B, H, T, T]));
-}
-
-function ln(ps: ParamSet, prefix: string, x: Tensor, enabled: boolean): Tensor {
-  return enabled ? op.layerNorm(x, ps.get(`${prefix}.w`), ps.get(`${prefix}.b`)) : x;
 }
 
 /** cos/sin tables [T, 1, dHead] for rotary embeddings (GPT-NeoX layout: halves rotate together). */
@@ -208,48 +168,6 @@ function mlpBlock(ps: ParamSet, l: number, resid: Tensor, layerNorm: boolean, pa
   const hPre = pass.hook(hk.mlpPre, op.add(op.matmul(x, ps.get(`${pre}.mlp.W_in`)), ps.get(`${pre}.mlp.b_in`)));
   const h = pass.hook(hk.mlpPost, op.gelu(hPre));
   return op.add(resid, pass.hook(hk.mlpOut, op.add(op.matmul(h, ps.get(`${pre}.mlp.W_out`)), ps.get(`${pre}.mlp.b_out`))));
-}
-
-/** Final layer norm and unembedding, at all positions or at the requested flat positions. */
-export function unembed(ps: ParamSet, resid: Tensor, layerNorm: boolean, pass: Pass, positions: Int32Array | undefined): Tensor {
-  const [B, T, d] = resid.shape;
-  let x = resid;
-  if (positions !== undefined) x = op.gatherRows(op.reshape(resid, [B * T, d]), positions);
-  if (layerNorm) x = pass.hook(HOOK_LN_FINAL, ln(ps, "ln_final", x, true));
-  return op.add(op.matmul(x, ps.get("unembed.W_U")), ps.get("unembed.b_U"));
-}
-
-/**
- * Token embeddings (hook_embed), plus the position embeddings (hook_pos_embed) when `positions`
- * is "residual" (learned positions); "none" adds none here (rotary, none, and shortformer, whose
- * positions enter the attention blocks: hook_pos_embed still shows them, as TransformerLens does).
- */
-export function embedTokens(ps: ParamSet, tokens: Int32Array, pass: Pass, positions: "residual" | "shortformer" | "none"): Tensor {
-  const { B, T } = pass;
-  const x = pass.hook(HOOK_EMBED, op.embedding(ps.get("embed.W_E"), tokens, [B, T]));
-  if (positions === "none") return x;
-  const pos = op.slice(ps.get("pos_embed.W_pos"), 0, 0, T);
-  // [B, T, d], as TransformerLens shows it: one copy of W_pos[:T] per batch row.
-  pass.hook(HOOK_POS_EMBED, pos, (p) => op.concat(Array.from({ length: B }, () => op.reshape(p, [1, T, p.shape[1]])), 0));
-  return positions === "residual" ? op.add(x, pos) : x;
-}
-
-/**
- * A LanguageModel from its parameters and a body that maps (tokens, pass) to the final residual
- * stream [B, T, d]; the shared part (input checks, the hook pass, the unembedding at all or the
- * requested positions) is here once for every architecture.
- */
-export function languageModel(c: ModelConfig, ps: ParamSet, finalLayerNorm: boolean,
-  body: (tokens: Int32Array, pass: Pass) => Tensor): LanguageModel {
-  return {
-    config: c,
-    params: ps.params,
-    forward(tokens: Int32Array, B: number, opts: ForwardOptions = {}): ForwardResult {
-      const pass = new Pass(B, checkTokens(c, tokens, B), opts.hooks ?? {}, c);
-      const resid = body(tokens, pass);
-      return { logits: unembed(ps, resid, finalLayerNorm, pass, opts.positions), cache: pass.cache };
-    },
-  };
 }
 
 function attentionModel(c: AttentionConfig, seed: number, withMlp: boolean): LanguageModel {

@@ -4,7 +4,7 @@
  * tasks, per-token-loss vectors), the phase change detected on the stored ICL-score series, the
  * best head's induction-score rise, the loss bump, and the labels that tell runs apart.
  *
- * Stored names (src/train/train.ts `storeResults`: a measure's key `k` is stored as `<measure>.k`):
+ * Stored names (src/measure/names.ts; src/train/train.ts `storeResults`: a measure's key `k` is stored as `<measure>.k`):
  *   metrics  train_loss, icl.score, icl.lo, icl.hi, icl.se, icl.loss50, icl.loss500, heads.bos;
  *   run      the measurement inputs (seed, BOS, token pools; src/measure/run-inputs.ts);
  *   vectors  positionLoss.meanLoss [nCtx], tokenLoss.losses [nWindows];
@@ -20,6 +20,7 @@ import type { HeadAblation } from "../measure/ablation.ts";
 import type { HeadScore } from "../measure/heads.ts";
 import type { TaskResult } from "../measure/tasks.ts";
 import { formatTokens } from "./tables.ts";
+import { METRIC, RECORD, VECTOR, extraIclMeasure, stored } from "../measure/names.ts";
 
 export interface IclCheckpoint {
   tokens: number;
@@ -187,22 +188,22 @@ function shortModel(c: StoredConfig | null, info: RunInfo): string {
 export function readRun(store: RunStore, info: RunInfo): Omit<RunData, "label" | "group"> {
   const id = info.id;
   const config = asConfig(info.config);
-  const lo = byTokens(store, id, "icl.lo"), hi = byTokens(store, id, "icl.hi"), se = byTokens(store, id, "icl.se");
-  const l50 = byTokens(store, id, "icl.loss50"), l500 = byTokens(store, id, "icl.loss500");
-  const icl: IclCheckpoint[] = series(store, id, "icl.score").map((p) => ({
+  const lo = byTokens(store, id, METRIC.iclLo), hi = byTokens(store, id, METRIC.iclHi), se = byTokens(store, id, METRIC.iclSe);
+  const l50 = byTokens(store, id, METRIC.iclLoss50), l500 = byTokens(store, id, METRIC.iclLoss500);
+  const icl: IclCheckpoint[] = series(store, id, METRIC.iclScore).map((p) => ({
     tokens: p.tokens, score: p.value,
     lo: lo.get(p.tokens) ?? null, hi: hi.get(p.tokens) ?? null, se: se.get(p.tokens) ?? null,
     loss50: l50.get(p.tokens) ?? null, loss500: l500.get(p.tokens) ?? null,
   }));
-  const trainLoss = series(store, id, "train_loss");
-  const positionLoss = store.vectors(id, "positionLoss.meanLoss")
+  const trainLoss = series(store, id, METRIC.trainLoss);
+  const positionLoss = store.vectors(id, VECTOR.positionLoss)
     .filter((v) => v.tokens > 0)
     .map((v) => ({ tokens: v.tokens, meanLoss: Array.from(v.data) }));
-  const heads = store.jsonSeries(id, "heads.heads")
+  const heads = store.jsonSeries(id, RECORD.heads)
     .filter((r) => r.tokens > 0 && isHeadList(r.value))
     .map((r) => ({ tokens: r.tokens, heads: r.value as HeadScore[] }));
-  const ablationHeads = store.jsonSeries(id, "ablation.heads");
-  const ablationClean = store.jsonSeries(id, "ablation.clean");
+  const ablationHeads = store.jsonSeries(id, RECORD.ablationHeads);
+  const ablationClean = store.jsonSeries(id, RECORD.ablationClean);
   const lastAbl = ablationHeads[ablationHeads.length - 1];
   const ablation = lastAbl && Array.isArray(lastAbl.value)
     ? {
@@ -211,25 +212,25 @@ export function readRun(store: RunStore, info: RunInfo): Omit<RunData, "label" |
       heads: lastAbl.value as HeadAblation[],
     }
     : null;
-  const taskRecords = store.jsonSeries(id, "tasks.tasks");
+  const taskRecords = store.jsonSeries(id, RECORD.tasks);
   const lastTasks = taskRecords[taskRecords.length - 1];
   const tasks = lastTasks && Array.isArray(lastTasks.value) ? { tokens: lastTasks.tokens, tasks: lastTasks.value as TaskResult[] } : null;
-  const tokenLoss = store.vectors(id, "tokenLoss.losses").filter((v) => v.tokens > 0).map((v) => ({ tokens: v.tokens, losses: v.data }));
+  const tokenLoss = store.vectors(id, VECTOR.tokenLoss).filter((v) => v.tokens > 0).map((v) => ({ tokens: v.tokens, losses: v.data }));
   const extraIcl: Record<string, number> = {};
   const extraIclSeries: RunData["extraIclSeries"] = {};
   for (const name of store.metricNames(id)) {
-    const m = /^(icl.+)\.score$/.exec(name);
-    if (!m || m[1] === "icl") continue;
+    const measure = extraIclMeasure(name);
+    if (measure === null) continue;
     const s = series(store, id, name);
     if (s.length === 0) continue;
-    extraIcl[m[1]] = s[s.length - 1].value;
-    const xlo = byTokens(store, id, `${m[1]}.lo`), xhi = byTokens(store, id, `${m[1]}.hi`);
-    extraIclSeries[m[1]] = s.map((p) => ({ tokens: p.tokens, score: p.value, lo: xlo.get(p.tokens) ?? null, hi: xhi.get(p.tokens) ?? null }));
+    extraIcl[measure] = s[s.length - 1].value;
+    const xlo = byTokens(store, id, stored(measure, "lo")), xhi = byTokens(store, id, stored(measure, "hi"));
+    extraIclSeries[measure] = s.map((p) => ({ tokens: p.tokens, score: p.value, lo: xlo.get(p.tokens) ?? null, hi: xhi.get(p.tokens) ?? null }));
   }
-  const conf = series(store, id, "icl.confidence");
+  const conf = series(store, id, METRIC.iclConfidence);
   const confidence = conf.length > 0 ? conf[conf.length - 1].value : null;
   const inputs = storedMeasureInputs(store, id);
-  const bosSeries = store.metricSeries(id, "heads.bos");
+  const bosSeries = store.metricSeries(id, METRIC.headsBos);
   const bosValue = bosSeries[bosSeries.length - 1]?.value;
   const bos = inputs !== null ? inputs.bos : bosValue !== undefined && Number.isFinite(bosValue) ? bosValue : null;
 
@@ -250,47 +251,6 @@ export function readRuns(store: RunStore, infos: readonly RunInfo[]): RunData[] 
   const read = infos.map((info) => readRun(store, info));
   const labels = labelRuns(read);
   return read.map((r, i) => ({ ...r, ...labels[i] }));
-}
-
-// ---- summaries ------------------------------------------------------------------------------------
-
-export interface RunSummary {
-  id: string;
-  label: string;
-  model: string;
-  tokens: number;
-  status: string;
-  /** The last checkpoint's ICL score and interval. */
-  score: number | null;
-  lo: number | null;
-  hi: number | null;
-  loss50: number | null;
-  loss500: number | null;
-  /** Detected phase-change window (tokens), or null with the reason. */
-  window: { start: number; end: number; size: number } | null;
-  windowReason: string | null;
-  /** Best head by induction score at the last head measurement. */
-  bestHead: { layer: number; head: number; induction: number } | null;
-}
-
-export function bestHead(run: RunData): { layer: number; head: number; induction: number } | null {
-  const last = run.heads[run.heads.length - 1];
-  if (!last || last.heads.length === 0) return null;
-  const h = last.heads.reduce((p, q) => (q.induction > p.induction ? q : p));
-  return { layer: h.layer, head: h.head, induction: h.induction };
-}
-
-export function summarize(run: RunData): RunSummary {
-  const last = run.icl[run.icl.length - 1];
-  return {
-    id: run.id, label: run.label, model: run.model, tokens: run.info.tokens,
-    status: run.info.stale ? "stale" : run.info.status,
-    score: last?.score ?? null, lo: last?.lo ?? null, hi: last?.hi ?? null,
-    loss50: last?.loss50 ?? null, loss500: last?.loss500 ?? null,
-    window: run.phase.status === "found" ? { start: run.phase.start, end: run.phase.end, size: run.phase.size } : null,
-    windowReason: run.phase.status === "none" ? run.phase.reason : null,
-    bestHead: bestHead(run),
-  };
 }
 
 /** "L1H3". */

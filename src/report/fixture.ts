@@ -14,6 +14,7 @@ import { saveCheckpoint } from "../model/checkpoint.ts";
 import { parseModelConfig } from "../model/config.ts";
 import { buildModel } from "../model/model.ts";
 import { RunStore } from "../store/run-store.ts";
+import { METRIC, RECORD, VECTOR } from "../measure/names.ts";
 
 export const FIXTURE_EXPERIMENT = "fixture-exp";
 /** Checkpoint token counts: 8 per decade from 10k to 10M. */
@@ -89,15 +90,15 @@ function addRun(store: RunStore, id: string, cfg: ReturnType<typeof config>, sha
     const x = Math.log10(tokens);
     const value = 2 + 0.5 * (7 - x) ** 2 / 3 + shape.bump * Math.exp(-(((x - Math.log10(at)) / 0.15) ** 2));
     run.trainLoss.push({ tokens, value });
-    store.logMetrics(id, tokens, { train_loss: value, lr: 1e-3, grad_norm: 1, step: i + 1, tokens_per_s: 5000 });
+    store.logMetrics(id, tokens, { [METRIC.trainLoss]: value, [METRIC.lr]: 1e-3, [METRIC.gradNorm]: 1, [METRIC.step]: i + 1, [METRIC.tokensPerSecond]: 5000 });
     store.logMetrics(id, tokens, {
-      "icl.score": icl.score, "icl.lo": icl.lo, "icl.hi": icl.hi, "icl.se": icl.se, "icl.loss50": icl.loss50, "icl.loss500": icl.loss500,
-      "icl.confidence": 0.95, "icl.nWindows": 64,
+      [METRIC.iclScore]: icl.score, [METRIC.iclLo]: icl.lo, [METRIC.iclHi]: icl.hi, [METRIC.iclSe]: icl.se,
+      [METRIC.iclLoss50]: icl.loss50, [METRIC.iclLoss500]: icl.loss500, [METRIC.iclConfidence]: 0.95, [METRIC.iclNWindows]: 64,
     });
     if (measures.has("positionLoss")) {
       const meanLoss = Array.from({ length: 64 }, (_, p) => loss50 + (score / Math.log(500 / 50)) * Math.log((p + 1) / 50));
-      store.logVector(id, tokens, "positionLoss.meanLoss", Float64Array.from(meanLoss), [64]);
-      store.logVector(id, tokens, "positionLoss.seLoss", new Float64Array(64).fill(0.01), [64]);
+      store.logVector(id, tokens, VECTOR.positionLoss, Float64Array.from(meanLoss), [64]);
+      store.logVector(id, tokens, VECTOR.positionLossSe, new Float64Array(64).fill(0.01), [64]);
     }
     if (measures.has("heads") && shape.induction !== null) {
       const heads = [];
@@ -112,21 +113,21 @@ function addRun(store: RunStore, id: string, cfg: ReturnType<typeof config>, sha
           });
         }
       }
-      store.logJson(id, tokens, "heads.heads", heads);
-      store.logMetrics(id, tokens, { "heads.bos": 0, "heads.nSequences": 10 });
+      store.logJson(id, tokens, RECORD.heads, heads);
+      store.logMetrics(id, tokens, { [METRIC.headsBos]: 0, [METRIC.headsNSequences]: 10 });
     }
     if (measures.has("tokenLoss")) {
       const losses = Array.from({ length: 20 }, (_, w) => 3 - (w % 5 === 0 ? shape.drop * 2 : 0.1) * (1 / (1 + Math.exp(-(x - Math.log10(at)) / 0.25))) + 0.05 * Math.sin(w + x));
-      store.logVector(id, tokens, "tokenLoss.losses", Float64Array.from(losses), [20]);
-      store.logVector(id, tokens, "tokenLoss.indices", Float64Array.from({ length: 20 }, (_, w) => w), [20]);
+      store.logVector(id, tokens, VECTOR.tokenLoss, Float64Array.from(losses), [20]);
+      store.logVector(id, tokens, VECTOR.tokenLossIndices, Float64Array.from({ length: 20 }, (_, w) => w), [20]);
     }
   });
   const last = FIXTURE_TOKENS[FIXTURE_TOKENS.length - 1];
   if (measures.has("ablation")) {
     const clean = run.icl[run.icl.length - 1];
-    store.logJson(id, last, "ablation.clean", { score: clean.score, loss50: clean.loss50, loss500: clean.loss500, lo: clean.lo, hi: clean.hi, halfWidth: 0.03 });
+    store.logJson(id, last, RECORD.ablationClean, { score: clean.score, loss50: clean.loss50, loss500: clean.loss500, lo: clean.lo, hi: clean.hi, halfWidth: 0.03 });
     const effect = (delta: number) => ({ score: clean.score + delta, delta, deltaLo: delta - 0.02, deltaHi: delta + 0.02, share: -delta / clean.score });
-    store.logJson(id, last, "ablation.heads", [
+    store.logJson(id, last, RECORD.ablationHeads, [
       { layer: 0, head: 0, zero: effect(0.01), pattern: effect(0.005) },
       { layer: 0, head: 1, zero: effect(0.2), pattern: effect(0.02) },
       { layer: 1, head: 0, zero: effect(0.35), pattern: effect(0.33) },
@@ -134,7 +135,7 @@ function addRun(store: RunStore, id: string, cfg: ReturnType<typeof config>, sha
     ]);
   }
   if (measures.has("tasks")) {
-    store.logJson(id, last, "tasks.tasks", [
+    store.logJson(id, last, RECORD.tasks, [
       { name: "induction", chance: 0.25, shots: [0, 1, 2, 4], accuracy: [0.25, 0.5, 0.7, 0.9], answerLoss: [1.4, 1, 0.8, 0.5], nPrompts: 50 },
       { name: "kv-recall", chance: 0.125, shots: [0, 1, 2, 4], accuracy: [0.12, 0.3, 0.45, null], answerLoss: [2, 1.8, 1.5, null], nPrompts: 50 },
     ]);

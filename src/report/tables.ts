@@ -83,14 +83,8 @@ export function formatNumber(v: number | null | undefined, digits = 3): string {
   return v < 0 && Number(s) !== 0 ? `−${s}` : s;
 }
 
-/** Token counts: 950, 12.3k, 4.50M, 1.63B. */
-export function formatTokens(n: number | null | undefined): string {
-  if (!finite(n)) return "—";
-  if (n >= 1e9) return `${(n / 1e9).toFixed(2)}B`;
-  if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
-  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}k`;
-  return String(Math.round(n));
-}
+/** Token counts: 950, 12.3k, 4.50M, 1.63B (one formatter for the whole lab: src/util/format.ts). */
+export { formatTokens } from "../util/format.ts";
 
 /** Escapes text for HTML content and attribute values. */
 export function escapeHtml(s: string): string {

@@ -18,7 +18,8 @@
  */
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { checkRunId, type RunInfo, type RunStore } from "../store/run-store.ts";
-import { readRun, summarize } from "../report/data.ts";
+import { readRun } from "../report/data.ts";
+import { summarize } from "../report/summary.ts";
 import type { Lab } from "./lab.ts";
 import type { ApiError, RunsResponse } from "./types.ts";
 import { compareView, runRow, runView } from "./views.ts";

@@ -23,6 +23,7 @@ import { modelFromCheckpoint } from "../model/load.ts";
 import type { LanguageModel } from "../model/model.ts";
 import { attentionPatterns, inductionDetection, patternScore, repeatedSequences, tokenPool, type HeadScore } from "../measure/heads.ts";
 import type { MeasureInputs } from "../measure/inputs.ts";
+import { METRIC, RECORD } from "../measure/names.ts";
 import { storedMeasureInputs } from "../measure/run-inputs.ts";
 import { byteTokenizer, loadTokenizer, type Tokenizer } from "../data/tokenizer.ts";
 import type { RunInfo, RunStore } from "../store/run-store.ts";
@@ -121,7 +122,7 @@ export function computeAttention(store: RunStore, info: RunInfo, req: AttentionR
   } catch (e) {
     throw new AttentionRequestError(409, (e as Error).message);
   }
-  const bosSeries = store.metricSeries(info.id, "heads.bos").filter((p) => Number.isFinite(p.value));
+  const bosSeries = store.metricSeries(info.id, METRIC.headsBos).filter((p) => Number.isFinite(p.value));
   const bos = inputs !== null ? inputs.bos : bosSeries.length > 0 ? bosSeries[bosSeries.length - 1].value : null;
   let tok: Tokenizer | null = null;
   try {
@@ -178,7 +179,7 @@ export function computeAttention(store: RunStore, info: RunInfo, req: AttentionR
     return patternScore(p.subarray(h * T * T, (h + 1) * T * T), det, { rows: "targeted" });
   }));
 
-  const stored = store.jsonSeries(info.id, "heads.heads")
+  const stored = store.jsonSeries(info.id, RECORD.heads)
     .filter((r) => r.tokens <= ck.tokens && Array.isArray(r.value))
     .at(-1) as { tokens: number; value: HeadScore[] } | undefined;
   const inductionHeads: string[] = [];

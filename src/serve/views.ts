@@ -11,9 +11,11 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { RunInfo, RunStore } from "../store/run-store.ts";
 import {
-  bestHead, describeMixture, describeModel, labelRuns, readRun, type RunData, type StoredConfig,
+  describeMixture, describeModel, labelRuns, readRun, type RunData, type StoredConfig,
 } from "../report/data.ts";
+import { bestHead } from "../report/summary.ts";
 import type { LossBump, PhaseChange } from "../measure/phase-change.ts";
+import { METRIC } from "../measure/names.ts";
 import { comparisonRows } from "../report/report.ts";
 import { shinTable } from "../report/tables.ts";
 import type { CompareView, Detection, DisplayStatus, RunRow, RunView } from "./types.ts";
@@ -54,12 +56,12 @@ export function runRow(store: RunStore, info: RunInfo): RunRow {
   try {
     row.checkpoints = store.checkpoints(info.id).length;
     const last = (name: string) => store.metricSeries(info.id, name).filter((p) => Number.isFinite(p.value)).at(-1);
-    const icl = last("icl.score");
+    const icl = last(METRIC.iclScore);
     if (icl) {
       const at = (name: string) => finiteOrNull(store.metricSeries(info.id, name).find((p) => p.tokens === icl.tokens)?.value);
-      row.icl = { tokens: icl.tokens, score: icl.value, lo: at("icl.lo"), hi: at("icl.hi") };
+      row.icl = { tokens: icl.tokens, score: icl.value, lo: at(METRIC.iclLo), hi: at(METRIC.iclHi) };
     }
-    row.trainLoss = last("train_loss")?.value ?? null;
+    row.trainLoss = last(METRIC.trainLoss)?.value ?? null;
   } catch (e) {
     row.corrupt ??= `stored results cannot be read (${(e as Error).message})`;
   }

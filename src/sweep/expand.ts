@@ -13,7 +13,7 @@
  */
 import { z } from "zod";
 import { ModelConfig, parseModelConfig } from "../model/config.ts";
-import { presetConfig } from "../experiments/presets.ts";
+import { presetConfig } from "../train/presets.ts";
 import { TrainConfig as TrainConfigSchema, canonicalJson, parseTrainConfig, resolveModel, runIdFor, type TrainConfig } from "../train/config.ts";
 import type { RunInfo, RunStore } from "../store/run-store.ts";
 import type { SweepSpec } from "./spec.ts";

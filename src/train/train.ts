@@ -11,7 +11,7 @@
  *     order, optimizer state and random state (checkpoint files are atomic and checksummed);
  *   - progress: a one-line bar on a terminal, plain log lines otherwise.
  */
-import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import * as op from "../engine/ops/index.ts";
 import { kernels } from "../engine/backend.ts";
@@ -20,11 +20,15 @@ import { setParams } from "../model/load.ts";
 import { buildModel, parameterCount, type LanguageModel } from "../model/model.ts";
 import type { ModelConfig } from "../model/config.ts";
 import {
-  latestValidCheckpoint, listCheckpoints, removeTempFiles, saveCheckpoint, type JsonValue, type Tensor as FileTensor,
+  latestValidCheckpoint, listCheckpoints, saveCheckpoint, type JsonValue,
 } from "../model/checkpoint.ts";
 import { RunStore, resolveLabDir, runDir } from "../store/run-store.ts";
+import type { FileTensor } from "../model/safetensors.ts";
+import { copyFileAtomic, removeStaleTemps } from "../util/fs.ts";
 import { Rng, type RngState } from "../util/random.ts";
-import type { MeasureInputs } from "../measure/inputs.ts";
+import { formatTokens } from "../util/format.ts";
+import type { CheckpointContext, MeasureFn as MeasureFnOf } from "../measure/index.ts";
+import { METRIC, iclAtSource } from "../measure/names.ts";
 import { ensureMeasureInputs, inputsFromData } from "../measure/run-inputs.ts";
 import { parseTrainConfig, resolveModel, runIdFor, type TrainConfig } from "./config.ts";
 import { AdamW } from "./optimizer.ts";
@@ -57,21 +61,16 @@ export interface TrainData {
 
 export type DataFactory = (config: TrainConfig, lab: string) => Promise<TrainData>;
 
-/** Context given to measurements at a checkpoint. */
-export interface MeasureContext {
-  data: TrainData;
-  tokens: number;
-  /** The run's measurement seed (`inputs.seed`: the config's seed). */
-  seed: number;
-  /** Per-measure option overrides (`inputs.options`: the config's `measureOptions`). */
-  options?: Record<string, unknown>;
-  /** What every measurement of the run holds fixed: seed, BOS, token pools, options (stored with the run). */
-  inputs: MeasureInputs;
-}
+/**
+ * Context given to measurements at a checkpoint: src/measure's one context type, with the data,
+ * tokens, seed, options and inputs (seed, BOS, token pools, stored with the run) the trainer gives.
+ */
+export type MeasureContext = CheckpointContext<TrainData>;
 
 /** A measurement's result: scalars become metrics, arrays become vectors (`name.key`). */
 export type MeasureValue = number | null | number[] | { data: ArrayLike<number>; shape: number[] } | JsonValue;
-export type MeasureFn = (model: LanguageModel, ctx: MeasureContext) => Record<string, MeasureValue> | Promise<Record<string, MeasureValue>>;
+/** src/measure's one measurement type, taking the trainer's context; its result's fields are stored. */
+export type MeasureFn = MeasureFnOf<MeasureContext, object>;
 
 export interface TrainOptions {
   lab?: string;
@@ -118,7 +117,7 @@ async function defaultData(config: TrainConfig, lab: string): Promise<TrainData>
 
 async function defaultMeasures(): Promise<Record<string, MeasureFn>> {
   const { MEASURES } = await import("../measure/index.ts");
-  return MEASURES as unknown as Record<string, MeasureFn>;
+  return MEASURES;
 }
 
 /** Resolves a config input (e.g. parsed JSON) into a full config with the tokenizer's vocab. */
@@ -149,7 +148,7 @@ export async function train(input: unknown, opts: TrainOptions = {}): Promise<Tr
   const runId = runIdFor(config);
   const dir = runDir(lab, runId);
   mkdirSync(dir, { recursive: true });
-  removeTempFiles(dir);
+  removeStaleTemps(dir);
   if (data.tokenizerPath !== undefined) copyAtomic(data.tokenizerPath, join(dir, "tokenizer.json"));
   const store = RunStore.open(lab);
   try {
@@ -265,12 +264,12 @@ export async function train(input: unknown, opts: TrainOptions = {}): Promise<Tr
       const isMeasure = measureAt.includes(tokens);
       if (isMeasure || step === totalSteps) {
         lastLoss = lossSum / lossCount;
-        store.logMetrics(runId, tokens, { train_loss: lastLoss, lr, grad_norm: gradNorm, step, tokens_per_s: tps });
+        store.logMetrics(runId, tokens, { [METRIC.trainLoss]: lastLoss, [METRIC.lr]: lr, [METRIC.gradNorm]: gradNorm, [METRIC.step]: step, [METRIC.tokensPerSecond]: tps });
         lossSum = 0;
         lossCount = 0;
         const results: Record<string, Record<string, MeasureValue>> = {};
         for (const name of config.measures) {
-          results[name] = await measures[name](model, { data, tokens, seed: measureInputs.seed, options: measureInputs.options, inputs: measureInputs });
+          results[name] = (await measures[name](model, { data, tokens, seed: measureInputs.seed, options: measureInputs.options, inputs: measureInputs })) as Record<string, MeasureValue>;
           storeResults(store, runId, tokens, name, results[name]);
         }
         const icl = results.icl?.score;
@@ -319,9 +318,9 @@ export async function train(input: unknown, opts: TrainOptions = {}): Promise<Tr
  */
 function resolveMeasure(name: string, registry: Record<string, MeasureFn>, data: TrainData): MeasureFn {
   if (Object.hasOwn(registry, name)) return registry[name];
-  const at = /^icl@([a-z][a-z0-9_]*)$/.exec(name);
-  if (at !== null && Object.hasOwn(registry, "icl") && data.evalFor !== undefined) {
-    const ev = data.evalFor(at[1]); // validates the source now, before any training
+  const source = iclAtSource(name);
+  if (source !== null && Object.hasOwn(registry, "icl") && data.evalFor !== undefined) {
+    const ev = data.evalFor(source); // validates the source now, before any training
     const icl = registry.icl;
     return (model, ctx) => icl(model, { ...ctx, data: { ...ctx.data, eval: ev } });
   }
@@ -331,9 +330,7 @@ function resolveMeasure(name: string, registry: Record<string, MeasureFn>, data:
 /** Copies a file to dest through a temporary name (never a half-written dest). */
 function copyAtomic(src: string, dest: string): void {
   if (!existsSync(src)) return;
-  const tmp = `${dest}.tmp-${process.pid}`;
-  copyFileSync(src, tmp);
-  renameSync(tmp, dest);
+  copyFileAtomic(src, dest);
 }
 
 /**
@@ -388,12 +385,8 @@ class Progress {
   }
 }
 
-export function fmtTokens(n: number): string {
-  if (n >= 1e9) return `${(n / 1e9).toFixed(2)}B`;
-  if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
-  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}k`;
-  return String(n);
-}
+/** Token counts in progress lines (the lab's one formatter; the name kept for importers). */
+export const fmtTokens: (n: number) => string = formatTokens;
 
 function fmtSeconds(s: number): string {
   if (!Number.isFinite(s)) return "—";

@@ -1,8 +1,31 @@
 /**
- * Seeded pseudo-random numbers for everything that must be reproducible (initialisation, data
- * order, random evaluation sequences). xoshiro128** with a splitmix32 seeder: fast, small state
- * that can be saved in a checkpoint and restored exactly.
+ * Seeded pseudo-random numbers and the one string hash. Two generators, each for one purpose, and
+ * both kept because every stored number depends on them (initial weights, data orders, golden values,
+ * the demo's figures); replacing either with the other would change all of those:
+ *
+ * - `Xoshiro128` (exported also as `Rng`, the lab's generator): xoshiro128** seeded by splitmix32.
+ *   Used by model initialisation, the trainer, the synthetic sources and the measurements. Its state
+ *   (four words and a spare normal deviate) is saved in training checkpoints and restored exactly,
+ *   and it draws normals (Box-Muller).
+ * - `Mulberry32`: mulberry32 seeded by `mix32` of its inputs. Used by the data pipeline (shuffles,
+ *   evaluation extras), where every order must be a pure function of (seed, source, …) so that a
+ *   sampler resumes from a few integers instead of a saved generator state.
+ *
+ * `mix32`, `uniform` and `permutation` are the data pipeline's other pure functions of their inputs.
  */
+
+/** 32-bit FNV-1a of a string's UTF-16 code units (fast, stable; not for security): string seeds. */
+export function hashString(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Xoshiro128: the lab's stateful generator
 
 export interface RngState {
   s: [number, number, number, number];
@@ -21,7 +44,8 @@ function splitmix32(seed: number): () => number {
   };
 }
 
-export class Rng {
+/** xoshiro128** with a splitmix32 seeder: fast, with a small state that a checkpoint can hold. */
+export class Xoshiro128 {
   private s: Uint32Array;
   private spare: number | null = null;
 
@@ -31,8 +55,8 @@ export class Rng {
     if (this.s.every((v) => v === 0)) this.s[0] = 1;
   }
 
-  static fromState(state: RngState): Rng {
-    const r = new Rng(0);
+  static fromState(state: RngState): Xoshiro128 {
+    const r = new Xoshiro128(0);
     r.s = Uint32Array.from(state.s);
     r.spare = state.spare;
     return r;
@@ -93,16 +117,81 @@ export class Rng {
   }
 }
 
+/** The lab's generator: model initialisation, training, synthetic sources, measurements. */
+export { Xoshiro128 as Rng };
+
 function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
 }
 
-/** FNV-1a hash of a string, for string seeds. */
-export function hashString(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
+// ---------------------------------------------------------------------------------------------
+// The data pipeline: pure functions of their inputs, and Mulberry32
+
+/** murmur3's finaliser: a good 32-bit mix. */
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/**
+ * Mixes integers (and strings, hashed) into one 32-bit value. A pure function: the same inputs
+ * always give the same output, which is what makes samplers resumable from a small state.
+ */
+export function mix32(...parts: Array<number | string>): number {
+  let h = 0x9e3779b9;
+  for (const p of parts) {
+    const x = typeof p === "string" ? hashString(p) : p >>> 0;
+    // Fold in values above 2^32 too (row counters can exceed it in long runs).
+    const hi = typeof p === "number" && p > 0xffffffff ? Math.floor(p / 4294967296) >>> 0 : 0;
+    h = fmix32(h ^ x) + 0x6d2b79f5;
+    if (hi !== 0) h = fmix32(h ^ hi) + 0x6d2b79f5;
   }
-  return h;
+  return fmix32(h);
+}
+
+/** Uniform in [0, 1) from mixed inputs. */
+export function uniform(...parts: Array<number | string>): number {
+  return mix32(...parts) / 4294967296;
+}
+
+/** mulberry32, seeded by `mix32(...seed)`: the data pipeline's shuffles. */
+export class Mulberry32 {
+  private s: number;
+  constructor(...seed: Array<number | string>) {
+    this.s = mix32(...seed);
+  }
+  /** Uniform 32-bit unsigned integer. */
+  nextU32(): number {
+    this.s = (this.s + 0x6d2b79f5) >>> 0;
+    let t = this.s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) >>> 0;
+  }
+  /** Uniform in [0, 1). */
+  next(): number {
+    return this.nextU32() / 4294967296;
+  }
+  /** Uniform integer in [0, n). */
+  int(n: number): number {
+    return Math.floor(this.next() * n);
+  }
+}
+
+/** A seeded Fisher–Yates permutation of 0..n-1 (Mulberry32). */
+export function permutation(n: number, ...seed: Array<number | string>): Uint32Array {
+  const p = new Uint32Array(n);
+  for (let i = 0; i < n; i++) p[i] = i;
+  const rng = new Mulberry32(...seed);
+  for (let i = n - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    const t = p[i];
+    p[i] = p[j];
+    p[j] = t;
+  }
+  return p;
 }

@@ -13,26 +13,7 @@ import { runsPage } from "./pages/runs.ts";
 import { runPage } from "./pages/run.ts";
 import { attentionPage } from "./pages/attention.ts";
 import { comparePage } from "./pages/compare.ts";
-
-export type Dispose = () => void;
-
-export interface Route {
-  path: string[];
-  query: URLSearchParams;
-}
-
-export function parseHash(hash: string): Route {
-  const raw = hash.replace(/^#/, "") || "/";
-  const [p, q = ""] = raw.split("?", 2);
-  const decode = (s: string) => {
-    try {
-      return decodeURIComponent(s);
-    } catch {
-      return s; // a malformed escape: the page then says there is no such run
-    }
-  };
-  return { path: p.split("/").filter((s) => s !== "").map(decode), query: new URLSearchParams(q) };
-}
+import { parseHash, type Dispose } from "./route.ts";
 
 let dispose: Dispose | null = null;
 

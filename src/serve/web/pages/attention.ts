@@ -8,7 +8,7 @@
 import { attentionChart } from "../../../report/charts.ts";
 import type { AttentionView, RunView } from "../../types.ts";
 import { getJson } from "../api.ts";
-import type { Dispose } from "../app.ts";
+import type { Dispose } from "../route.ts";
 import { LiveChart } from "../chart.ts";
 import { fill, h } from "../dom.ts";
 import { errorBox, formatNumber, formatTokens, headName } from "./common.ts";

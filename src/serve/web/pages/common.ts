@@ -1,5 +1,6 @@
 /** Pieces shared by the pages: status badges, number cells, error boxes, coalesced refreshes. */
-import { formatNumber, formatTokens } from "../../../report/tables.ts";
+import { formatNumber } from "../../../report/tables.ts";
+import { formatTokens } from "../../../util/format.ts";
 import type { RunRow } from "../../types.ts";
 import { h } from "../dom.ts";
 

@@ -9,7 +9,7 @@ import { iclScoreChart, positionLossChart } from "../../../report/charts.ts";
 import { shinTableHtml } from "../../../report/tables.ts";
 import type { CompareView, RunsResponse } from "../../types.ts";
 import { getJson } from "../api.ts";
-import type { Dispose } from "../app.ts";
+import type { Dispose } from "../route.ts";
 import { LiveChart } from "../chart.ts";
 import { fill, h } from "../dom.ts";
 import { onRunEvent } from "../live.ts";

@@ -11,7 +11,7 @@ import {
 import { selectCheckpoints } from "../../../report/data.ts";
 import type { Detection, RunView } from "../../types.ts";
 import { ApiFailure, getJson } from "../api.ts";
-import type { Dispose } from "../app.ts";
+import type { Dispose } from "../route.ts";
 import { LiveChart } from "../chart.ts";
 import { fill, h } from "../dom.ts";
 import { onRunEvent } from "../live.ts";

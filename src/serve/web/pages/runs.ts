@@ -5,7 +5,7 @@
  */
 import type { RunRow, RunsResponse } from "../../types.ts";
 import { getJson } from "../api.ts";
-import type { Dispose, Route } from "../app.ts";
+import type { Dispose, Route } from "../route.ts";
 import { ago, fill, h } from "../dom.ts";
 import { onRunEvent } from "../live.ts";
 import { errorBox, formatNumber, formatTokens, refresher, scoreText, statusBadge } from "./common.ts";

@@ -1,0 +1,36 @@
+/**
+ * What every chart spec of charts.ts shares: the Vega-Lite schema, the dataset names, sizes and
+ * the log token axis.
+ */
+export const VEGA_LITE_SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json";
+
+/** Names of the datasets each spec holds (stable: the dashboard updates them by name). */
+export const DATASETS = {
+  icl: "icl",
+  iclWindows: "iclWindows",
+  trainLoss: "trainLoss",
+  lossBumps: "lossBumps",
+  induction: "induction",
+  inductionWindows: "inductionWindows",
+  positionLoss: "positionLoss",
+  heads: "heads",
+  attention: "attention",
+  attentionTargets: "attentionTargets",
+  pca: "pca",
+  ablation: "ablation",
+  tasks: "tasks",
+  comparison: "comparison",
+} as const;
+
+export const WIDTH = 560;
+export const HEIGHT = 300;
+/** SI-prefixed token counts on axes: 10k, 1M, 1G. */
+export const TOKENS_FORMAT = "~s";
+
+export function tokensAxis(title = "training tokens (log scale)") {
+  return { field: "tokens", type: "quantitative" as const, scale: { type: "log" as const }, axis: { title, format: TOKENS_FORMAT } };
+}
+
+export function isNum(v: unknown): v is number {
+  return typeof v === "number" && Number.isFinite(v);
+}
