@@ -51,16 +51,18 @@ async function main(): Promise<void> {
 
   const gemm = await benchGemm();
   figures.gemm = gemm;
-  for (const g of gemm) console.log(`${g.name.padEnd(44)} ${g.gflops.toFixed(1).padStart(7)} GFLOP/s  ${(g.pctPeak).toFixed(0).padStart(4)}% of peak`);
+  for (const g of gemm) console.log(`${g.name.padEnd(44)} ${g.gflops.toFixed(1).padStart(7)} GFLOP/s  ${g.pctPeak.toFixed(0).padStart(4)}% of peak`);
   if (gemm[0] && "note" in gemm[0]) console.log(`  peak: ${(gemm[0] as { note?: string }).note}`);
 
   const withTorch = !flag("--no-torch") && torchAvailable();
-  if (!withTorch) console.log("PyTorch peer: not measured (/usr/bin/python3 -c 'import torch' failed or --no-torch); install python3-torch and libopenblas0-openmp");
+  if (!withTorch)
+    console.log("PyTorch peer: not measured (/usr/bin/python3 -c 'import torch' failed or --no-torch); install python3-torch and libopenblas0-openmp");
   const rounds = Number(value("--rounds") ?? 3);
   const train: Record<string, unknown> = {};
   for (const name of Object.keys(TRAIN_CONFIGS)) {
     // Interleave engine and PyTorch measurements so both see the same machine load.
-    const ours: number[] = [], theirs: number[] = [];
+    const ours: number[] = [],
+      theirs: number[] = [];
     let params = 0;
     let torchError: string | null = null;
     for (let r = 0; r < rounds; r++) {
@@ -90,7 +92,9 @@ async function main(): Promise<void> {
   if (memSteps !== undefined) {
     const m = benchMemory(100, Number(memSteps));
     figures.memory = m;
-    console.log(`memory: RSS after ${m.early} anchor steps ${m.rssEarlyMiB.toFixed(0)} MiB, after ${m.late} ${m.rssLateMiB.toFixed(0)} MiB (ratio ${m.ratio.toFixed(3)})`);
+    console.log(
+      `memory: RSS after ${m.early} anchor steps ${m.rssEarlyMiB.toFixed(0)} MiB, after ${m.late} ${m.rssLateMiB.toFixed(0)} MiB (ratio ${m.ratio.toFixed(3)})`,
+    );
   }
 
   if (flag("--all")) {

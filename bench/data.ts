@@ -59,14 +59,22 @@ export async function benchData(options: { lab?: string; log?: (m: string) => vo
 
     // 2. Tokenization throughput, one thread, fresh tokenizer (cold word cache).
     const fresh = loadTokenizer(join(bpe.dir, "tokenizer.json"));
-    for (const [name, tok] of [[`BPE ${bpe.tokenizer.vocabSize}`, fresh], ["bytes", byteTokenizer()]] as const) {
+    for (const [name, tok] of [
+      [`BPE ${bpe.tokenizer.vocabSize}`, fresh],
+      ["bytes", byteTokenizer()],
+    ] as const) {
       let bytes = 0;
       const tt = performance.now();
       for (const t of texts) {
         for (let d = 0; d < t.manifest.nDocs; d++) tok.encode(t.doc(d));
         bytes += t.manifest.nBytes;
       }
-      rows.push({ name: `tokenization, ${name}, 1 thread`, value: bytes / 1e6 / seconds(tt), unit: "MB/s", note: `all ${(bytes / 1e6).toFixed(1)} MB of the default suite` });
+      rows.push({
+        name: `tokenization, ${name}, 1 thread`,
+        value: bytes / 1e6 / seconds(tt),
+        unit: "MB/s",
+        note: `all ${(bytes / 1e6).toFixed(1)} MB of the default suite`,
+      });
     }
     const slowest = texts.map((t) => {
       const tt = performance.now();
@@ -85,7 +93,12 @@ export async function benchData(options: { lab?: string; log?: (m: string) => vo
     // 3. prepareData() with every default, warm cache (loads stores, splits, builds 4 × 2000 eval windows).
     const t3 = performance.now();
     const data = await prepareData({ lab });
-    rows.push({ name: "prepareData() defaults, warm cache", value: seconds(t3), unit: "s", note: `${data.stats.uniqueTokens.toLocaleString("en-US")} unique training tokens, eval ${data.evalWindows().n} × ${data.nCtx + 1}` });
+    rows.push({
+      name: "prepareData() defaults, warm cache",
+      value: seconds(t3),
+      unit: "s",
+      note: `${data.stats.uniqueTokens.toLocaleString("en-US")} unique training tokens, eval ${data.evalWindows().n} × ${data.nCtx + 1}`,
+    });
 
     // 4. Drawing training batches (8 × 513).
     const t4 = performance.now();

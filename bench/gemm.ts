@@ -116,19 +116,31 @@ export async function benchGemm(): Promise<BenchRow[]> {
     });
   };
 
-  const M = 4096, N = 256;
+  const M = 4096,
+    N = 256;
   for (const k of [256, 1024, 4096]) {
-    const a = rand(M * k), b = rand(k * N), c = new Float32Array(M * N);
+    const a = rand(M * k),
+      b = rand(k * N),
+      c = new Float32Array(M * N);
     const repeats = k >= 4096 ? 5 : 9;
     const s = time(() => K.gemm({ transA: false, transB: false, m: M, n: N, k, alpha: 1, a, lda: k, b, ldb: N, beta: 0, c, ldc: N }), repeats);
     add(`gemm ${M}x${N}x${k}`, 2 * M * N * k, s, repeats);
   }
 
-  const B = 8, H = 8, T = 512, D = 32;
+  const B = 8,
+    H = 8,
+    T = 512,
+    D = 32;
   const n = B * T * H * D;
-  const q = rand(n), kk = rand(n), v = rand(n), out = new Float32Array(n), dout = rand(n);
+  const q = rand(n),
+    kk = rand(n),
+    v = rand(n),
+    out = new Float32Array(n),
+    dout = rand(n);
   const probs = new Float32Array(B * H * T * T);
-  const dq = new Float32Array(n), dk = new Float32Array(n), dv = new Float32Array(n);
+  const dq = new Float32Array(n),
+    dk = new Float32Array(n),
+    dv = new Float32Array(n);
   const scale = 1 / Math.sqrt(D);
   const pairs = (T * (T + 1)) / 2; // visible (query, key) pairs per head
   const repeats = 7;

@@ -134,7 +134,8 @@ export async function benchMeasure(opts: { windows?: number; trainSteps?: number
   const repeats = opts.repeats ?? 3;
   const a = anchor();
   timeIcl(a, 8); // warm-up
-  const evalRuns: number[] = [], trainRates: number[] = [];
+  const evalRuns: number[] = [],
+    trainRates: number[] = [];
   for (let r = 0; r < repeats; r++) {
     evalRuns.push(timeIcl(a, n));
     trainRates.push(benchTrain("attn-2l-v4096", { steps: opts.trainSteps ?? 3, warmup: 1, repeats: 1 }).tokensPerSecond);
@@ -162,12 +163,16 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   };
   const r = await benchMeasure({ windows: arg("--windows"), trainSteps: arg("--train-steps"), repeats: arg("--repeats") });
   console.log(`backend: ${r.backend}, threads: ${r.threads}`);
-  console.log(`icl eval (anchor attn-2l-v4096, ${r.icl.windows} windows): ${r.icl.tokensPerSecond.toFixed(0)} tokens/s fed ` +
-    `(${r.icl.windowTokensPerSecond.toFixed(0)} window-tokens/s; 2,000 windows ≈ ${r.icl.secondsFor2000.toFixed(0)} s); ` +
-    `all-positions loss ${r.icl.allPositionsTokensPerSecond.toFixed(0)} tokens/s`);
+  console.log(
+    `icl eval (anchor attn-2l-v4096, ${r.icl.windows} windows): ${r.icl.tokensPerSecond.toFixed(0)} tokens/s fed ` +
+      `(${r.icl.windowTokensPerSecond.toFixed(0)} window-tokens/s; 2,000 windows ≈ ${r.icl.secondsFor2000.toFixed(0)} s); ` +
+      `all-positions loss ${r.icl.allPositionsTokensPerSecond.toFixed(0)} tokens/s`,
+  );
   const rates = r.icl.runs.map((s) => ((r.icl.windows * 500) / s).toFixed(0)).join(", ");
   console.log(`  icl eval runs: ${rates} tokens/s; train runs (alternating): ${r.trainRuns.map((x) => x.toFixed(0)).join(", ")} tokens/s`);
   console.log(`train (same model, same run): ${r.trainTokensPerSecond.toFixed(0)} tokens/s → icl eval / train = ${r.ratio.toFixed(2)}× (target ≥ 3×)`);
   console.log(`head scores (${r.heads.config}, ${r.heads.heads} heads): ${r.heads.seconds.toFixed(2)} s (target < 5 s)`);
-  console.log(`head ablation (anchor, ${r.ablation.heads} heads × 2 variants, ${r.ablation.windows} windows): ${r.ablation.seconds.toFixed(1)} s; the default 500 windows ≈ ${r.ablation.secondsFor500.toFixed(0)} s`);
+  console.log(
+    `head ablation (anchor, ${r.ablation.heads} heads × 2 variants, ${r.ablation.windows} windows): ${r.ablation.seconds.toFixed(1)} s; the default 500 windows ≈ ${r.ablation.secondsFor500.toFixed(0)} s`,
+  );
 }

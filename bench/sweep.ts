@@ -36,7 +36,10 @@ async function tinyGrid(runs: number, steps: number): Promise<SweepRun[]> {
     name: "bench-pool",
     base: {
       model: { kind: "attn-only", nLayers: 2, dModel: 32, nHeads: 4, dHead: 8, nCtx: 64, dVocab: 13 },
-      batch: 4, tokens: 4 * 64 * steps, checkpoints: { perDecade: 4 }, measures: ["probe"],
+      batch: 4,
+      tokens: 4 * 64 * steps,
+      checkpoints: { perDecade: 4 },
+      measures: ["probe"],
     },
     seeds: Array.from({ length: runs }, (_, i) => i),
   });
@@ -76,25 +79,38 @@ export async function benchPool(options: { runs?: number; steps?: number; repeat
     }
   };
   for (let r = 0; r < (options.repeats ?? 3); r++) {
-    poolSeconds.push(await timed(async (lab) => {
-      const outcomes = await runLocalPool(runs, { lab, cores: 2, dataModule: synthetic });
-      if (!outcomes.every((o) => o.status === "finished")) throw new Error(`pool: ${JSON.stringify(outcomes.map((o) => o.status))}`);
-    }));
-    const backToBack = (threads: number) => timed(async (lab) => {
-      const proc = new TrainerProcess({ threads, dataModule: synthetic });
-      try {
-        for (const run of runs) await proc.run({ key: run.id, config: run.config, lab, report: false });
-      } finally {
-        await proc.close();
-      }
-    });
+    poolSeconds.push(
+      await timed(async (lab) => {
+        const outcomes = await runLocalPool(runs, { lab, cores: 2, dataModule: synthetic });
+        if (!outcomes.every((o) => o.status === "finished")) throw new Error(`pool: ${JSON.stringify(outcomes.map((o) => o.status))}`);
+      }),
+    );
+    const backToBack = (threads: number) =>
+      timed(async (lab) => {
+        const proc = new TrainerProcess({ threads, dataModule: synthetic });
+        try {
+          for (const run of runs) await proc.run({ key: run.id, config: run.config, lab, report: false });
+        } finally {
+          await proc.close();
+        }
+      });
     sequentialSeconds.push(await backToBack(2));
     sequential1Seconds.push(await backToBack(1));
   }
-  const poolMedian = median(poolSeconds), sequentialMedian = median(sequentialSeconds), sequential1Median = median(sequential1Seconds);
+  const poolMedian = median(poolSeconds),
+    sequentialMedian = median(sequentialSeconds),
+    sequential1Median = median(sequential1Seconds);
   return {
-    runs: runs.length, steps: options.steps ?? 600, poolSeconds, sequentialSeconds, sequential1Seconds, poolMedian, sequentialMedian, sequential1Median,
-    ratio: poolMedian / sequentialMedian, ratioBest: poolMedian / Math.min(sequentialMedian, sequential1Median),
+    runs: runs.length,
+    steps: options.steps ?? 600,
+    poolSeconds,
+    sequentialSeconds,
+    sequential1Seconds,
+    poolMedian,
+    sequentialMedian,
+    sequential1Median,
+    ratio: poolMedian / sequentialMedian,
+    ratioBest: poolMedian / Math.min(sequentialMedian, sequential1Median),
   };
 }
 
@@ -117,14 +133,21 @@ export async function benchQueue(url: string, options: { jobs?: number } = {}): 
   const runs = await expandSweep(spec, { measureNames: [] });
   const byId = new Map(runs.map((r) => [r.id, r]));
   const worker = await startSweepWorker(url, {
-    namespace, lab, concurrency: 1,
+    namespace,
+    lab,
+    concurrency: 1,
     // A trivial job: the messages a one-checkpoint run sends, without training.
     train: async (job, onMessage) => {
       const run = byId.get(job.key)!;
       const base = { key: job.key, runId: run.id, totalTokens: 8, worker: "bench" };
       onMessage({ type: "started", ...base, config: run.resolved, resumedFrom: null });
       onMessage({
-        type: "checkpoint", ...base, tokens: 8, loss: 2.5, icl: null, replayed: false,
+        type: "checkpoint",
+        ...base,
+        tokens: 8,
+        loss: 2.5,
+        icl: null,
+        replayed: false,
         report: { runId: run.id, tokens: 8, metrics: { train_loss: 2.5, step: 1 }, vectors: [], json: [] },
       });
       return { type: "done", key: job.key, runId: run.id, finished: true, tokens: 8, steps: 1, lastLoss: 2.5, resumedFrom: null, seconds: 0 };
@@ -155,12 +178,19 @@ if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1]
   };
   const p = await benchPool({ runs: Number(arg("--runs") ?? 8), steps: Number(arg("--steps") ?? 600), repeats: Number(arg("--repeats") ?? 3) });
   const f = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(", ");
-  console.log(`local pool, ${p.runs} tiny runs × ${p.steps} steps, 2 cores: pool (2 processes × 1 thread) ${p.poolMedian.toFixed(2)} s median (runs ${f(p.poolSeconds)})`);
+  console.log(
+    `local pool, ${p.runs} tiny runs × ${p.steps} steps, 2 cores: pool (2 processes × 1 thread) ${p.poolMedian.toFixed(2)} s median (runs ${f(p.poolSeconds)})`,
+  );
   console.log(`same runs back to back (1 process × 2 threads): ${p.sequentialMedian.toFixed(2)} s median (runs ${f(p.sequentialSeconds)})`);
   console.log(`same runs back to back (1 process × 1 thread): ${p.sequential1Median.toFixed(2)} s median (runs ${f(p.sequential1Seconds)})`);
-  console.log(`ratio pool / back to back with 2 threads: ${p.ratio.toFixed(3)} (target ≤ 1.1); pool / the faster back-to-back setting: ${p.ratioBest.toFixed(3)}`);
+  console.log(
+    `ratio pool / back to back with 2 threads: ${p.ratio.toFixed(3)} (target ≤ 1.1); pool / the faster back-to-back setting: ${p.ratioBest.toFixed(3)}`,
+  );
   const url = arg("--redis") ?? (process.env.ICL_LAB_TEST_REDIS || "redis://127.0.0.1:6390");
-  const reachable = await checkRedis(url, { connectTimeoutMs: 1000 }).then(() => true, () => false);
+  const reachable = await checkRedis(url, { connectTimeoutMs: 1000 }).then(
+    () => true,
+    () => false,
+  );
   if (!reachable) console.log(`queue overhead: skipped (no Redis at ${url})`);
   else {
     const q = await benchQueue(url, { jobs: Number(arg("--jobs") ?? 100) });

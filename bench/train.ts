@@ -30,7 +30,8 @@ export function makeStepRunner(config: ModelConfig, batch: number, seed = 0): St
   const opt = new AdamW(model.params, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1 });
   const T = config.nCtx;
   const rng = new Rng(seed);
-  const inputs = new Int32Array(batch * T), targets = new Int32Array(batch * T);
+  const inputs = new Int32Array(batch * T),
+    targets = new Int32Array(batch * T);
   for (let i = 0; i < inputs.length; i++) {
     inputs[i] = rng.int(config.dVocab);
     targets[i] = rng.int(config.dVocab);
@@ -77,7 +78,11 @@ export function benchTrain(name: string, opts: { steps?: number; warmup?: number
 }
 
 /** RSS after `early` and after `late` anchor steps. */
-export function benchMemory(early = 100, late = 2000, name = "attn-2l-v4096"): { early: number; late: number; rssEarlyMiB: number; rssLateMiB: number; ratio: number } {
+export function benchMemory(
+  early = 100,
+  late = 2000,
+  name = "attn-2l-v4096",
+): { early: number; late: number; rssEarlyMiB: number; rssLateMiB: number; ratio: number } {
   const c = TRAIN_CONFIGS[name];
   const r = makeStepRunner(parseModelConfig(c.model), c.batch);
   let rssEarly = 0;
@@ -98,7 +103,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   if (process.argv.includes("--memory")) {
     const late = Number(process.argv[process.argv.indexOf("--memory") + 1]) || 2000;
     const m = benchMemory(100, late);
-    console.log(`memory: RSS after ${m.early} steps ${m.rssEarlyMiB.toFixed(0)} MiB, after ${m.late} steps ${m.rssLateMiB.toFixed(0)} MiB (ratio ${m.ratio.toFixed(3)})`);
+    console.log(
+      `memory: RSS after ${m.early} steps ${m.rssEarlyMiB.toFixed(0)} MiB, after ${m.late} steps ${m.rssLateMiB.toFixed(0)} MiB (ratio ${m.ratio.toFixed(3)})`,
+    );
   } else {
     for (const name of Object.keys(TRAIN_CONFIGS)) {
       const f = benchTrain(name);

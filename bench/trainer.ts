@@ -59,7 +59,8 @@ export async function benchTrainer(opts: { steps?: number; repeats?: number; dat
   const { steps = 20, repeats = 3, data = "real" } = opts;
   const anchor = TRAIN_CONFIGS["attn-2l-v4096"];
   const model = { ...(anchor.model as Record<string, unknown>) };
-  const nCtx = model.nCtx as number, vocab = model.dVocab as number;
+  const nCtx = model.nCtx as number,
+    vocab = model.dVocab as number;
   delete model.dVocab; // the tokenizer sets it (4096 for both data sources)
   const dataLab = resolveLabDir(opts.dataLab);
   const factory: DataFactory = async (c) => {
@@ -69,7 +70,9 @@ export async function benchTrainer(opts: { steps?: number; repeats?: number; dat
   };
   mkdirSync(resolve(".cache"), { recursive: true });
   const runsLab = mkdtempSync(join(resolve(".cache"), "bench-trainer-"));
-  const trainerRuns: number[] = [], bareRuns: number[] = [], finalOnlyRuns: number[] = [];
+  const trainerRuns: number[] = [],
+    bareRuns: number[] = [],
+    finalOnlyRuns: number[] = [];
   let checkpoints = 0;
   const runTrainer = async (name: string, perDecade: number): Promise<{ tps: number; n: number }> => {
     let n = 0;
@@ -99,10 +102,21 @@ export async function benchTrainer(opts: { steps?: number; repeats?: number; dat
   } finally {
     rmSync(runsLab, { recursive: true, force: true });
   }
-  const trainerMedian = median(trainerRuns), bareMedian = median(bareRuns), finalOnlyMedian = median(finalOnlyRuns);
+  const trainerMedian = median(trainerRuns),
+    bareMedian = median(bareRuns),
+    finalOnlyMedian = median(finalOnlyRuns);
   return {
-    data, steps, checkpoints, trainerRuns, bareRuns, finalOnlyRuns, trainerMedian, bareMedian, finalOnlyMedian,
-    ratio: trainerMedian / bareMedian, finalOnlyRatio: finalOnlyMedian / bareMedian,
+    data,
+    steps,
+    checkpoints,
+    trainerRuns,
+    bareRuns,
+    finalOnlyRuns,
+    trainerMedian,
+    bareMedian,
+    finalOnlyMedian,
+    ratio: trainerMedian / bareMedian,
+    finalOnlyRatio: finalOnlyMedian / bareMedian,
   };
 }
 
@@ -116,7 +130,9 @@ if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1]
   const b = await benchTrainer({ steps: Number(arg("--steps") ?? 20), repeats: Number(arg("--repeats") ?? 3), data, dataLab: arg("--data-lab") });
   const f = (x: number) => x.toFixed(0);
   console.log(`backend: ${kernels().name}, threads: ${kernels().getThreads()}`);
-  console.log(`trainer attn-2l-v4096 (${b.data} data, ${b.steps} steps, ${b.checkpoints} checkpoints): ${f(b.trainerMedian)} tokens/s median (runs ${b.trainerRuns.map(f).join(", ")})`);
+  console.log(
+    `trainer attn-2l-v4096 (${b.data} data, ${b.steps} steps, ${b.checkpoints} checkpoints): ${f(b.trainerMedian)} tokens/s median (runs ${b.trainerRuns.map(f).join(", ")})`,
+  );
   console.log(`trainer, final checkpoint only (perDecade 0): ${f(b.finalOnlyMedian)} tokens/s median (runs ${b.finalOnlyRuns.map(f).join(", ")})`);
   console.log(`bare step attn-2l-v4096: ${f(b.bareMedian)} tokens/s median (runs ${b.bareRuns.map(f).join(", ")})`);
   console.log(`ratio trainer / bare: ${b.ratio.toFixed(3)} (target ≥ 0.90); final checkpoint only: ${b.finalOnlyRatio.toFixed(3)}`);

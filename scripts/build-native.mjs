@@ -81,7 +81,15 @@ function fail(why, details) {
     "  The engine will use the reference TypeScript kernels (correct, 10-100x slower).",
     `  To build it: ${INSTALL_HINT}`,
   ];
-  if (details) lines.push(details.trimEnd().split("\n").slice(-25).map((l) => `  | ${l}`).join("\n"));
+  if (details)
+    lines.push(
+      details
+        .trimEnd()
+        .split("\n")
+        .slice(-25)
+        .map((l) => `  | ${l}`)
+        .join("\n"),
+    );
   if (strict) {
     console.error(lines.join("\n"));
     process.exit(1);

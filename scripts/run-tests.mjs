@@ -45,12 +45,21 @@ if (files.length === 0) {
 }
 const tmp = mkdtempSync(join(tmpdir(), "icl-lab-tests-"));
 const tapFile = join(tmp, "results.tap");
-const child = spawn(process.execPath, [
-  "--import", "tsx", "--test", "--test-concurrency=1",
-  "--test-reporter=spec", "--test-reporter-destination=stdout",
-  "--test-reporter=tap", `--test-reporter-destination=${tapFile}`,
-  ...files,
-], { stdio: "inherit" });
+const child = spawn(
+  process.execPath,
+  [
+    "--import",
+    "tsx",
+    "--test",
+    "--test-concurrency=1",
+    "--test-reporter=spec",
+    "--test-reporter-destination=stdout",
+    "--test-reporter=tap",
+    `--test-reporter-destination=${tapFile}`,
+    ...files,
+  ],
+  { stdio: "inherit" },
+);
 // A SIGTERM meant for the tests (timeout(1), a CI runner) reaches this process only: pass it on.
 process.on("SIGTERM", () => child.kill("SIGTERM"));
 const [code, signal] = await once(child, "exit");
@@ -77,7 +86,8 @@ if (skipped.length > 0) {
 const skippedCount = counts.skipped ?? skipped.length;
 console.log(
   `icl-lab tests: ${counts.pass ?? 0} passed, ${counts.fail ?? 0} failed, ${skippedCount} skipped` +
-    (counts.cancelled ? `, ${counts.cancelled} cancelled` : "") + (counts.todo ? `, ${counts.todo} todo` : "") +
+    (counts.cancelled ? `, ${counts.cancelled} cancelled` : "") +
+    (counts.todo ? `, ${counts.todo} todo` : "") +
     ` (${files.length} file${files.length === 1 ? "" : "s"})`,
 );
 if (strict && skippedCount > 0) {

@@ -27,20 +27,7 @@ const SRC = dirname(fileURLToPath(import.meta.url));
  *   nor experiments; it sits above them only because the list is linear. cli wires everything.
  * The top-level folder names the layer; serve/web (the page) belongs to serve.
  */
-const LAYERS = [
-  "util",
-  "engine",
-  "data",
-  "store",
-  "model",
-  "measure",
-  "train",
-  "report",
-  "sweep",
-  "experiments",
-  "serve",
-  "cli",
-] as const;
+const LAYERS = ["util", "engine", "data", "store", "model", "measure", "train", "report", "sweep", "experiments", "serve", "cli"] as const;
 
 /**
  * Imports that break the rule and are allowed for now, each with the reason; `from` and `to` are
@@ -121,8 +108,10 @@ function importGraph(): Map<string, string[]> {
 function cycles(graph: Map<string, string[]>): string[][] {
   // Tarjan's algorithm, iterative so that deep import chains cannot overflow the stack.
   let next = 0;
-  const index = new Map<string, number>(), low = new Map<string, number>();
-  const onStack = new Set<string>(), stack: string[] = [];
+  const index = new Map<string, number>(),
+    low = new Map<string, number>();
+  const onStack = new Set<string>(),
+    stack: string[] = [];
   const found: string[][] = [];
   for (const root of graph.keys()) {
     if (index.has(root)) continue;
@@ -178,7 +167,12 @@ test("importSpecifiers() reads static, type-only, re-export, side-effect and dyn
 
 test("cycles() finds each cycle once, self-imports included, and no acyclic chain", () => {
   const graph = new Map([
-    ["a", ["b"]], ["b", ["c"]], ["c", ["a", "d"]], ["d", []], ["e", ["e"]], ["f", ["d"]],
+    ["a", ["b"]],
+    ["b", ["c"]],
+    ["c", ["a", "d"]],
+    ["d", []],
+    ["e", ["e"]],
+    ["f", ["d"]],
   ]);
   assert.deepEqual(cycles(graph), [["a", "b", "c"], ["e"]]);
 });
@@ -204,7 +198,11 @@ test("src/ has no import cycle (runtime or type-only)", () => {
   const key = (files: readonly string[]) => [...files].sort().join(" ↔ ");
   const found = cycles(importGraph()).map(key).sort();
   const allowed = new Set(ALLOWED_CYCLES.map((a) => key(a.files)));
-  assert.deepEqual(found.filter((c) => !allowed.has(c)), [], "import cycles");
+  assert.deepEqual(
+    found.filter((c) => !allowed.has(c)),
+    [],
+    "import cycles",
+  );
   const stale = [...allowed].filter((c) => !found.includes(c));
   assert.deepEqual(stale, [], "allowed cycles that no longer exist (remove them)");
 });

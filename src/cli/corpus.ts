@@ -163,7 +163,16 @@ export function register(program: Command): void {
       withUserErrors(
         async (
           ids: string[],
-          opts: { all?: boolean; tokenizer?: string; vocab?: string; tokenizerSources?: string; textOnly?: boolean; lab?: string; json?: boolean; quiet?: boolean },
+          opts: {
+            all?: boolean;
+            tokenizer?: string;
+            vocab?: string;
+            tokenizerSources?: string;
+            textOnly?: boolean;
+            lab?: string;
+            json?: boolean;
+            quiet?: boolean;
+          },
         ) => {
           const log = stderrLog(opts.quiet);
           const ctx = sourceContext({ lab: opts.lab, log });
@@ -201,8 +210,19 @@ export function register(program: Command): void {
           process.stdout.write(
             `${formatTable(
               ["id", "domain", "docs", "MB", "tokens", "tokens/doc", "bytes/token", "dups", "bad bytes", "s"],
-              rows.map((r) => [r.id, r.domain, r.documents, mb(r.bytes), r.tokens, r.meanDocTokens, r.bytesPerToken.toFixed(2), r.duplicatesDropped, r.invalidBytesDropped, r.seconds.toFixed(1)]),
-            )}\n` + (tokenizer ? `tokenizer ${tokenizer.id} (vocab ${tokenizer.vocabSize}); ` : "") + `${seconds} s in all\n`,
+              rows.map((r) => [
+                r.id,
+                r.domain,
+                r.documents,
+                mb(r.bytes),
+                r.tokens,
+                r.meanDocTokens,
+                r.bytesPerToken.toFixed(2),
+                r.duplicatesDropped,
+                r.invalidBytesDropped,
+                r.seconds.toFixed(1),
+              ]),
+            )}\n${tokenizer ? `tokenizer ${tokenizer.id} (vocab ${tokenizer.vocabSize}); ` : ""}${seconds} s in all\n`,
           );
         },
       ),
@@ -266,10 +286,10 @@ export function register(program: Command): void {
 
   corpus
     .command("add")
-    .description("add your own text as a source: a file, a folder of .txt/.md files, or JSONL with a \"text\" field")
+    .description('add your own text as a source: a file, a folder of .txt/.md files, or JSONL with a "text" field')
     .argument("<name>", "source id (lowercase letters, digits, _)")
     .argument("<path>", "file, folder or .jsonl file")
-    .requiredOption("--domain <label>", "domain label for reports (e.g. \"lab notes\")")
+    .requiredOption("--domain <label>", 'domain label for reports (e.g. "lab notes")')
     .option("--language <code>", "language (BCP 47, e.g. en, zh)", "en")
     .option("--licence <text>", "licence note", "user-provided")
     .option("--kind <kind>", "file, folder or jsonl (default: from the path)")
@@ -278,7 +298,11 @@ export function register(program: Command): void {
     .option("-q, --quiet", "no progress messages")
     .action(
       withUserErrors(
-        async (name: string, path: string, opts: { domain: string; language: string; licence: string; kind?: string; lab?: string; json?: boolean; quiet?: boolean }) => {
+        async (
+          name: string,
+          path: string,
+          opts: { domain: string; language: string; licence: string; kind?: string; lab?: string; json?: boolean; quiet?: boolean },
+        ) => {
           if (!SOURCE_ID.test(name)) throw new UserError(`source name '${name}' must be lowercase letters, digits and '_', starting with a letter`);
           const paths = dataPaths(opts.lab);
           const existing = listSources(paths).find((s) => s.id === name);
@@ -286,7 +310,8 @@ export function register(program: Command): void {
           if (opts.kind !== undefined && !["file", "folder", "jsonl"].includes(opts.kind)) {
             throw new UserError(`--kind must be file, folder or jsonl, found '${opts.kind}'`);
           }
-          if (!existsSync(path)) throw new UserError(`source '${name}': ${path} does not exist (expected a file, a folder of .txt/.md files, or a .jsonl file)`);
+          if (!existsSync(path))
+            throw new UserError(`source '${name}': ${path} does not exist (expected a file, a folder of .txt/.md files, or a .jsonl file)`);
           const before = existsSync(paths.userSources) ? readFileSync(paths.userSources) : null;
           const spec = saveUserSource(paths, {
             id: name,

@@ -30,7 +30,13 @@ function finalScores(lab: string): Map<string, { score: number; lo: number; hi: 
     const out = new Map<string, { score: number; lo: number; hi: number; config: TrainConfig; status: string }>();
     for (const r of store.listRuns({ experiment: "demo" })) {
       const last = (name: string) => store.metricSeries(r.id, name).at(-1)!.value;
-      out.set((r.config as TrainConfig).name!, { score: last("icl.score"), lo: last("icl.lo"), hi: last("icl.hi"), config: r.config as TrainConfig, status: r.status });
+      out.set((r.config as TrainConfig).name!, {
+        score: last("icl.score"),
+        lo: last("icl.lo"),
+        hi: last("icl.hi"),
+        config: r.config as TrainConfig,
+        status: r.status,
+      });
     }
     return out;
   } finally {
@@ -79,7 +85,16 @@ test("a smoke demo prints the table with the stored final scores and writes the 
   const again = demo(lab, "--smoke", "--layers", "1,2", "--no-png");
   assert.equal(again.code, 0, again.stderr);
   assert.doesNotMatch(again.stderr, /training \d+ runs?/);
-  assert.equal(again.stdout.split("\n").filter((l) => l.startsWith("demo-attn-")).join("\n"), r.stdout.split("\n").filter((l) => l.startsWith("demo-attn-")).join("\n"));
+  assert.equal(
+    again.stdout
+      .split("\n")
+      .filter((l) => l.startsWith("demo-attn-"))
+      .join("\n"),
+    r.stdout
+      .split("\n")
+      .filter((l) => l.startsWith("demo-attn-"))
+      .join("\n"),
+  );
 });
 
 test("--corpus NAME=PATH replaces the natural text; the repeats ingredient stays", () => {

@@ -22,17 +22,40 @@ export function register(program: Command): void {
     .option("--smoke", "tiny models and ~20k tokens: checks the pipeline end to end (the numbers mean nothing)")
     .option("--no-png", "do not write PNG files beside the report (the HTML has every figure inline)")
     .option("--json", "print the results as JSON")
-    .action(withUserErrors(async (o: { lab?: string; corpus?: string; tokens?: number; seeds?: number; layers?: string; jobs?: number; dryRun?: boolean; smoke?: boolean; png: boolean; json?: boolean }) => {
-      const { demoExperiment } = await import("../experiments/demo.ts");
-      let layers: number[] | undefined;
-      if (o.layers !== undefined) {
-        layers = o.layers.split(",").map((x) => Number(x.trim()));
-        if (layers.length === 0 || layers.some((l) => !Number.isInteger(l) || l < 1 || l > 12)) throw new UserError(`--layers must be integers 1-12, comma-separated, found '${o.layers}'`);
-        if (new Set(layers).size !== layers.length) throw new UserError(`--layers lists a layer count twice: '${o.layers}'`);
-      }
-      await runAndPrint(demoExperiment(layers), {
-        lab: o.lab, seeds: o.seeds, tokens: o.tokens, corpus: o.corpus === undefined ? [] : [o.corpus],
-        jobs: o.jobs, dryRun: o.dryRun, smoke: o.smoke, png: o.png, json: o.json,
-      });
-    }));
+    .action(
+      withUserErrors(
+        async (o: {
+          lab?: string;
+          corpus?: string;
+          tokens?: number;
+          seeds?: number;
+          layers?: string;
+          jobs?: number;
+          dryRun?: boolean;
+          smoke?: boolean;
+          png: boolean;
+          json?: boolean;
+        }) => {
+          const { demoExperiment } = await import("../experiments/demo.ts");
+          let layers: number[] | undefined;
+          if (o.layers !== undefined) {
+            layers = o.layers.split(",").map((x) => Number(x.trim()));
+            if (layers.length === 0 || layers.some((l) => !Number.isInteger(l) || l < 1 || l > 12))
+              throw new UserError(`--layers must be integers 1-12, comma-separated, found '${o.layers}'`);
+            if (new Set(layers).size !== layers.length) throw new UserError(`--layers lists a layer count twice: '${o.layers}'`);
+          }
+          await runAndPrint(demoExperiment(layers), {
+            lab: o.lab,
+            seeds: o.seeds,
+            tokens: o.tokens,
+            corpus: o.corpus === undefined ? [] : [o.corpus],
+            jobs: o.jobs,
+            dryRun: o.dryRun,
+            smoke: o.smoke,
+            png: o.png,
+            json: o.json,
+          });
+        },
+      ),
+    );
 }

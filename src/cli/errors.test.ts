@@ -90,7 +90,10 @@ describe("a bad argument to each command is one line on stderr and a non-zero ex
   });
 
   for (const [command, { args, message }] of Object.entries(CASES)) {
-    test(`${command}: ${args.slice(1).map((a) => (a.startsWith(root) ? "<tmp>" : a)).join(" ")}`, async () => {
+    test(`${command}: ${args
+      .slice(1)
+      .map((a) => (a.startsWith(root) ? "<tmp>" : a))
+      .join(" ")}`, async () => {
       assertOneLine(await cli(args), message);
     });
   }

@@ -62,9 +62,7 @@ export function describeError(e: unknown, debug: boolean): { text: string; exitC
   const stackOf = (x: unknown) => (x instanceof Error && x.stack ? x.stack : String(x));
   if (isInternalError(e)) {
     return {
-      text:
-        `icl-lab: internal error: ${stackOf(e)}\n` +
-        "icl-lab: this is a bug in icl-lab; please report it with the command you ran and the output above",
+      text: `icl-lab: internal error: ${stackOf(e)}\n` + "icl-lab: this is a bug in icl-lab; please report it with the command you ran and the output above",
       exitCode: 1,
     };
   }

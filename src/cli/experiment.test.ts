@@ -28,18 +28,25 @@ function cli(...args: string[]): { code: number | null; stdout: string; stderr: 
 test("--corpus parses NAME=PATH and NAME", () => {
   assert.deepEqual(parseCorpus("mine=/a/b=c.txt"), { name: "mine", path: "/a/b=c.txt" });
   assert.deepEqual(parseCorpus("bible_kjv"), { name: "bible_kjv" });
-  assert.throws(() => parseCorpus("My=x"), (e: unknown) => e instanceof UserError && /--corpus must be NAME=PATH or NAME/.test((e as Error).message));
+  assert.throws(
+    () => parseCorpus("My=x"),
+    (e: unknown) => e instanceof UserError && /--corpus must be NAME=PATH or NAME/.test((e as Error).message),
+  );
 });
 
 test("without a name it lists the experiments", () => {
   const r = cli();
   assert.equal(r.code, 0, r.stderr);
-  for (const n of ["phase-change", "architectures", "smeared-keys", "corpus-source", "corpus-diversity", "corpus-size"]) assert.match(r.stdout, new RegExp(`^${n} `, "m"));
+  for (const n of ["phase-change", "architectures", "smeared-keys", "corpus-source", "corpus-diversity", "corpus-size"])
+    assert.match(r.stdout, new RegExp(`^${n} `, "m"));
 });
 
 test("bad experiment names and options: one line on stderr, exit 1, nothing trained", () => {
   const cases: Array<[string[], RegExp]> = [
-    [["phase_change"], /^icl-lab: unknown experiment 'phase_change'; known experiments: phase-change, architectures, smeared-keys, corpus-source, corpus-diversity, corpus-size\n$/],
+    [
+      ["phase_change"],
+      /^icl-lab: unknown experiment 'phase_change'; known experiments: phase-change, architectures, smeared-keys, corpus-source, corpus-diversity, corpus-size\n$/,
+    ],
     [["architectures", "--seeds", "0"], /^icl-lab: --seeds must be a positive integer, found '0'\n$/],
     [["architectures", "--tokens", "1e6"], /^icl-lab: --tokens must be a positive integer, found '1e6'\n$/],
     [["architectures", "--corpus", "My Text=/tmp/x"], /^icl-lab: --corpus must be NAME=PATH or NAME/],
@@ -65,7 +72,8 @@ test("--dry-run prints the runs with their parameter counts and trains nothing",
   const r = cli("architectures", "--dry-run", "--smoke");
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^run\s+model\s+params\s+data\s+tokens\s+seed\s+state$/m);
-  for (const kind of ["attn-only", "transformer", "mlp-only", "lstm", "rnn"]) assert.match(r.stdout, new RegExp(`^architectures-${kind}\\s+${kind} .*\\s[\\d,]+\\s.*new$`, "m"));
+  for (const kind of ["attn-only", "transformer", "mlp-only", "lstm", "rnn"])
+    assert.match(r.stdout, new RegExp(`^architectures-${kind}\\s+${kind} .*\\s[\\d,]+\\s.*new$`, "m"));
   assert.match(r.stdout, /note: parameter counts: attn-only [\d,]+/);
   assert.match(r.stdout, /expected: Olsson et al\. \(2022\)/);
   const json = JSON.parse(cli("architectures", "--dry-run", "--smoke", "--json").stdout) as { runs: Array<{ params: number; state: string }> };

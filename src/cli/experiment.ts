@@ -34,11 +34,18 @@ export function parseCorpus(v: string): { name: string; path?: string } {
 export function register(program: Command): void {
   program
     .command("experiment")
-    .description("run an experiment (phase-change, architectures, smeared-keys, corpus-source, corpus-diversity, corpus-size): train, resume, report, summarise; without NAME, list them")
+    .description(
+      "run an experiment (phase-change, architectures, smeared-keys, corpus-source, corpus-diversity, corpus-size): train, resume, report, summarise; without NAME, list them",
+    )
     .argument("[name]", "the experiment")
     .option("--seeds <n>", "seeds per configuration (default: the experiment's)", positiveInt("seeds"))
     .option("--tokens <n>", "training tokens per run (default: the experiment's)", positiveInt("tokens"))
-    .option("--corpus <name=path>", "your text (a file, a folder of .txt/.md, or JSONL), or a source id; repeatable; what it does depends on the experiment", (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option(
+      "--corpus <name=path>",
+      "your text (a file, a folder of .txt/.md, or JSONL), or a source id; repeatable; what it does depends on the experiment",
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
     .option("--domains <ids>", "corpus experiments: the source ids to compare, comma-separated, instead of the defaults")
     .option("--lab <dir>", "lab folder (default ./icl-lab-runs or $ICL_LAB_DIR)")
     .option("--dry-run", "print the runs (with parameter counts and what the lab holds of them), train nothing")
@@ -46,19 +53,33 @@ export function register(program: Command): void {
     .option("--smoke", "tiny models and ~20k tokens: checks the pipeline end to end in a minute (the numbers mean nothing)")
     .option("--no-png", "do not write PNG files beside the report (the HTML has every figure inline)")
     .option("--json", "print the plan or the results as JSON")
-    .action(withUserErrors(async (name: string | undefined, o: ExperimentCliOptions) => {
-      const { EXPERIMENTS, EXPERIMENT_NAMES } = await import("../experiments/index.ts");
-      if (name === undefined) {
-        if (o.json) {
-          console.log(JSON.stringify(EXPERIMENT_NAMES.map((n) => ({ name: n, title: EXPERIMENTS[n].title, description: EXPERIMENTS[n].description, expected: EXPERIMENTS[n].expected, defaults: EXPERIMENTS[n].defaults })), null, 2));
-        } else {
-          for (const n of EXPERIMENT_NAMES) console.log(`${n.padEnd(18)}${EXPERIMENTS[n].title}`);
-          console.log("\nicl-lab experiment NAME --dry-run shows an experiment's runs; docs/experiments.md describes each one and its expected outcome.");
+    .action(
+      withUserErrors(async (name: string | undefined, o: ExperimentCliOptions) => {
+        const { EXPERIMENTS, EXPERIMENT_NAMES } = await import("../experiments/index.ts");
+        if (name === undefined) {
+          if (o.json) {
+            console.log(
+              JSON.stringify(
+                EXPERIMENT_NAMES.map((n) => ({
+                  name: n,
+                  title: EXPERIMENTS[n].title,
+                  description: EXPERIMENTS[n].description,
+                  expected: EXPERIMENTS[n].expected,
+                  defaults: EXPERIMENTS[n].defaults,
+                })),
+                null,
+                2,
+              ),
+            );
+          } else {
+            for (const n of EXPERIMENT_NAMES) console.log(`${n.padEnd(18)}${EXPERIMENTS[n].title}`);
+            console.log("\nicl-lab experiment NAME --dry-run shows an experiment's runs; docs/experiments.md describes each one and its expected outcome.");
+          }
+          return;
         }
-        return;
-      }
-      await runAndPrint(name, o);
-    }));
+        await runAndPrint(name, o);
+      }),
+    );
 }
 
 /**
@@ -68,59 +89,92 @@ export function register(program: Command): void {
  * the exit code. Shared by `icl-lab experiment` and `icl-lab demo`.
  */
 export async function runAndPrint(target: string | ExperimentDefinition, o: ExperimentCliOptions): Promise<void> {
-    const { runExperiment, planTable, ExperimentError } = await import("../experiments/runner.ts");
-    const corpus = o.corpus.map(parseCorpus);
-    const domains = o.domains === undefined ? undefined : o.domains.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
-    let stopRequested: (() => void) | null = null;
-    const stop = new Promise<void>((resolve) => (stopRequested = resolve));
-    let interrupts = 0;
-    const onSigint = () => {
-      interrupts++;
-      if (interrupts > 1) process.exit(130);
-      process.stderr.write("\nicl-lab: stopping the trainer processes; run the same command again to resume where it stopped (Ctrl-C again to quit now)\n");
-      stopRequested?.();
-    };
-    process.on("SIGINT", onSigint);
-    let result;
-    try {
-      result = await runExperiment(target, {
-        lab: o.lab, seeds: o.seeds, tokens: o.tokens, corpus, domains, dryRun: o.dryRun, jobs: o.jobs,
-        scale: o.smoke ? "smoke" : "default", stop, report: { png: o.png },
-      });
-    } catch (e) {
-      if (e instanceof ExperimentError) throw new UserError(e.message);
-      throw e;
-    } finally {
-      process.off("SIGINT", onSigint);
-    }
-    const def = result.definition;
-    const runs = result.runs.map((r) => ({ name: r.name, runId: r.runId, params: r.params, state: r.state, resumeAt: r.resumeAt, config: r.resolved }));
-    if (o.dryRun) {
-      if (o.json) {
-        console.log(JSON.stringify({ experiment: def.name, options: result.options, lab: result.lab, runs, notes: result.notes, description: def.description, expected: def.expected }, null, 2));
-        return;
-      }
-      console.log(`experiment ${def.name}: ${def.title}\n`);
-      console.log(planTable(result));
-      for (const n of result.notes) console.log(`note: ${n}`);
-      console.log(`\n${def.description}\n\nexpected: ${def.expected}`);
+  const { runExperiment, planTable, ExperimentError } = await import("../experiments/runner.ts");
+  const corpus = o.corpus.map(parseCorpus);
+  const domains =
+    o.domains === undefined
+      ? undefined
+      : o.domains
+          .split(",")
+          .map((s) => s.trim())
+          .filter((s) => s.length > 0);
+  let stopRequested: (() => void) | null = null;
+  const stop = new Promise<void>((resolve) => (stopRequested = resolve));
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    process.stderr.write("\nicl-lab: stopping the trainer processes; run the same command again to resume where it stopped (Ctrl-C again to quit now)\n");
+    stopRequested?.();
+  };
+  process.on("SIGINT", onSigint);
+  let result;
+  try {
+    result = await runExperiment(target, {
+      lab: o.lab,
+      seeds: o.seeds,
+      tokens: o.tokens,
+      corpus,
+      domains,
+      dryRun: o.dryRun,
+      jobs: o.jobs,
+      scale: o.smoke ? "smoke" : "default",
+      stop,
+      report: { png: o.png },
+    });
+  } catch (e) {
+    if (e instanceof ExperimentError) throw new UserError(e.message);
+    throw e;
+  } finally {
+    process.off("SIGINT", onSigint);
+  }
+  const def = result.definition;
+  const runs = result.runs.map((r) => ({ name: r.name, runId: r.runId, params: r.params, state: r.state, resumeAt: r.resumeAt, config: r.resolved }));
+  if (o.dryRun) {
+    if (o.json) {
+      console.log(
+        JSON.stringify(
+          { experiment: def.name, options: result.options, lab: result.lab, runs, notes: result.notes, description: def.description, expected: def.expected },
+          null,
+          2,
+        ),
+      );
       return;
     }
-    const failed = result.outcomes.filter((x) => x.status === "failed");
-    const stopped = result.outcomes.filter((x) => x.status === "stopped");
-    if (o.json) {
-      console.log(JSON.stringify({
-        experiment: def.name, options: result.options, lab: result.lab, seconds: result.seconds, runs, outcomes: result.outcomes,
-        summary: result.summary ? { header: result.summary.header, rows: result.summary.rows } : null,
-        report: result.report?.html ?? null, notes: result.notes, expected: def.expected,
-      }, null, 2));
-    } else {
-      if (result.summaryText !== null) console.log(result.summaryText);
-      console.log(`\nwall time ${(result.seconds / 60).toFixed(1)} min${result.report ? `; report: ${result.report.html}` : ""}`);
-    }
-    if (stopped.length > 0) process.stderr.write(`icl-lab: ${stopped.length} run(s) stopped before the end; run the same command again to resume them\n`);
-    if (failed.length > 0) {
-      process.stderr.write(`icl-lab: ${failed.length} run(s) failed: ${failed.map((f) => `${f.name}: ${f.error ?? "unknown error"}`).join("; ")}\n`);
-      process.exitCode = 1;
-    }
+    console.log(`experiment ${def.name}: ${def.title}\n`);
+    console.log(planTable(result));
+    for (const n of result.notes) console.log(`note: ${n}`);
+    console.log(`\n${def.description}\n\nexpected: ${def.expected}`);
+    return;
+  }
+  const failed = result.outcomes.filter((x) => x.status === "failed");
+  const stopped = result.outcomes.filter((x) => x.status === "stopped");
+  if (o.json) {
+    console.log(
+      JSON.stringify(
+        {
+          experiment: def.name,
+          options: result.options,
+          lab: result.lab,
+          seconds: result.seconds,
+          runs,
+          outcomes: result.outcomes,
+          summary: result.summary ? { header: result.summary.header, rows: result.summary.rows } : null,
+          report: result.report?.html ?? null,
+          notes: result.notes,
+          expected: def.expected,
+        },
+        null,
+        2,
+      ),
+    );
+  } else {
+    if (result.summaryText !== null) console.log(result.summaryText);
+    console.log(`\nwall time ${(result.seconds / 60).toFixed(1)} min${result.report ? `; report: ${result.report.html}` : ""}`);
+  }
+  if (stopped.length > 0) process.stderr.write(`icl-lab: ${stopped.length} run(s) stopped before the end; run the same command again to resume them\n`);
+  if (failed.length > 0) {
+    process.stderr.write(`icl-lab: ${failed.length} run(s) failed: ${failed.map((f) => `${f.name}: ${f.error ?? "unknown error"}`).join("; ")}\n`);
+    process.exitCode = 1;
+  }
 }

@@ -30,7 +30,16 @@ function cli(...args: string[]): { code: number | null; stdout: string; stderr: 
 
 test("export RUN writes the last checkpoint; --checkpoint picks another; errors are one line, exit 1", async () => {
   const r = await train(
-    { name: "lstm", seed: 4, model: { kind: "lstm", nLayers: 1, dModel: 8, dHidden: 6, nCtx: 8 }, data: { tokenizer: { kind: "byte" } }, batch: 2, tokens: 16 * 5, checkpoints: { perDecade: 2 }, measures: [] },
+    {
+      name: "lstm",
+      seed: 4,
+      model: { kind: "lstm", nLayers: 1, dModel: 8, dHidden: 6, nCtx: 8 },
+      data: { tokenizer: { kind: "byte" } },
+      batch: 2,
+      tokens: 16 * 5,
+      checkpoints: { perDecade: 2 },
+      measures: [],
+    },
     // Synthetic tokens stand in for the corpus; the config's byte tokenizer is what export ships.
     { lab, progress: "none", measures: {}, data: async (c) => syntheticData({ vocab: 257, nCtx: c.model.nCtx, evalWindows: 2, seed: c.seed }) },
   );
@@ -42,7 +51,10 @@ test("export RUN writes the last checkpoint; --checkpoint picks another; errors 
   assert.equal(JSON.parse(readFileSync(join(out.dir, "tokenizer.json"), "utf8")).model.vocab["<|endoftext|>"], 256);
   const back = loadExported(out.dir);
   const tokens = Int32Array.from({ length: 8 }, (_, i) => i * 31);
-  assert.deepEqual(noGrad(() => Array.from(back.forward(tokens, 1).logits.data)), noGrad(() => Array.from(r.model.forward(tokens, 1).logits.data)));
+  assert.deepEqual(
+    noGrad(() => Array.from(back.forward(tokens, 1).logits.data)),
+    noGrad(() => Array.from(r.model.forward(tokens, 1).logits.data)),
+  );
 
   const first = cli("export", r.runId, "--checkpoint", "16", "--out", join(lab, "first"));
   assert.equal(first.code, 0, first.stderr);

@@ -73,14 +73,21 @@ export async function implicitUpdateCommand(o: ImplicitUpdateCommandOptions, io:
   }
   const config = info.config as { model: { kind: string; nCtx: number } };
   if (config.model.kind !== "transformer") {
-    throw new UserError(`measure implicit-update: run '${o.run}' is a '${config.model.kind}' model; the implicit update needs a 'transformer' (attention + MLP blocks)`);
+    throw new UserError(
+      `measure implicit-update: run '${o.run}' is a '${config.model.kind}' model; the implicit update needs a 'transformer' (attention + MLP blocks)`,
+    );
   }
   const nCtx = config.model.nCtx;
   const nWindows = count("windows", o.windows, 2, 1);
   const draws = count("draws", o.draws, 16, 1);
   let positions: number[];
   if (o.positions === undefined) positions = [...new Set([nCtx - 1, Math.floor(nCtx / 2) - 1].filter((t) => t >= 0))];
-  else if (typeof o.positions === "string") positions = o.positions.split(",").map((s) => s.trim()).filter(Boolean).map((s) => count("positions", s, 0));
+  else if (typeof o.positions === "string")
+    positions = o.positions
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean)
+      .map((s) => count("positions", s, 0));
   else positions = [...o.positions];
   for (const t of positions) {
     if (!Number.isInteger(t) || t < 0 || t >= nCtx) throw new UserError(`--positions: ${t} is outside the model's positions 0..${nCtx - 1} (0-based)`);
@@ -88,14 +95,16 @@ export async function implicitUpdateCommand(o: ImplicitUpdateCommandOptions, io:
   const wanted = o.checkpoint === undefined ? undefined : count("checkpoint", o.checkpoint, 0);
   if (checkpoints.length === 0) throw new UserError(`measure implicit-update: run '${o.run}' has no checkpoints yet`);
   const ck = wanted === undefined ? checkpoints[checkpoints.length - 1] : checkpoints.find((c) => c.tokens === wanted);
-  if (ck === undefined) throw new UserError(`measure implicit-update: run '${o.run}' has no checkpoint at ${wanted} tokens; it has ${checkpoints.map((c) => c.tokens).join(", ")}`);
+  if (ck === undefined)
+    throw new UserError(`measure implicit-update: run '${o.run}' has no checkpoint at ${wanted} tokens; it has ${checkpoints.map((c) => c.tokens).join(", ")}`);
   const { resolve, isAbsolute } = await import("node:path");
   const { modelFromCheckpoint } = await import("../model/load.ts");
   const { model } = modelFromCheckpoint(config.model, isAbsolute(ck.path) ? ck.path : resolve(lab, ck.path));
 
   const all = await (io.loadWindows ?? runWindows)(info.config, lab, nWindows);
   const length = nCtx + 1;
-  if (all.length % length !== 0) throw new Error(`measure implicit-update: evaluation windows of ${all.length} tokens are not a multiple of nCtx + 1 = ${length}`);
+  if (all.length % length !== 0)
+    throw new Error(`measure implicit-update: evaluation windows of ${all.length} tokens are not a multiple of nCtx + 1 = ${length}`);
   if (all.length / length < nWindows) throw new UserError(`--windows ${nWindows}: only ${all.length / length} windows are available`);
   const { implicitUpdate, summarizeImplicitUpdates } = await import("../measure/implicit-update.ts");
   const results: ImplicitUpdateResult[] = [];
@@ -116,15 +125,28 @@ function fmt(x: number, digits = 3): string {
 
 export function printReport(r: ImplicitUpdateReport, log: (line: string) => void): void {
   log(`run ${r.run} at ${r.checkpoint} tokens, ${r.windows} evaluation windows, dynamics at positions ${r.positions.join(", ")} (0-based), float64`);
-  log(formatTable(
-    ["layer", "identity |Δy|", "|Δlogits|", "‖ΔW_in‖_F", "‖Δb‖", "marginal n=1", "n=10", "n=100", "decay slope", "cos(−∇)", "|cos|", "random |cos|"],
-    r.layers.map((s) => [
-      `L${s.layer}`, fmt(s.identityBlock), fmt(s.identityLogits), fmt(s.meanNormDW), fmt(s.meanNormDb),
-      fmt(s.marginalAt[1]), fmt(s.marginalAt[10]), fmt(s.marginalAt[100]), fmt(s.decaySlope, 2),
-      fmt(s.cosine), fmt(s.absCosine), fmt(s.randomAbsCosine),
-    ]),
-  ));
-  log("identity: max over windows and positions (target ≤ 1e-10); ‖ΔW_in‖_F, ‖Δb‖: means with the full context; " +
-    "marginal ‖ΔW(n) − ΔW(n−1)‖_F at n context tokens; decay slope of log marginal vs log n (−1: ~1/n); " +
-    "cos: marginal update vs −∇W_in of the consumed token's next-token loss, against random Gaussian matrices");
+  log(
+    formatTable(
+      ["layer", "identity |Δy|", "|Δlogits|", "‖ΔW_in‖_F", "‖Δb‖", "marginal n=1", "n=10", "n=100", "decay slope", "cos(−∇)", "|cos|", "random |cos|"],
+      r.layers.map((s) => [
+        `L${s.layer}`,
+        fmt(s.identityBlock),
+        fmt(s.identityLogits),
+        fmt(s.meanNormDW),
+        fmt(s.meanNormDb),
+        fmt(s.marginalAt[1]),
+        fmt(s.marginalAt[10]),
+        fmt(s.marginalAt[100]),
+        fmt(s.decaySlope, 2),
+        fmt(s.cosine),
+        fmt(s.absCosine),
+        fmt(s.randomAbsCosine),
+      ]),
+    ),
+  );
+  log(
+    "identity: max over windows and positions (target ≤ 1e-10); ‖ΔW_in‖_F, ‖Δb‖: means with the full context; " +
+      "marginal ‖ΔW(n) − ΔW(n−1)‖_F at n context tokens; decay slope of log marginal vs log n (−1: ~1/n); " +
+      "cos: marginal update vs −∇W_in of the consumed token's next-token loss, against random Gaussian matrices",
+  );
 }

@@ -44,7 +44,8 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [bin, "measure", ...args], {
-    encoding: "utf8", env: { ...process.env, ICL_LAB_THREADS: "1", ICL_LAB_BACKEND: "reference" },
+    encoding: "utf8",
+    env: { ...process.env, ICL_LAB_THREADS: "1", ICL_LAB_BACKEND: "reference" },
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -85,9 +86,15 @@ before(async () => {
 });
 
 /** The scores every reader must agree on, per head. */
-const scores = (heads: readonly HeadScore[]) => heads.map((h) => ({
-  head: `L${h.layer}H${h.head}`, induction: h.induction, inductionTL: h.inductionTL, prefixMatching: h.prefixMatching, previousToken: h.previousToken, copying: h.copying,
-}));
+const scores = (heads: readonly HeadScore[]) =>
+  heads.map((h) => ({
+    head: `L${h.layer}H${h.head}`,
+    induction: h.induction,
+    inductionTL: h.inductionTL,
+    prefixMatching: h.prefixMatching,
+    previousToken: h.previousToken,
+    copying: h.copying,
+  }));
 
 /** The UserError message `measureRun` throws for these arguments (main prints it as one line, exit 1). */
 async function userError(what: string, o: Parameters<typeof measureRun>[1]): Promise<string> {
@@ -176,14 +183,17 @@ test("the report's data, the dashboard's API and the attention figure and view s
 
     // The attention view's repeated sequence is the first of the run's induction sequences (same
     // BOS, pool and seed): its per-head score is the measure's on that one sequence.
-    const ck = (info.config as typeof config & { model: { nCtx: number } });
+    const ck = info.config as typeof config & { model: { nCtx: number } };
     const { model } = modelFromCheckpoint(ck.model, ckPath);
     const one = headScores(model, { seed: inputs.seed, vocab: { bos: inputs.bos }, pool: inputs.pools.heads, nSequences: 1 });
     const length = one.inductionLength;
     const a = (await app.inject({ url: `/api/runs/${runId}/attention?length=${length}` })).json() as AttentionView;
     assert.deepEqual([a.source, a.pool, a.seed, a.tokens[0], a.tokens.length], ["repeated", "run", config.seed, 256, 1 + 2 * length]);
     assert.deepEqual(a.notes, []);
-    assert.deepEqual(a.sequenceScores, [0, 1].map((l) => [0, 1].map((h) => one.heads.find((x) => x.layer === l && x.head === h)!.induction)));
+    assert.deepEqual(
+      a.sequenceScores,
+      [0, 1].map((l) => [0, 1].map((h) => one.heads.find((x) => x.layer === l && x.head === h)!.induction)),
+    );
     assert.deepEqual(scores(a.stored!.heads), scores(stored.heads));
 
     const hp = headPatternFromCheckpoint(ckPath, { model: ck.model, layer: 1, head: 1, length });
@@ -207,14 +217,21 @@ test("measure icl: the trainer's stored ICL score exactly, with the run's option
   }
   const text = cli("icl", "--run", runId, "--lab", lab);
   assert.equal(text.code, 0, text.stderr);
-  assert.match(text.stdout, /^run .* at 768 tokens, 6 windows; measured with the run's stored measurement inputs, seed 5\nICL score -?\d\.\d{3} \[-?\d\.\d{3}, -?\d\.\d{3}\] \(95% bootstrap\)/);
+  assert.match(
+    text.stdout,
+    /^run .* at 768 tokens, 6 windows; measured with the run's stored measurement inputs, seed 5\nICL score -?\d\.\d{3} \[-?\d\.\d{3}, -?\d\.\d{3}\] \(95% bootstrap\)/,
+  );
 });
 
 test("measure phase is the report's phase-change analysis, noise (the median bootstrap se) included", async () => {
   // The report's fixture lab: a 2-layer run with a phase change, an induction rise and a loss bump.
   const fxLab = join(dir, "fixture");
   buildFixtureLab(fxLab);
-  for (const [labDir, id] of [[fxLab, "fx-2l"], [fxLab, "fx-1l"], [lab, runId]]) {
+  for (const [labDir, id] of [
+    [fxLab, "fx-2l"],
+    [fxLab, "fx-1l"],
+    [lab, runId],
+  ]) {
     const out = JSON.parse(JSON.stringify(await measureRun("phase", { run: id, lab: labDir })));
     const store = RunStore.open(labDir);
     try {
@@ -232,7 +249,10 @@ test("measure phase is the report's phase-change analysis, noise (the median boo
   const r = cli("phase", "--run", "fx-2l", "--lab", fxLab, "--json");
   assert.equal(r.code, 0, r.stderr);
   const fx = JSON.parse(r.stdout);
-  assert.deepEqual([fx.iclScore.status, fx.inductionScore.status, fx.inductionScore.layer, fx.inductionScore.head, fx.lossBump.status], ["found", "found", 1, 0, "found"]);
+  assert.deepEqual(
+    [fx.iclScore.status, fx.inductionScore.status, fx.inductionScore.layer, fx.inductionScore.head, fx.lossBump.status],
+    ["found", "found", 1, 0, "found"],
+  );
   const text = cli("phase", "--run", "fx-2l", "--lab", fxLab);
   assert.match(text.stdout, /^run fx-2l\nICL score \(noise 0\.\d{3}\): \d.*–.* tokens \(change 0\.\d{3}\)\ninduction score of L1H0: .*\nloss bump: /);
   assert.equal(((await measureRun("phase", { run: "fx-lstm", lab: fxLab })).inductionScore as { reason: string }).reason, "no attention heads");

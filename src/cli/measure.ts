@@ -51,18 +51,28 @@ export function register(program: Command): void {
     .option("--save", "inputs: store the derived measurement inputs with a run trained before they were stored")
     .option("--lab <dir>", "lab folder")
     .option("--json", "print JSON")
-    .action(withUserErrors(async (what: string, o: MeasureCliOptions & { positions?: string; draws?: string }) => {
-      if (what === "implicit-update") {
-        // Its own command module (float64, transformer runs only; src/cli/implicit-update.ts).
-        const { implicitUpdateCommand } = await import("./implicit-update.ts");
-        if (o.run === undefined || o.run === "") throw new UserError("measure implicit-update: --run ID is required (see `icl-lab runs`)");
-        await implicitUpdateCommand({ run: o.run, checkpoint: o.checkpoint, lab: o.lab, json: o.json, positions: o.positions, windows: o.windows ?? 2, draws: o.draws });
-        return;
-      }
-      const result = await measureRun(what, o);
-      if (o.json) console.log(JSON.stringify(result, null, 2));
-      else printResult(what as Kind, result);
-    }));
+    .action(
+      withUserErrors(async (what: string, o: MeasureCliOptions & { positions?: string; draws?: string }) => {
+        if (what === "implicit-update") {
+          // Its own command module (float64, transformer runs only; src/cli/implicit-update.ts).
+          const { implicitUpdateCommand } = await import("./implicit-update.ts");
+          if (o.run === undefined || o.run === "") throw new UserError("measure implicit-update: --run ID is required (see `icl-lab runs`)");
+          await implicitUpdateCommand({
+            run: o.run,
+            checkpoint: o.checkpoint,
+            lab: o.lab,
+            json: o.json,
+            positions: o.positions,
+            windows: o.windows ?? 2,
+            draws: o.draws,
+          });
+          return;
+        }
+        const result = await measureRun(what, o);
+        if (o.json) console.log(JSON.stringify(result, null, 2));
+        else printResult(what as Kind, result);
+      }),
+    );
 }
 
 /**
@@ -109,15 +119,20 @@ export async function measureRun(what: string, o: MeasureCliOptions): Promise<Re
     const { inputs, source } = await measureInputs(store, o.run, { data, save: o.save });
     if (kind === "inputs") {
       return {
-        run: o.run, source: o.save && source === "derived" ? "derived, now stored" : source,
-        seed: inputs.seed, bos: inputs.bos, pools: { heads: Array.from(inputs.pools.heads), tasks: Array.from(inputs.pools.tasks) }, options: inputs.options,
+        run: o.run,
+        source: o.save && source === "derived" ? "derived, now stored" : source,
+        seed: inputs.seed,
+        bos: inputs.bos,
+        pools: { heads: Array.from(inputs.pools.heads), tasks: Array.from(inputs.pools.tasks) },
+        options: inputs.options,
       };
     }
 
     const checkpoints = store.checkpoints(o.run);
     if (checkpoints.length === 0) throw new UserError(`measure: run '${o.run}' has no checkpoints yet`);
     const ck = wanted === undefined ? checkpoints[checkpoints.length - 1] : checkpoints.find((c) => c.tokens === wanted);
-    if (ck === undefined) throw new UserError(`measure: run '${o.run}' has no checkpoint at ${wanted} tokens; it has ${checkpoints.map((c) => c.tokens).join(", ")}`);
+    if (ck === undefined)
+      throw new UserError(`measure: run '${o.run}' has no checkpoint at ${wanted} tokens; it has ${checkpoints.map((c) => c.tokens).join(", ")}`);
 
     const m = await import("../measure/index.ts");
     let windows: Int32Array | undefined;
@@ -189,7 +204,8 @@ function printResult(what: Kind, r: Record<string, unknown>): void {
     const heads = (r.heads ?? []) as Array<Record<string, number>>;
     console.log(`run ${r.run} at ${r.checkpoint} tokens; ${from}, ${r.nSequences} sequences`);
     console.log("head    induction  prefix  prev-token  copying");
-    for (const h of heads) console.log(`L${h.layer}H${h.head}`.padEnd(8) + [h.induction, h.prefixMatching, h.previousToken, h.copying].map((x) => f(x, 2).padStart(9)).join("  "));
+    for (const h of heads)
+      console.log(`L${h.layer}H${h.head}`.padEnd(8) + [h.induction, h.prefixMatching, h.previousToken, h.copying].map((x) => f(x, 2).padStart(9)).join("  "));
     return;
   }
   if (what === "inputs") {
@@ -202,7 +218,8 @@ function printResult(what: Kind, r: Record<string, unknown>): void {
   if (what === "phase") {
     type P = { status: string; start?: number; end?: number; size: number; reason?: string; required: number; layer?: number | null; head?: number | null };
     const tok = (n: number | undefined) => (n === undefined ? "—" : n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : String(n));
-    const line = (name: string, p: P) => console.log(`${name}: ${p.status === "found" ? `${tok(p.start)}–${tok(p.end)} tokens (change ${f(p.size)})` : `none (${p.reason})`}`);
+    const line = (name: string, p: P) =>
+      console.log(`${name}: ${p.status === "found" ? `${tok(p.start)}–${tok(p.end)} tokens (change ${f(p.size)})` : `none (${p.reason})`}`);
     console.log(`run ${r.run}`);
     line(`ICL score (noise ${r.iclNoise === null ? "estimated from the scores" : f(r.iclNoise)})`, r.iclScore as P);
     const ind = r.inductionScore as P;

@@ -27,31 +27,35 @@ export function register(program: Command): void {
     .option("--no-png", "do not write PNG files (the HTML has every figure inline)")
     .option("--no-attention", "do not recompute the best induction head's attention pattern from the last checkpoint")
     .option("--json", "print what was written as JSON")
-    .action(withUserErrors(async (id: string, opts: ReportOptions) => {
-      const lab = resolveLabDir(opts.lab);
-      if (!existsSync(join(lab, "lab.db"))) {
-        throw new UserError(`no lab at ${lab} (no lab.db there); give --lab DIR or set ICL_LAB_DIR`);
-      }
-      const { renderReport, resolveTarget, ReportError } = await import("../report/report.ts");
-      try {
-        const store = RunStore.open(lab);
-        let target;
+    .action(
+      withUserErrors(async (id: string, opts: ReportOptions) => {
+        const lab = resolveLabDir(opts.lab);
+        if (!existsSync(join(lab, "lab.db"))) {
+          throw new UserError(`no lab at ${lab} (no lab.db there); give --lab DIR or set ICL_LAB_DIR`);
+        }
+        const { renderReport, resolveTarget, ReportError } = await import("../report/report.ts");
         try {
-          target = resolveTarget(store, id);
-        } finally {
-          store.close();
+          const store = RunStore.open(lab);
+          let target;
+          try {
+            target = resolveTarget(store, id);
+          } finally {
+            store.close();
+          }
+          process.stderr.write(`icl-lab: writing the report of ${"experiment" in target ? `experiment ${target.experiment}` : `run ${target.runIds[0]}`}…\n`);
+          const r = await renderReport({ lab, out: opts.out, png: opts.png, attention: opts.attention, ...target });
+          if (opts.json) {
+            process.stdout.write(
+              `${JSON.stringify({ html: r.html, dir: r.dir, figures: r.figures.map((f) => ({ id: f.id, title: f.title, png: f.png })), summaries: r.summaries, notes: r.notes }, null, 2)}\n`,
+            );
+          } else {
+            for (const n of r.notes) process.stderr.write(`  not shown: ${n}\n`);
+            process.stdout.write(`${r.html}\n`);
+          }
+        } catch (e) {
+          if (e instanceof ReportError) throw new UserError(e.message);
+          throw e;
         }
-        process.stderr.write(`icl-lab: writing the report of ${"experiment" in target ? `experiment ${target.experiment}` : `run ${target.runIds[0]}`}…\n`);
-        const r = await renderReport({ lab, out: opts.out, png: opts.png, attention: opts.attention, ...target });
-        if (opts.json) {
-          process.stdout.write(`${JSON.stringify({ html: r.html, dir: r.dir, figures: r.figures.map((f) => ({ id: f.id, title: f.title, png: f.png })), summaries: r.summaries, notes: r.notes }, null, 2)}\n`);
-        } else {
-          for (const n of r.notes) process.stderr.write(`  not shown: ${n}\n`);
-          process.stdout.write(`${r.html}\n`);
-        }
-      } catch (e) {
-        if (e instanceof ReportError) throw new UserError(e.message);
-        throw e;
-      }
-    }));
+      }),
+    );
 }

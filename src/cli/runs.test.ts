@@ -32,7 +32,8 @@ test("an empty lab says how to start", () => {
 test("runs lists status (finished, failed, stale, corrupt), tokens, last train loss and ICL score", () => {
   const store = RunStore.open(lab);
   try {
-    for (const id of ["a-done", "b-failed", "c-stale", "d-corrupt"]) store.createRun({ id, experiment: id === "b-failed" ? "other" : "main", kind: "attn-only", config: { x: 1 } });
+    for (const id of ["a-done", "b-failed", "c-stale", "d-corrupt"])
+      store.createRun({ id, experiment: id === "b-failed" ? "other" : "main", kind: "attn-only", config: { x: 1 } });
     store.logMetrics("a-done", 100, { train_loss: 3.5, "icl.score": -0.1 });
     store.logMetrics("a-done", 200, { train_loss: 3.25, "icl.score": -0.25 });
     store.heartbeat("a-done", 200);
@@ -49,14 +50,20 @@ test("runs lists status (finished, failed, stale, corrupt), tokens, last train l
   raw.close();
 
   const rows = listRunRows(lab);
-  assert.deepEqual(rows.map((r) => [r.id, r.status, r.tokens, r.trainLoss, r.iclScore]), [
-    ["a-done", "finished", 200, 3.25, -0.25],
-    ["b-failed", "failed", 0, null, null],
-    ["c-stale", "stale", 0, 4, null],
-    ["d-corrupt", "corrupt", 0, null, null],
-  ]);
+  assert.deepEqual(
+    rows.map((r) => [r.id, r.status, r.tokens, r.trainLoss, r.iclScore]),
+    [
+      ["a-done", "finished", 200, 3.25, -0.25],
+      ["b-failed", "failed", 0, null, null],
+      ["c-stale", "stale", 0, 4, null],
+      ["d-corrupt", "corrupt", 0, null, null],
+    ],
+  );
   assert.equal(rows[1].error, "loss became NaN");
-  assert.deepEqual(listRunRows(lab, "other").map((r) => r.id), ["b-failed"]);
+  assert.deepEqual(
+    listRunRows(lab, "other").map((r) => r.id),
+    ["b-failed"],
+  );
 
   const table = cli("runs");
   assert.equal(table.code, 0, table.stderr);
@@ -66,5 +73,8 @@ test("runs lists status (finished, failed, stale, corrupt), tokens, last train l
   assert.match(lines[3], /^c-stale +attn-only +stale +0 +4\.0000 +—$/);
   assert.match(lines[4], /^d-corrupt .* corrupt /);
   const json = JSON.parse(cli("runs", "--experiment", "main", "--json").stdout);
-  assert.deepEqual(json.map((r: { id: string }) => r.id), ["a-done", "c-stale", "d-corrupt"]);
+  assert.deepEqual(
+    json.map((r: { id: string }) => r.id),
+    ["a-done", "c-stale", "d-corrupt"],
+  );
 });

@@ -54,20 +54,26 @@ export function register(program: Command): void {
     .option("--experiment <name>", "only the runs of this experiment")
     .option("--lab <dir>", "lab folder (default: $ICL_LAB_DIR or ./icl-lab-runs)")
     .option("--json", "print JSON")
-    .action(withUserErrors(async (opts: { experiment?: string; lab?: string; json?: boolean }) => {
-      const rows = listRunRows(opts.lab, opts.experiment);
-      if (opts.json) {
-        process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
-        return;
-      }
-      if (rows.length === 0) {
-        process.stdout.write(opts.experiment === undefined ? "no runs yet (start one with `icl-lab train --preset tiny`)\n" : `no runs of experiment '${opts.experiment}'\n`);
-        return;
-      }
-      const fmt = (x: number | null, digits: number) => (x === null ? "—" : x.toFixed(digits));
-      process.stdout.write(`${formatTable(
-        ["id", "kind", "status", "tokens", "train_loss", "icl.score"],
-        rows.map((r) => [r.id, r.kind ?? "—", r.status, r.tokens, fmt(r.trainLoss, 4), fmt(r.iclScore, 3)]),
-      )}\n`);
-    }));
+    .action(
+      withUserErrors(async (opts: { experiment?: string; lab?: string; json?: boolean }) => {
+        const rows = listRunRows(opts.lab, opts.experiment);
+        if (opts.json) {
+          process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+          return;
+        }
+        if (rows.length === 0) {
+          process.stdout.write(
+            opts.experiment === undefined ? "no runs yet (start one with `icl-lab train --preset tiny`)\n" : `no runs of experiment '${opts.experiment}'\n`,
+          );
+          return;
+        }
+        const fmt = (x: number | null, digits: number) => (x === null ? "—" : x.toFixed(digits));
+        process.stdout.write(
+          `${formatTable(
+            ["id", "kind", "status", "tokens", "train_loss", "icl.score"],
+            rows.map((r) => [r.id, r.kind ?? "—", r.status, r.tokens, fmt(r.trainLoss, 4), fmt(r.iclScore, 3)]),
+          )}\n`,
+        );
+      }),
+    );
 }

@@ -23,7 +23,9 @@ function cli(...args: string[]): { code: number | null; stdout: string; stderr: 
 }
 
 const spec = join(dir, "grid.yaml");
-writeFileSync(spec, `
+writeFileSync(
+  spec,
+  `
 name: cli-grid
 base:
   model: { kind: attn-only, nLayers: 1, dModel: 16, nHeads: 2, dHead: 8, nCtx: 16, dVocab: 13 }
@@ -34,7 +36,8 @@ base:
 axes:
   model.nLayers: [1, 2]
 seeds: [0, 1]
-`);
+`,
+);
 
 test("sweep --dry-run prints each run's id and the values it varies", () => {
   const r = cli("sweep", spec, "--dry-run", "--data-module", synthetic);
@@ -45,14 +48,27 @@ test("sweep --dry-run prints each run's id and the values it varies", () => {
   assert.match(lines[2], /^1\s+cli-grid-[0-9a-f]{10}\s+1\s+0$/);
   assert.match(lines[5], /^4\s+cli-grid-[0-9a-f]{10}\s+2\s+1$/);
   const json = JSON.parse(cli("sweep", spec, "--dry-run", "--json", "--data-module", synthetic).stdout);
-  assert.deepEqual(json.map((x: { varied: unknown }) => x.varied), [
-    { "model.nLayers": 1, seed: 0 }, { "model.nLayers": 1, seed: 1 }, { "model.nLayers": 2, seed: 0 }, { "model.nLayers": 2, seed: 1 },
-  ]);
+  assert.deepEqual(
+    json.map((x: { varied: unknown }) => x.varied),
+    [
+      { "model.nLayers": 1, seed: 0 },
+      { "model.nLayers": 1, seed: 1 },
+      { "model.nLayers": 2, seed: 0 },
+      { "model.nLayers": 2, seed: 1 },
+    ],
+  );
 });
 
 test("a malformed spec is one line naming the field, exit 1", () => {
   const bad = join(dir, "bad.json");
-  writeFileSync(bad, JSON.stringify({ name: "b", base: { model: { kind: "rnn", nLayers: 1, dModel: 4, dHidden: 4, nCtx: 8 }, tokens: 10, measures: [] }, axes: { "model.nLayer": [1, 2] } }));
+  writeFileSync(
+    bad,
+    JSON.stringify({
+      name: "b",
+      base: { model: { kind: "rnn", nLayers: 1, dModel: 4, dHidden: 4, nCtx: 8 }, tokens: 10, measures: [] },
+      axes: { "model.nLayer": [1, 2] },
+    }),
+  );
   const r = cli("sweep", bad, "--dry-run");
   assert.equal(r.code, 1);
   assert.equal(r.stderr, `icl-lab: sweep spec ${bad}: axes.model.nLayer: unknown config key (2 of 2 runs invalid)\n`);

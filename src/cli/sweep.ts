@@ -56,11 +56,12 @@ export async function loadSweep(file: string, dataModule?: string): Promise<Load
 }
 
 const namespaceOption = () =>
-  new Option("--namespace <name>", "with --queue: the Redis key prefix; sweeps and workers see only their namespace's jobs (default icl-lab)")
-    .argParser((v: string) => {
+  new Option("--namespace <name>", "with --queue: the Redis key prefix; sweeps and workers see only their namespace's jobs (default icl-lab)").argParser(
+    (v: string) => {
       if (!/^[A-Za-z0-9._-]{1,64}$/.test(v)) throw new UserError(`--namespace must be 1-64 letters, digits, '.', '_' or '-', found '${v}'`);
       return v;
-    });
+    },
+  );
 
 const num = (x: number | null, digits: number) => (x === null || Number.isNaN(x) ? "—" : x.toFixed(digits));
 
@@ -91,9 +92,14 @@ export function sweepTable(lab: string, runs: readonly SweepRun[]): SweepTableRo
         return v === undefined || Number.isNaN(v) ? null : v;
       };
       return {
-        index: run.index, id: info?.id ?? run.id, varied: Object.fromEntries(run.varied.map((v) => [v.path, v.value])),
-        status: info ? (info.stale ? "stale" : info.status) : "not started", tokens: info?.tokens ?? 0,
-        trainLoss: last("train_loss"), iclScore: last("icl.score"), error: info?.error ?? null,
+        index: run.index,
+        id: info?.id ?? run.id,
+        varied: Object.fromEntries(run.varied.map((v) => [v.path, v.value])),
+        status: info ? (info.stale ? "stale" : info.status) : "not started",
+        tokens: info?.tokens ?? 0,
+        trainLoss: last("train_loss"),
+        iclScore: last("icl.score"),
+        error: info?.error ?? null,
       };
     });
   } finally {
@@ -103,28 +109,43 @@ export function sweepTable(lab: string, runs: readonly SweepRun[]): SweepTableRo
 
 function printTable(rows: SweepTableRow[], runs: readonly SweepRun[]): void {
   const axes = axisHeaders(runs);
-  process.stdout.write(`${formatTable(
-    ["run", ...axes, "status", "tokens", "train_loss", "icl.score"],
-    rows.map((r) => [r.id, ...axes.map((a) => formatValue(r.varied[a])), r.status, r.tokens, num(r.trainLoss, 4), num(r.iclScore, 3)]),
-  )}\n`);
+  process.stdout.write(
+    `${formatTable(
+      ["run", ...axes, "status", "tokens", "train_loss", "icl.score"],
+      rows.map((r) => [r.id, ...axes.map((a) => formatValue(r.varied[a])), r.status, r.tokens, num(r.trainLoss, 4), num(r.iclScore, 3)]),
+    )}\n`,
+  );
 }
 
 function printStatus(rows: RunStatusRow[], runs: readonly SweepRun[], withQueue: boolean): void {
   const axes = axisHeaders(runs);
-  process.stdout.write(`${formatTable(
-    ["run", ...axes, ...(withQueue ? ["job"] : []), "in lab", "tokens", "train_loss", "icl.score", ...(withQueue ? ["worker"] : [])],
-    rows.map((r) => [
-      r.runId, ...r.run.varied.map((v) => formatValue(v.value)), ...(withQueue ? [r.job] : []), r.stored,
-      `${fmtTokens(r.tokens)}/${r.totalTokens === null ? "?" : fmtTokens(r.totalTokens)}`, num(r.trainLoss, 4), num(r.iclScore, 3),
-      ...(withQueue ? [r.worker ?? "—"] : []),
-    ]),
-  )}\n`);
+  process.stdout.write(
+    `${formatTable(
+      ["run", ...axes, ...(withQueue ? ["job"] : []), "in lab", "tokens", "train_loss", "icl.score", ...(withQueue ? ["worker"] : [])],
+      rows.map((r) => [
+        r.runId,
+        ...r.run.varied.map((v) => formatValue(v.value)),
+        ...(withQueue ? [r.job] : []),
+        r.stored,
+        `${fmtTokens(r.tokens)}/${r.totalTokens === null ? "?" : fmtTokens(r.totalTokens)}`,
+        num(r.trainLoss, 4),
+        num(r.iclScore, 3),
+        ...(withQueue ? [r.worker ?? "—"] : []),
+      ]),
+    )}\n`,
+  );
   const counts = new Map<string, number>();
   for (const r of rows) {
-    const key = r.stored === "finished" ? "finished"
-      : withQueue && r.job === "completed" ? "completed (results not collected yet: run the sweep command)"
-      : withQueue && r.job !== "absent" ? r.job
-      : r.stored === "—" ? "not started" : r.stored;
+    const key =
+      r.stored === "finished"
+        ? "finished"
+        : withQueue && r.job === "completed"
+          ? "completed (results not collected yet: run the sweep command)"
+          : withQueue && r.job !== "absent"
+            ? r.job
+            : r.stored === "—"
+              ? "not started"
+              : r.stored;
     counts.set(key, (counts.get(key) ?? 0) + 1);
   }
   process.stdout.write(`${rows.length} runs: ${[...counts].map(([k, n]) => `${n} ${k}`).join(", ")}\n`);
@@ -159,12 +180,23 @@ async function runSweep(file: string, opts: SweepOptions): Promise<void> {
   const { spec, runs } = await loadSweep(file, opts.dataModule);
   if (opts.dryRun) {
     if (opts.json) {
-      process.stdout.write(`${JSON.stringify(runs.map((r) => ({ index: r.index, id: r.id, varied: Object.fromEntries(r.varied.map((v) => [v.path, v.value])), config: r.config })), null, 2)}\n`);
+      process.stdout.write(
+        `${JSON.stringify(
+          runs.map((r) => ({ index: r.index, id: r.id, varied: Object.fromEntries(r.varied.map((v) => [v.path, v.value])), config: r.config })),
+          null,
+          2,
+        )}\n`,
+      );
       return;
     }
     const axes = axisHeaders(runs);
     process.stdout.write(`sweep ${spec.name}: ${runs.length} run${runs.length === 1 ? "" : "s"}${axes.length ? ` (${axes.join(" × ")})` : ""}\n`);
-    process.stdout.write(`${formatTable(["#", "run", ...axes], runs.map((r) => [r.index + 1, r.id, ...r.varied.map((v) => formatValue(v.value))]))}\n`);
+    process.stdout.write(
+      `${formatTable(
+        ["#", "run", ...axes],
+        runs.map((r) => [r.index + 1, r.id, ...r.varied.map((v) => formatValue(v.value))]),
+      )}\n`,
+    );
     return;
   }
   const lab = resolveLabDir(opts.lab);
@@ -177,19 +209,35 @@ async function runSweep(file: string, opts: SweepOptions): Promise<void> {
     let done = 0;
     const onEvent = (e: PoolEvent) => {
       if (e.type === "plan") {
-        log(`sweep ${spec.name}: ${e.pending} to run${e.skipped ? `, ${e.skipped} already finished` : ""}; ${e.processes} trainer process${e.processes === 1 ? "" : "es"} × ${e.threadsPerRun} thread${e.threadsPerRun === 1 ? "" : "s"}; lab ${lab}`);
+        log(
+          `sweep ${spec.name}: ${e.pending} to run${e.skipped ? `, ${e.skipped} already finished` : ""}; ${e.processes} trainer process${e.processes === 1 ? "" : "es"} × ${e.threadsPerRun} thread${e.threadsPerRun === 1 ? "" : "s"}; lab ${lab}`,
+        );
       } else if (e.type === "started") {
         log(`started ${label(e.run)}${e.resumedFrom !== null ? `, resuming at ${fmtTokens(e.resumedFrom)} tokens` : ""}`);
       } else if (e.type === "checkpoint") {
-        log(`  ${e.runId}: ${fmtTokens(e.tokens)}/${fmtTokens(e.totalTokens)} tokens, loss ${e.loss.toFixed(4)}${e.icl === null ? "" : `, icl ${e.icl.toFixed(3)}`}`);
+        log(
+          `  ${e.runId}: ${fmtTokens(e.tokens)}/${fmtTokens(e.totalTokens)} tokens, loss ${e.loss.toFixed(4)}${e.icl === null ? "" : `, icl ${e.icl.toFixed(3)}`}`,
+        );
       } else if (e.type === "finished") {
         log(`[${++done}/${runs.length}] finished ${e.done.runId} in ${e.done.seconds.toFixed(1)} s`);
       } else if (e.type === "retry") log(`retrying ${label(e.run)}: ${e.reason}`);
       else if (e.type === "failed") log(`[${++done}/${runs.length}] FAILED ${label(e.run)}: ${e.error}`);
       else if (e.type === "log") log(`  ${e.run.id}: ${e.line}`);
     };
-    const outcomes = await runLocalPool(runs, { lab, threadsPerRun: opts.threadsPerRun, processes: opts.processes, dataModule: opts.dataModule, onEvent, stop });
-    report(lab, runs, opts, outcomes.filter((o) => o.status === "failed" || o.status === "stopped"));
+    const outcomes = await runLocalPool(runs, {
+      lab,
+      threadsPerRun: opts.threadsPerRun,
+      processes: opts.processes,
+      dataModule: opts.dataModule,
+      onEvent,
+      stop,
+    });
+    report(
+      lab,
+      runs,
+      opts,
+      outcomes.filter((o) => o.status === "failed" || o.status === "stopped"),
+    );
     return;
   }
 
@@ -197,15 +245,22 @@ async function runSweep(file: string, opts: SweepOptions): Promise<void> {
   const onEvent = (e: CoordinatorEvent) => {
     if (e.type === "submitted") {
       const s = e.summary;
-      log(`sweep ${spec.name} on ${displayUrl(url)}: ${s.added.length} submitted, ${s.existing.length} already queued or done, ${s.retried.length} failed ones retried, ${s.finished.length} finished in ${lab}`);
+      log(
+        `sweep ${spec.name} on ${displayUrl(url)}: ${s.added.length} submitted, ${s.existing.length} already queued or done, ${s.retried.length} failed ones retried, ${s.finished.length} finished in ${lab}`,
+      );
       if (opts.detach) {
-        log(`progress: icl-lab sweep status ${file} --queue ${url}${opts.namespace ? ` --namespace ${opts.namespace}` : ""}${opts.lab ? ` --lab ${opts.lab}` : ""}\n` +
-          `results wait in Redis until the same command is run without --detach (it submits nothing twice)`);
+        log(
+          `progress: icl-lab sweep status ${file} --queue ${url}${opts.namespace ? ` --namespace ${opts.namespace}` : ""}${opts.lab ? ` --lab ${opts.lab}` : ""}\n` +
+            `results wait in Redis until the same command is run without --detach (it submits nothing twice)`,
+        );
       }
     } else if (e.type === "result") {
       const m = e.message;
       if (m.type === "started") log(`started ${m.runId} on ${m.worker}${m.resumedFrom !== null ? `, resuming at ${fmtTokens(m.resumedFrom)} tokens` : ""}`);
-      else if (m.type === "checkpoint" && !m.replayed) log(`  ${m.runId}: ${fmtTokens(m.tokens)}/${fmtTokens(m.totalTokens)} tokens, loss ${m.loss.toFixed(4)}${m.icl === null ? "" : `, icl ${m.icl.toFixed(3)}`} (${m.worker})`);
+      else if (m.type === "checkpoint" && !m.replayed)
+        log(
+          `  ${m.runId}: ${fmtTokens(m.tokens)}/${fmtTokens(m.totalTokens)} tokens, loss ${m.loss.toFixed(4)}${m.icl === null ? "" : `, icl ${m.icl.toFixed(3)}`} (${m.worker})`,
+        );
       else if (m.type === "done") log(`finished ${m.runId} on ${m.worker}`);
       else if (m.type === "failed") log(`FAILED ${m.runId ?? m.jobId} on ${m.worker}: ${m.error}`);
     } else if (e.type === "job-failed") log(`FAILED ${label(e.run)}: ${e.error}`);
@@ -223,7 +278,12 @@ async function runSweep(file: string, opts: SweepOptions): Promise<void> {
     return;
   }
   const failed = runs.filter((r) => result.states.get(r) === "failed");
-  report(lab, runs, opts, failed.map((run) => ({ run, runId: null, status: "failed" as const })));
+  report(
+    lab,
+    runs,
+    opts,
+    failed.map((run) => ({ run, runId: null, status: "failed" as const })),
+  );
 }
 
 function report(lab: string, runs: readonly SweepRun[], opts: SweepOptions, bad: RunOutcome[]): void {
@@ -232,12 +292,15 @@ function report(lab: string, runs: readonly SweepRun[], opts: SweepOptions, bad:
   else printTable(rows, runs);
   if (bad.length > 0) {
     const failed = bad.filter((o) => o.status === "failed").length;
-    throw new UserError(`${failed ? `${failed} of ${runs.length} runs failed` : ""}${failed && bad.length > failed ? ", " : ""}${bad.length > failed ? `${bad.length - failed} stopped` : ""}`);
+    throw new UserError(
+      `${failed ? `${failed} of ${runs.length} runs failed` : ""}${failed && bad.length > failed ? ", " : ""}${bad.length > failed ? `${bad.length - failed} stopped` : ""}`,
+    );
   }
 }
 
 export function register(program: Command): void {
-  const dataModule = () => new Option("--data-module <file>", "a module exporting `data` (and `measures`) used instead of the data pipeline (tests)").hideHelp();
+  const dataModule = () =>
+    new Option("--data-module <file>", "a module exporting `data` (and `measures`) used instead of the data pipeline (tests)").hideHelp();
   const sweep = program
     .command("sweep")
     .description("run a grid of training runs from a sweep spec (JSON or YAML) on this machine, or on workers through Redis")
@@ -249,7 +312,11 @@ export function register(program: Command): void {
     .option("--detach", "with --queue: submit and return (run again without it to collect results)")
     .addOption(namespaceOption())
     .option("--processes <n>", "trainer processes on this machine (default: cores / threads-per-run)", positiveInt("processes"))
-    .option("--threads-per-run <n>", "kernel threads per run (default: 1 with at least as many runs as cores, else cores / runs)", positiveInt("threads-per-run"))
+    .option(
+      "--threads-per-run <n>",
+      "kernel threads per run (default: 1 with at least as many runs as cores, else cores / runs)",
+      positiveInt("threads-per-run"),
+    )
     .option("--json", "print the results (or with --dry-run, the runs) as JSON")
     .option("-q, --quiet", "no progress output")
     .addOption(dataModule())
@@ -266,28 +333,36 @@ export function register(program: Command): void {
     .addOption(namespaceOption())
     .option("--json", "print JSON")
     .addOption(dataModule())
-    .action(withUserErrors(async (file: string, _local: unknown, cmd: Command) => {
-      const opts = cmd.optsWithGlobals() as { lab?: string; queue?: string; namespace?: string; json?: boolean; dataModule?: string };
-      const { runs } = await loadSweep(file, opts.dataModule);
-      let queue;
-      if (opts.queue !== undefined) {
-        try {
-          await checkRedis(opts.queue);
-        } catch (e) {
-          throw new UserError((e as Error).message);
+    .action(
+      withUserErrors(async (file: string, _local: unknown, cmd: Command) => {
+        const opts = cmd.optsWithGlobals() as { lab?: string; queue?: string; namespace?: string; json?: boolean; dataModule?: string };
+        const { runs } = await loadSweep(file, opts.dataModule);
+        let queue;
+        if (opts.queue !== undefined) {
+          try {
+            await checkRedis(opts.queue);
+          } catch (e) {
+            throw new UserError((e as Error).message);
+          }
+          queue = runsQueue(opts.queue, { namespace: opts.namespace });
+          queue.on("error", () => {});
         }
-        queue = runsQueue(opts.queue, { namespace: opts.namespace });
-        queue.on("error", () => {});
-      }
-      try {
-        const rows = await sweepStatus(runs, { lab: opts.lab, queue });
-        if (opts.json) {
-          process.stdout.write(`${JSON.stringify(rows.map(({ run, ...r }) => ({ ...r, varied: Object.fromEntries(run.varied.map((v) => [v.path, v.value])) })), null, 2)}\n`);
-        } else printStatus(rows, runs, queue !== undefined);
-      } finally {
-        await queue?.close();
-      }
-    }));
+        try {
+          const rows = await sweepStatus(runs, { lab: opts.lab, queue });
+          if (opts.json) {
+            process.stdout.write(
+              `${JSON.stringify(
+                rows.map(({ run, ...r }) => ({ ...r, varied: Object.fromEntries(run.varied.map((v) => [v.path, v.value])) })),
+                null,
+                2,
+              )}\n`,
+            );
+          } else printStatus(rows, runs, queue !== undefined);
+        } finally {
+          await queue?.close();
+        }
+      }),
+    );
 
   program
     .command("worker")
@@ -295,47 +370,73 @@ export function register(program: Command): void {
     .requiredOption("--queue <url>", "the Redis the sweep was submitted to (redis://HOST:PORT)")
     .addOption(namespaceOption())
     .option("--lab <dir>", "this worker's lab folder: its runs store and data cache (default: $ICL_LAB_DIR or ./icl-lab-runs)")
-    .option("--shared <dir>", "a folder all workers mount (same path), holding run folders: a run whose worker died resumes from its checkpoints there; without it, it restarts from zero")
+    .option(
+      "--shared <dir>",
+      "a folder all workers mount (same path), holding run folders: a run whose worker died resumes from its checkpoints there; without it, it restarts from zero",
+    )
     .option("--concurrency <n>", "runs trained at once (default 1)", positiveInt("concurrency"))
     .option("--threads-per-run <n>", "kernel threads per run (default: cores / concurrency)", positiveInt("threads-per-run"))
     .option("--lock-duration <ms>", "how long a job stays claimed after this worker stops renewing it (default 30000)", positiveInt("lock-duration"))
     .option("-q, --quiet", "no progress output")
     .addOption(dataModule())
-    .action(withUserErrors(async (opts: { queue: string; namespace?: string; lab?: string; shared?: string; concurrency?: number; threadsPerRun?: number; lockDuration?: number; quiet?: boolean; dataModule?: string }) => {
-      const log = stderrLog(opts.quiet);
-      const onEvent = (e: WorkerEvent) => {
-        if (e.type === "ready") log(`worker on ${displayUrl(opts.queue)}: ${e.concurrency} run${e.concurrency === 1 ? "" : "s"} at once × ${e.threadsPerRun} thread${e.threadsPerRun === 1 ? "" : "s"}; lab ${resolveLabDir(opts.lab)}${opts.shared ? `, run folders in ${opts.shared}` : ""}`);
-        else if (e.type === "job-started") log(`took ${e.jobId} (sweep ${e.sweep}${e.attempt > 1 ? `, attempt ${e.attempt}` : ""})`);
-        else if (e.type === "run-started" && e.resumedFrom !== null) log(`  ${e.runId}: resuming at ${fmtTokens(e.resumedFrom)} tokens`);
-        else if (e.type === "checkpoint") log(`  ${e.runId}: ${fmtTokens(e.tokens)}/${fmtTokens(e.totalTokens)} tokens, loss ${e.loss.toFixed(4)}`);
-        else if (e.type === "job-finished") log(`finished ${e.runId} in ${e.seconds.toFixed(1)} s`);
-        else if (e.type === "job-failed") log(`FAILED ${e.jobId}${e.willRetry ? " (will be retried)" : ""}: ${e.error}`);
-        else if (e.type === "log") log(`  ${e.jobId}: ${e.line}`);
-        else if (e.type === "lost-redis") log(`icl-lab worker: ${e.message}`);
-      };
-      let worker;
-      try {
-        worker = await startSweepWorker(opts.queue, {
-          lab: opts.lab, shared: opts.shared && resolve(opts.shared), concurrency: opts.concurrency, threadsPerRun: opts.threadsPerRun,
-          lockDurationMs: opts.lockDuration, namespace: opts.namespace, dataModule: opts.dataModule, onEvent,
-        });
-      } catch (e) {
-        throw new UserError((e as Error).message);
-      }
-      const w = worker;
-      void interrupted().then(async () => {
-        process.exitCode = 130;
-        await w.stop();
-        log("worker stopped (a run it was training is back in the queue)");
-      });
-      const stopTerm = () => void w.stop();
-      process.once("SIGTERM", stopTerm);
-      try {
-        await w.closed;
-      } catch (e) {
-        throw new UserError((e as Error).message);
-      } finally {
-        process.off("SIGTERM", stopTerm);
-      }
-    }));
+    .action(
+      withUserErrors(
+        async (opts: {
+          queue: string;
+          namespace?: string;
+          lab?: string;
+          shared?: string;
+          concurrency?: number;
+          threadsPerRun?: number;
+          lockDuration?: number;
+          quiet?: boolean;
+          dataModule?: string;
+        }) => {
+          const log = stderrLog(opts.quiet);
+          const onEvent = (e: WorkerEvent) => {
+            if (e.type === "ready")
+              log(
+                `worker on ${displayUrl(opts.queue)}: ${e.concurrency} run${e.concurrency === 1 ? "" : "s"} at once × ${e.threadsPerRun} thread${e.threadsPerRun === 1 ? "" : "s"}; lab ${resolveLabDir(opts.lab)}${opts.shared ? `, run folders in ${opts.shared}` : ""}`,
+              );
+            else if (e.type === "job-started") log(`took ${e.jobId} (sweep ${e.sweep}${e.attempt > 1 ? `, attempt ${e.attempt}` : ""})`);
+            else if (e.type === "run-started" && e.resumedFrom !== null) log(`  ${e.runId}: resuming at ${fmtTokens(e.resumedFrom)} tokens`);
+            else if (e.type === "checkpoint") log(`  ${e.runId}: ${fmtTokens(e.tokens)}/${fmtTokens(e.totalTokens)} tokens, loss ${e.loss.toFixed(4)}`);
+            else if (e.type === "job-finished") log(`finished ${e.runId} in ${e.seconds.toFixed(1)} s`);
+            else if (e.type === "job-failed") log(`FAILED ${e.jobId}${e.willRetry ? " (will be retried)" : ""}: ${e.error}`);
+            else if (e.type === "log") log(`  ${e.jobId}: ${e.line}`);
+            else if (e.type === "lost-redis") log(`icl-lab worker: ${e.message}`);
+          };
+          let worker;
+          try {
+            worker = await startSweepWorker(opts.queue, {
+              lab: opts.lab,
+              shared: opts.shared && resolve(opts.shared),
+              concurrency: opts.concurrency,
+              threadsPerRun: opts.threadsPerRun,
+              lockDurationMs: opts.lockDuration,
+              namespace: opts.namespace,
+              dataModule: opts.dataModule,
+              onEvent,
+            });
+          } catch (e) {
+            throw new UserError((e as Error).message);
+          }
+          const w = worker;
+          void interrupted().then(async () => {
+            process.exitCode = 130;
+            await w.stop();
+            log("worker stopped (a run it was training is back in the queue)");
+          });
+          const stopTerm = () => void w.stop();
+          process.once("SIGTERM", stopTerm);
+          try {
+            await w.closed;
+          } catch (e) {
+            throw new UserError((e as Error).message);
+          } finally {
+            process.off("SIGTERM", stopTerm);
+          }
+        },
+      ),
+    );
 }

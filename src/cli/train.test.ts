@@ -70,7 +70,7 @@ test("config errors name the key, before any data is prepared", () => {
   assert.match(err({ preset: "tiny", set: ["model.nLayer=3"] }), /^invalid training config: model: Unrecognized key: "nLayer"$/);
   assert.match(err({ preset: "tiny", set: ["model.nLayers=two"] }), /model\.nLayers: .*expected number, received string/);
   assert.match(err({ preset: "tiny", set: ["optim.lr=-1"] }), /optim\.lr/);
-  assert.match(err({ preset: "tiny", set: ["measures=[\"bogus\"]"] }), /unknown measurement 'bogus'/);
+  assert.match(err({ preset: "tiny", set: ['measures=["bogus"]'] }), /unknown measurement 'bogus'/);
   assert.match(err({ preset: "tiny", set: ["model.positions=rotary", "model.dHead=15"] }), /dHead must be even for rotary/);
   assert.match(err({ preset: "nope" }), /unknown preset 'nope' \(known: tiny, /);
   assert.match(err({}), /exactly one of --preset NAME .* or --config FILE/);
@@ -109,7 +109,10 @@ test("train --config FILE trains on real data (brown, bytes), then runs lists it
   const runs = cli("runs", "--json");
   assert.equal(runs.code, 0, runs.stderr);
   const rows = JSON.parse(runs.stdout);
-  assert.deepEqual(rows.map((x: { id: string; status: string; tokens: number }) => [x.id, x.status, x.tokens]), [[out.runId, "finished", 768]]);
+  assert.deepEqual(
+    rows.map((x: { id: string; status: string; tokens: number }) => [x.id, x.status, x.tokens]),
+    [[out.runId, "finished", 768]],
+  );
   assert.equal(rows[0].trainLoss, out.trainLoss);
 
   const table = cli("runs");

@@ -79,7 +79,8 @@ export function configFromOptions(opts: { preset?: string; config?: string; set?
     } catch (e) {
       throw new UserError(`--config: ${file} is not valid JSON (${(e as Error).message})`);
     }
-    if (!isPlainObject(parsed)) throw new UserError(`--config: ${file} must hold a JSON object (a training config), found ${Array.isArray(parsed) ? "an array" : typeof parsed}`);
+    if (!isPlainObject(parsed))
+      throw new UserError(`--config: ${file} must hold a JSON object (a training config), found ${Array.isArray(parsed) ? "an array" : typeof parsed}`);
     config = parsed;
   }
   applySets(config, opts.set ?? []);
@@ -112,74 +113,81 @@ export function register(program: Command): void {
     .description("train a model (a preset or a config file) into the lab's runs store; re-running resumes an interrupted run")
     .option("--preset <name>", `a named configuration: ${PRESET_NAMES.join(", ")}`)
     .option("--config <file>", "a training config (JSON)")
-    .option("--set <key=value>", "override one field, e.g. model.nLayers=3 (repeatable; value read as JSON, else a string)", (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option(
+      "--set <key=value>",
+      "override one field, e.g. model.nLayers=3 (repeatable; value read as JSON, else a string)",
+      (v: string, prev: string[]) => [...prev, v],
+      [] as string[],
+    )
     .option("--lab <dir>", "lab folder (default: $ICL_LAB_DIR or ./icl-lab-runs)")
     .option("--json", "print the result as JSON")
     .option("-q, --quiet", "no progress output")
     .addHelpText("after", `\nPresets:\n${PRESET_NAMES.map((n) => `  ${n.padEnd(16)} ${PRESETS[n].description}`).join("\n")}`)
-    .action(withUserErrors(async (opts: TrainCliOptions) => {
-      const config = configFromOptions(opts);
-      const lab = resolveLabDir(opts.lab);
-      const log = stderrLog(opts.quiet);
-      let tokenizerPath: string | undefined;
-      let copied = false;
-      const t0 = performance.now();
-      const result = await train(config, {
-        lab,
-        progress: opts.quiet ? "none" : "auto",
-        log,
-        data: async (c, l): Promise<TrainData> => {
-          const { prepareTrainData } = await import("../data/train-data.ts");
-          const d = await prepareTrainData(c, l, log);
-          tokenizerPath = d.tokenizerPath;
-          return d;
-        },
-        // The run folder keeps its tokenizer, so `icl-lab export` can ship it with the weights.
-        onCheckpoint: ({ runId }) => {
-          if (copied || tokenizerPath === undefined) return;
-          copyInto(tokenizerPath, join(runDir(lab, runId), "tokenizer.json"));
-          copied = true;
-        },
-      });
-      const seconds = (performance.now() - t0) / 1000;
-      const store = RunStore.open(lab);
-      let figures;
-      try {
-        const last = (name: string) => store.metricSeries(result.runId, name).at(-1)?.value ?? null;
-        figures = {
-          runId: result.runId,
+    .action(
+      withUserErrors(async (opts: TrainCliOptions) => {
+        const config = configFromOptions(opts);
+        const lab = resolveLabDir(opts.lab);
+        const log = stderrLog(opts.quiet);
+        let tokenizerPath: string | undefined;
+        let copied = false;
+        const t0 = performance.now();
+        const result = await train(config, {
           lab,
-          kind: result.config.model.kind,
-          params: result.params,
-          finished: result.finished,
-          resumedFrom: result.resumedFrom,
-          tokens: result.tokens,
-          steps: result.steps,
-          trainLoss: last("train_loss"),
-          iclScore: last("icl.score"),
-          loss50: last("icl.loss50"),
-          loss500: last("icl.loss500"),
-          tokensPerSecond: Math.round(result.tokensPerSecond),
-          seconds: Number(seconds.toFixed(1)),
-          checkpoints: store.checkpoints(result.runId).length,
-        };
-      } finally {
-        store.close();
-      }
-      if (opts.json) {
-        process.stdout.write(`${JSON.stringify(figures, null, 2)}\n`);
-        return;
-      }
-      const f = figures;
-      const num = (x: number | null, digits: number) => (x === null || Number.isNaN(x) ? "—" : x.toFixed(digits));
-      process.stdout.write(
-        `${f.runId}\n` +
-        `  ${f.kind}, ${f.params.toLocaleString("en-US")} parameters; ${f.finished ? "finished" : "stopped"} at ${f.tokens.toLocaleString("en-US")} tokens ` +
-        `(${f.steps} steps${f.resumedFrom !== null ? `, resumed from ${f.resumedFrom.toLocaleString("en-US")}` : ""}) in ${f.seconds} s, ${f.tokensPerSecond.toLocaleString("en-US")} tokens/s\n` +
-        `  train loss ${num(f.trainLoss, 4)}; ICL score ${num(f.iclScore, 3)} (loss@50 ${num(f.loss50, 3)}, loss@500 ${num(f.loss500, 3)}); ` +
-        `${f.checkpoints} checkpoints under ${join(runDir(lab, f.runId), "checkpoints")}\n`,
-      );
-    }));
+          progress: opts.quiet ? "none" : "auto",
+          log,
+          data: async (c, l): Promise<TrainData> => {
+            const { prepareTrainData } = await import("../data/train-data.ts");
+            const d = await prepareTrainData(c, l, log);
+            tokenizerPath = d.tokenizerPath;
+            return d;
+          },
+          // The run folder keeps its tokenizer, so `icl-lab export` can ship it with the weights.
+          onCheckpoint: ({ runId }) => {
+            if (copied || tokenizerPath === undefined) return;
+            copyInto(tokenizerPath, join(runDir(lab, runId), "tokenizer.json"));
+            copied = true;
+          },
+        });
+        const seconds = (performance.now() - t0) / 1000;
+        const store = RunStore.open(lab);
+        let figures;
+        try {
+          const last = (name: string) => store.metricSeries(result.runId, name).at(-1)?.value ?? null;
+          figures = {
+            runId: result.runId,
+            lab,
+            kind: result.config.model.kind,
+            params: result.params,
+            finished: result.finished,
+            resumedFrom: result.resumedFrom,
+            tokens: result.tokens,
+            steps: result.steps,
+            trainLoss: last("train_loss"),
+            iclScore: last("icl.score"),
+            loss50: last("icl.loss50"),
+            loss500: last("icl.loss500"),
+            tokensPerSecond: Math.round(result.tokensPerSecond),
+            seconds: Number(seconds.toFixed(1)),
+            checkpoints: store.checkpoints(result.runId).length,
+          };
+        } finally {
+          store.close();
+        }
+        if (opts.json) {
+          process.stdout.write(`${JSON.stringify(figures, null, 2)}\n`);
+          return;
+        }
+        const f = figures;
+        const num = (x: number | null, digits: number) => (x === null || Number.isNaN(x) ? "—" : x.toFixed(digits));
+        process.stdout.write(
+          `${f.runId}\n` +
+            `  ${f.kind}, ${f.params.toLocaleString("en-US")} parameters; ${f.finished ? "finished" : "stopped"} at ${f.tokens.toLocaleString("en-US")} tokens ` +
+            `(${f.steps} steps${f.resumedFrom !== null ? `, resumed from ${f.resumedFrom.toLocaleString("en-US")}` : ""}) in ${f.seconds} s, ${f.tokensPerSecond.toLocaleString("en-US")} tokens/s\n` +
+            `  train loss ${num(f.trainLoss, 4)}; ICL score ${num(f.iclScore, 3)} (loss@50 ${num(f.loss50, 3)}, loss@500 ${num(f.loss500, 3)}); ` +
+            `${f.checkpoints} checkpoints under ${join(runDir(lab, f.runId), "checkpoints")}\n`,
+        );
+      }),
+    );
 }
 
 /** Copies a file so that readers see the old one or the complete new one. */

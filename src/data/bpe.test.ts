@@ -19,18 +19,32 @@ test("preTokenize() splits like the ByteLevel regex (contractions, letters, digi
 });
 
 test("makeTokenizerJson(): bytes are ids 0..255, end-of-document is 256, merges follow in order", () => {
-  const json = makeTokenizerJson([["Ġ", "t"], ["h", "e"], ["Ġt", "he"]]);
+  const json = makeTokenizerJson([
+    ["Ġ", "t"],
+    ["h", "e"],
+    ["Ġt", "he"],
+  ]);
   assert.equal(json.model.vocab[BYTE_CHARS[0]], 0);
   assert.equal(json.model.vocab[BYTE_CHARS[255]], 255);
   assert.equal(json.model.vocab[EOD_TOKEN], 256);
-  assert.equal(json.model.vocab["Ġt"], 257);
-  assert.equal(json.model.vocab["Ġthe"], 259);
-  assert.deepEqual(json.added_tokens.map((t) => [t.id, t.content, t.special]), [[256, EOD_TOKEN, true]]);
+  assert.equal(json.model.vocab.Ġt, 257);
+  assert.equal(json.model.vocab.Ġthe, 259);
+  assert.deepEqual(
+    json.added_tokens.map((t) => [t.id, t.content, t.special]),
+    [[256, EOD_TOKEN, true]],
+  );
   assert.throws(() => makeTokenizerJson([["Ġt", "x"]]), /uses a symbol that no earlier merge made/);
 });
 
 test("ByteLevelBpe encodes with the merges and round-trips any text", () => {
-  const bpe = new ByteLevelBpe(makeTokenizerJson([["Ġ", "t"], ["h", "e"], ["Ġt", "he"], ["a", "a"]]));
+  const bpe = new ByteLevelBpe(
+    makeTokenizerJson([
+      ["Ġ", "t"],
+      ["h", "e"],
+      ["Ġt", "he"],
+      ["a", "a"],
+    ]),
+  );
   assert.deepEqual(Array.from(bpe.encode(" the theme")), [259, 259, 109, 101]);
   // Overlapping pairs merge left to right: "aaa" → [aa, a].
   assert.deepEqual(Array.from(bpe.encode("aaa")), [260, 97]);
@@ -41,7 +55,14 @@ test("ByteLevelBpe encodes with the merges and round-trips any text", () => {
 });
 
 test("long words (heap merge) give the same tokens as short-word merging", () => {
-  const merges: Array<[string, string]> = [["a", "b"], ["ab", "a"], ["b", "a"], ["aba", "b"], ["ab", "ab"], ["a", "a"]];
+  const merges: Array<[string, string]> = [
+    ["a", "b"],
+    ["ab", "a"],
+    ["b", "a"],
+    ["aba", "b"],
+    ["ab", "ab"],
+    ["a", "a"],
+  ];
   const bpe = new ByteLevelBpe(makeTokenizerJson(merges));
   // The same word, short (scan path) and repeated past the long-word threshold (heap path):
   // merges never cross a non-letter, so each "abababa" run must encode identically.
@@ -53,7 +74,10 @@ test("long words (heap merge) give the same tokens as short-word merging", () =>
   assert.ok(short.length > 0);
   assert.equal(ref.decode(long), unit.repeat(30));
   const naive = naiveBpe(unit.repeat(30), merges);
-  assert.deepEqual(long.map((id) => ref.decode([id])), naive);
+  assert.deepEqual(
+    long.map((id) => ref.decode([id])),
+    naive,
+  );
 });
 
 /** Textbook BPE (lowest rank first, leftmost first), for comparison. */

@@ -49,8 +49,7 @@ export function bytesToTokenString(bytes: Uint8Array): string {
 // The ByteLevel pre-tokenizer's regex. `\s` is spelled out because Oniguruma's (used by the
 // Rust library) differs from JavaScript's: it includes U+0085 and excludes U+FEFF.
 const WS = "\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
-const PRETOKENIZE_SOURCE =
-  `'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^${WS}\\p{L}\\p{N}]+|[${WS}]+(?![^${WS}])|[${WS}]+`;
+const PRETOKENIZE_SOURCE = `'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^${WS}\\p{L}\\p{N}]+|[${WS}]+(?![^${WS}])|[${WS}]+`;
 
 /** Splits text into the pre-tokens the BPE merges apply within. */
 export function preTokenize(text: string): string[] {
@@ -114,9 +113,7 @@ export function makeTokenizerJson(merges: Array<[string, string]>): TokenizerJso
     version: "1.0",
     truncation: null,
     padding: null,
-    added_tokens: [
-      { id: 256, content: EOD_TOKEN, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true },
-    ],
+    added_tokens: [{ id: 256, content: EOD_TOKEN, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }],
     normalizer: null,
     pre_tokenizer: byteLevel,
     post_processor: { ...byteLevel, trim_offsets: false },

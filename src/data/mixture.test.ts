@@ -16,8 +16,14 @@ function fakeSource(id: string, docs: number, len: number, weight = 1, offset = 
 const EOD = 9999;
 
 test("normalizeWeights() normalises and names a bad weight's source", () => {
-  assert.deepEqual(normalizeWeights({ a: 3, b: 1 }), [{ id: "a", weight: 0.75 }, { id: "b", weight: 0.25 }]);
-  assert.deepEqual(normalizeWeights(["a", "b"]), [{ id: "a", weight: 0.5 }, { id: "b", weight: 0.5 }]);
+  assert.deepEqual(normalizeWeights({ a: 3, b: 1 }), [
+    { id: "a", weight: 0.75 },
+    { id: "b", weight: 0.25 },
+  ]);
+  assert.deepEqual(normalizeWeights(["a", "b"]), [
+    { id: "a", weight: 0.5 },
+    { id: "b", weight: 0.5 },
+  ]);
   assert.throws(() => normalizeWeights({ a: 1, b: 0 }), /weight of source 'b' must be a positive number, found 0/);
   assert.throws(() => normalizeWeights({ a: Number.NaN }), /source 'a'/);
   assert.throws(() => normalizeWeights([]), /no sources/);
@@ -26,7 +32,10 @@ test("normalizeWeights() normalises and names a bad weight's source", () => {
 
 test("apportion() splits a total exactly by weights", () => {
   assert.deepEqual(apportion(10, [0.5, 0.25, 0.25]), [5, 3, 2]);
-  assert.equal(apportion(2000, [0.3, 0.3, 0.4]).reduce((a, b) => a + b), 2000);
+  assert.equal(
+    apportion(2000, [0.3, 0.3, 0.4]).reduce((a, b) => a + b),
+    2000,
+  );
 });
 
 test("the held-out split is by content, about 10%, and disjoint from training", () => {
@@ -43,8 +52,14 @@ test("the held-out split is by content, about 10%, and disjoint from training", 
 test("a source with few documents is split inside each document (the last 10% held out)", () => {
   const split = splitDocuments([0, 1000, 1500], [1, 2]);
   assert.equal(split.kind, "tails");
-  assert.deepEqual(split.train, [{ start: 0, end: 900, doc: 0 }, { start: 1000, end: 1450, doc: 1 }]);
-  assert.deepEqual(split.heldOut, [{ start: 900, end: 1000, doc: 0 }, { start: 1450, end: 1500, doc: 1 }]);
+  assert.deepEqual(split.train, [
+    { start: 0, end: 900, doc: 0 },
+    { start: 1000, end: 1450, doc: 1 },
+  ]);
+  assert.deepEqual(split.heldOut, [
+    { start: 900, end: 1000, doc: 0 },
+    { start: 1450, end: 1500, doc: 1 },
+  ]);
 });
 
 test("budgetPool(): exactly the budget, deterministic for a seed, smaller budgets are subsets", () => {
@@ -116,11 +131,17 @@ test("rows follow the mixture weights, and one epoch covers every training docum
   const all = only.nextBatch(only.windowsPerEpoch().a);
   const seen = new Set<number>();
   for (const t of all) if (t !== EOD) seen.add(t);
-  assert.deepEqual([...seen].sort((x, y) => x - y), a.segments.map((g) => g.doc).sort((x, y) => x - y));
+  assert.deepEqual(
+    [...seen].sort((x, y) => x - y),
+    a.segments.map((g) => g.doc).sort((x, y) => x - y),
+  );
   for (const g of a.split.heldOut) assert.equal(seen.has(g.doc), false, `held-out document ${g.doc} was trained on`);
 });
 
 test("a pool smaller than one window is a clear error naming the source", () => {
   const s = fakeSource("tiny", 30, 1);
-  assert.throws(() => new MixtureSampler([{ ...s, segments: s.segments.slice(0, 3) }], { nCtx: 512, seed: 0, eodId: EOD }), /source 'tiny' is too small for training windows: its training pool has 3 tokens \(3 documents\), expected at least nCtx \+ 1 = 513/);
+  assert.throws(
+    () => new MixtureSampler([{ ...s, segments: s.segments.slice(0, 3) }], { nCtx: 512, seed: 0, eodId: EOD }),
+    /source 'tiny' is too small for training windows: its training pool has 3 tokens \(3 documents\), expected at least nCtx \+ 1 = 513/,
+  );
 });

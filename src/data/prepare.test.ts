@@ -14,7 +14,10 @@ const byte = { kind: "byte" } as const;
 test("with no options prepareData means the embedded default", () => {
   const r = resolvePrepareOptions();
   assert.equal(r.tokenizer, DEFAULT_TOKENIZER);
-  assert.deepEqual(r.mixture.map((m) => m.id), [...DEFAULT_SUITE]);
+  assert.deepEqual(
+    r.mixture.map((m) => m.id),
+    [...DEFAULT_SUITE],
+  );
   assert.ok(r.mixture.every((m) => m.weight === 1 / DEFAULT_SUITE.length));
   assert.deepEqual([r.nCtx, r.evalWindows, r.evalPolicy, r.seed, r.evalSeed, r.uniqueTokens], [512, 2000, "packed", 0, 0, undefined]);
   assert.throws(() => resolvePrepareOptions({ nCtx: 0 }), /nCtx must be a positive integer, found 0/);
@@ -74,7 +77,10 @@ test("mixtures are deterministic for a seed; the unique-token budget is exact an
   const first = a.train.nextBatch(16);
   assert.deepEqual(b.train.nextBatch(16), first);
   assert.notDeepEqual(c.train.nextBatch(16), first);
-  assert.deepEqual(a.stats.sources.map((s) => s.poolTokens), [3000, 1000]);
+  assert.deepEqual(
+    a.stats.sources.map((s) => s.poolTokens),
+    [3000, 1000],
+  );
   assert.equal(a.stats.uniqueTokens, 4000);
   for (let i = 0; i < 30; i++) a.train.nextBatch(16); // 16 × 31 windows × 32 tokens ≫ 4000
   assert.ok(a.train.epochsStarted().p_long > 2);
@@ -115,7 +121,7 @@ test("a synthetic ingredient registered in code mixes with other sources by id",
     params: { n: 120 },
     *documents() {
       for (let d = 0; d < 120; d++) {
-        const span = `<doc ${d} of p_repeat> ${"xyz".repeat(d % 7 + 1)} `;
+        const span = `<doc ${d} of p_repeat> ${"xyz".repeat((d % 7) + 1)} `;
         yield span.repeat(4);
       }
     },

@@ -172,7 +172,13 @@ export async function prepareData(options: PrepareDataOptions = {}): Promise<Pre
   }
 
   // Budgeted pools and the sampler.
-  const budgets = budget === undefined ? mixture.map(() => undefined) : apportion(budget, mixture.map((m) => m.weight));
+  const budgets =
+    budget === undefined
+      ? mixture.map(() => undefined)
+      : apportion(
+          budget,
+          mixture.map((m) => m.weight),
+        );
   const pools = mixture.map(({ id }, i) => {
     const trainTokens = splits[i].train.reduce((a, g) => a + g.end - g.start, 0);
     const b = budgets[i];
@@ -193,12 +199,12 @@ export async function prepareData(options: PrepareDataOptions = {}): Promise<Pre
   // Evaluation windows, per source, eagerly (so a source too small fails here, not mid-run).
   const perSource = new Map<string, EvalWindows>();
   mixture.forEach(({ id }, i) => {
-    perSource.set(
-      id,
-      sourceEvalWindows(stores[i].tokens, splits[i].heldOut, { sourceId: id, nCtx, n: nEval, policy, evalSeed, eodId: tokenizer.eodId }),
-    );
+    perSource.set(id, sourceEvalWindows(stores[i].tokens, splits[i].heldOut, { sourceId: id, nCtx, n: nEval, policy, evalSeed, eodId: tokenizer.eodId }));
   });
-  const shares = apportion(nEval, mixture.map((m) => m.weight));
+  const shares = apportion(
+    nEval,
+    mixture.map((m) => m.weight),
+  );
   let mixed: EvalWindows | null = null;
 
   const poolTokens = sampler.poolTokens();

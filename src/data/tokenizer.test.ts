@@ -73,7 +73,7 @@ test("our encoder gives exactly the Hugging Face library's ids for our tokenizer
   const { dir } = await getBpeTokenizer(SPEC as Extract<TokenizerSpec, { kind: "bpe" }>, { lab });
   const ours = loadTokenizer(join(dir, "tokenizer.json"));
   const theirs = lib.Tokenizer.fromFile(join(dir, "tokenizer.json"));
-  const samples = ["It's 42 apples,  ok?\n\n  x", "中文，测试。English 123 4567", "a\u00a0\u00a0b\u0085c\ufeffd", " ".repeat(70) + "x", "ÿþ\u0001\u0002"];
+  const samples = ["It's 42 apples,  ok?\n\n  x", "中文，测试。English 123 4567", "a\u00a0\u00a0b\u0085c\ufeffd", `${" ".repeat(70)}x`, "ÿþ\u0001\u0002"];
   for (const id of SOURCES) {
     const store = await buildTextStore(id, { lab });
     for (let d = 0; d < store.manifest.nDocs; d += Math.ceil(store.manifest.nDocs / 10)) samples.push(store.doc(d));

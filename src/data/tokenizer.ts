@@ -152,7 +152,7 @@ function hfBindingPath(): string {
   } catch (e) {
     throw new Error(
       `training a BPE tokenizer needs the npm package 'tokenizers' (Hugging Face), which is not installed: ${(e as Error).message.split("\n")[0]}; ` +
-        "run `npm install`, or use the byte tokenizer ({ kind: \"byte\" })",
+        'run `npm install`, or use the byte tokenizer ({ kind: "byte" })',
     );
   }
 }
@@ -181,7 +181,12 @@ export function trainMerges(files: string[], scratchDir: string): Array<[string,
   });
   if (r.status !== 0 || !existsSync(out)) {
     const lines = (r.stderr ?? "").split("\n").map((l) => l.trim());
-    const why = lines.find((l) => /^Error\b/.test(l)) ?? lines.filter((l) => l !== "").slice(-3).join(" | ");
+    const why =
+      lines.find((l) => /^Error\b/.test(l)) ??
+      lines
+        .filter((l) => l !== "")
+        .slice(-3)
+        .join(" | ");
     throw new Error(`BPE training with the 'tokenizers' package failed (${r.error?.message ?? r.signal ?? `exit ${r.status}`}): ${why}`);
   }
   const json = JSON.parse(readFileSync(out, "utf8")) as TokenizerJson;

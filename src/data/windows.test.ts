@@ -33,10 +33,11 @@ test("packed windows: nCtx+1 tokens, documents joined by end-of-document, disjoi
       // Within a document positions increase by one; a document change goes through an EOD.
       if (a !== EOD && b !== EOD) assert.equal(b, a + 1);
     }
-    for (const t of row) if (t !== EOD) {
-      assert.equal(seen.has(t), false, "windows overlap although the split has room for disjoint ones");
-      seen.add(t);
-    }
+    for (const t of row)
+      if (t !== EOD) {
+        assert.equal(seen.has(t), false, "windows overlap although the split has room for disjoint ones");
+        seen.add(t);
+      }
   }
 });
 
@@ -51,7 +52,12 @@ test("the document policy keeps windows inside one document and reports excluded
     assert.ok(row.every((t, i) => t === row[0] + i && Math.floor(t / 100000) === doc));
   }
   assert.throws(
-    () => sourceEvalWindows(tokens, segs.filter((g) => g.end - g.start < 16), opts({ policy: "document", sourceId: "fortunes" })),
+    () =>
+      sourceEvalWindows(
+        tokens,
+        segs.filter((g) => g.end - g.start < 16),
+        opts({ policy: "document", sourceId: "fortunes" }),
+      ),
     /source 'fortunes' has no held-out document of nCtx \+ 1 = 16 tokens \(3 held-out documents, the longest has 10\); .*use evalPolicy "packed"/,
   );
 });
@@ -71,6 +77,9 @@ test("windows depend on the evaluation seed only (deterministic), and a source t
   assert.deepEqual(sourceEvalWindows(tokens, segs, opts({ n: 20, evalSeed: 1 })).tokens, a.tokens);
   assert.notDeepEqual(sourceEvalWindows(tokens, segs, opts({ n: 20, evalSeed: 2 })).tokens, a.tokens);
   const tiny = docs([4, 5]);
-  assert.throws(() => sourceEvalWindows(tiny.tokens, tiny.segs, opts({ sourceId: "tiny" })), /source 'tiny' is too small for evaluation windows: its held-out split has 9 tokens, expected at least nCtx \+ 1 = 16/);
+  assert.throws(
+    () => sourceEvalWindows(tiny.tokens, tiny.segs, opts({ sourceId: "tiny" })),
+    /source 'tiny' is too small for evaluation windows: its held-out split has 9 tokens, expected at least nCtx \+ 1 = 16/,
+  );
   assert.throws(() => sourceEvalWindows(tokens, segs, opts({ policy: "sliding" as "packed" })), /policy must be "document" or "packed"/);
 });

@@ -92,9 +92,15 @@ export interface Kernels {
    * for j in [0, blockLen). Slicing and concatenation along any axis are this.
    */
   copyBlocks(
-    src: F32, srcOffset: number, srcStride: number,
-    dst: F32, dstOffset: number, dstStride: number,
-    blockLen: number, nBlocks: number, accumulate: boolean,
+    src: F32,
+    srcOffset: number,
+    srcStride: number,
+    dst: F32,
+    dstOffset: number,
+    dstStride: number,
+    blockLen: number,
+    nBlocks: number,
+    accumulate: boolean,
   ): void;
 
   /** Sum of squares of x, accumulated in double precision (gradient clipping). */
@@ -109,11 +115,9 @@ export interface Kernels {
    * Layer norm over the last axis: y = (x − mean)·rstd·gamma + beta, rstd = 1/sqrt(var + eps),
    * var the biased variance. gamma/beta null mean 1/0. Writes mean[rows] and rstd[rows].
    */
-  layerNorm(x: F32, gamma: F32 | null, beta: F32 | null, rows: number, n: number, eps: number,
-    y: F32, mean: F32, rstd: F32): void;
+  layerNorm(x: F32, gamma: F32 | null, beta: F32 | null, rows: number, n: number, eps: number, y: F32, mean: F32, rstd: F32): void;
   /** Accumulates into dx, and into dgamma / dbeta when they are not null. */
-  layerNormBackward(dy: F32, x: F32, gamma: F32 | null, mean: F32, rstd: F32, rows: number, n: number,
-    dx: F32, dgamma: F32 | null, dbeta: F32 | null): void;
+  layerNormBackward(dy: F32, x: F32, gamma: F32 | null, mean: F32, rstd: F32, rows: number, n: number, dx: F32, dgamma: F32 | null, dbeta: F32 | null): void;
 
   /**
    * Cross-entropy from logits, fused with log-softmax. logits [rows, n]; targets[rows] (a negative
@@ -130,11 +134,9 @@ export interface Kernels {
    * (key index > query index excluded) when `causal`, probs = softmax(scores) written to
    * probs [B, H, T, T] (masked entries exactly 0), out = probs · v.
    */
-  attention(q: F32, k: F32, v: F32, B: number, T: number, H: number, D: number, scale: number, causal: boolean,
-    probs: F32, out: F32): void;
+  attention(q: F32, k: F32, v: F32, B: number, T: number, H: number, D: number, scale: number, causal: boolean, probs: F32, out: F32): void;
   /** Accumulates dq, dk, dv given dout and the forward's probs. */
-  attentionBackward(q: F32, k: F32, v: F32, probs: F32, dout: F32, B: number, T: number, H: number, D: number,
-    scale: number, dq: F32, dk: F32, dv: F32): void;
+  attentionBackward(q: F32, k: F32, v: F32, probs: F32, dout: F32, B: number, T: number, H: number, D: number, scale: number, dq: F32, dk: F32, dv: F32): void;
 
   /** out[i, :] = table[ids[i], :] for i < n; table [vocab, d]. Ids out of range are an error. */
   embedding(table: F32, ids: I32, n: number, d: number, out: F32): void;
@@ -146,8 +148,7 @@ export interface Kernels {
    *   p ← p − lr·wd·p;  m ← β1 m + (1−β1) g;  v ← β2 v + (1−β2) g²;
    *   p ← p − lr · (m / (1−β1^step)) / (sqrt(v / (1−β2^step)) + eps).   step counts from 1.
    */
-  adamw(p: F32, g: F32, m: F32, v: F32, lr: number, beta1: number, beta2: number, eps: number,
-    weightDecay: number, step: number): void;
+  adamw(p: F32, g: F32, m: F32, v: F32, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number): void;
 
   /**
    * LSTM over a whole sequence, gate order i, f, g, o (PyTorch's). xw [T, B, 4H] is the input
@@ -158,12 +159,25 @@ export interface Kernels {
    */
   lstm(xw: F32, whh: F32, h0: F32, c0: F32, T: number, B: number, H: number, hs: F32, cs: F32, gates: F32): void;
   /** Given dhs [T, B, H] (gradient of every h_t), accumulates dxw, dwhh, dh0, dc0. */
-  lstmBackward(whh: F32, h0: F32, c0: F32, hs: F32, cs: F32, gates: F32, dhs: F32, T: number, B: number, H: number,
-    dxw: F32, dwhh: F32, dh0: F32, dc0: F32): void;
+  lstmBackward(
+    whh: F32,
+    h0: F32,
+    c0: F32,
+    hs: F32,
+    cs: F32,
+    gates: F32,
+    dhs: F32,
+    T: number,
+    B: number,
+    H: number,
+    dxw: F32,
+    dwhh: F32,
+    dh0: F32,
+    dc0: F32,
+  ): void;
 
   /** Vanilla (Elman) RNN: h_t = tanh(xw_t + h_{t−1}·whh); xw [T, B, H], whh [H, H]; writes hs [T, B, H]. */
   rnn(xw: F32, whh: F32, h0: F32, T: number, B: number, H: number, hs: F32): void;
   /** Accumulates dxw, dwhh, dh0 given dhs [T, B, H]. */
-  rnnBackward(whh: F32, h0: F32, hs: F32, dhs: F32, T: number, B: number, H: number,
-    dxw: F32, dwhh: F32, dh0: F32): void;
+  rnnBackward(whh: F32, h0: F32, hs: F32, dhs: F32, T: number, B: number, H: number, dxw: F32, dwhh: F32, dh0: F32): void;
 }

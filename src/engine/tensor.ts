@@ -234,7 +234,10 @@ export function tidy<T>(fn: () => T): T {
   const result = fn();
   const keep: Tensor[] = [];
   if (result instanceof Tensor) keep.push(result);
-  else if (Array.isArray(result)) for (const r of result) { if (r instanceof Tensor) keep.push(r); }
+  else if (Array.isArray(result))
+    for (const r of result) {
+      if (r instanceof Tensor) keep.push(r);
+    }
   else if (result !== null && typeof result === "object") {
     for (const r of Object.values(result as object)) if (r instanceof Tensor) keep.push(r);
   }

@@ -11,7 +11,21 @@
  * recurrent models' hidden size (embedding width fixed at the attention model's d_model).
  */
 import type { TrainConfigInput } from "../train/config.ts";
-import { baseConfig, countParams, DEMO, DEMO_MIXTURE_TEXT, demoMixture, LAB_MODEL_TEXT, matchParams, naturalSources, range, runName, SCALES, seedList, tokensText } from "./common.ts";
+import {
+  baseConfig,
+  countParams,
+  DEMO,
+  DEMO_MIXTURE_TEXT,
+  demoMixture,
+  LAB_MODEL_TEXT,
+  matchParams,
+  naturalSources,
+  range,
+  runName,
+  SCALES,
+  seedList,
+  tokensText,
+} from "./common.ts";
 import type { ExperimentDefinition, ExperimentScale } from "./types.ts";
 import { ICL_NATURAL } from "../measure/names.ts";
 
@@ -32,12 +46,21 @@ export function architectureModels(scale: ExperimentScale): ArchitectureModel[] 
   const attn = { ...s, nLayers: 2 };
   const target = countParams(attn);
   const { nCtx } = s;
-  const tf = matchParams(target, range(2 * s.nHeads, 4 * d, s.nHeads),
+  const tf = matchParams(
+    target,
+    range(2 * s.nHeads, 4 * d, s.nHeads),
     (w) => ({ kind: "transformer", nLayers: 2, dModel: w, nHeads: s.nHeads, dHead: w / s.nHeads, dMlp: 4 * w, nCtx, positions: s.positions, layerNorm: true }),
-    { what: "architectures: the transformer's d_model" });
-  const mlp = matchParams(target, range(4, 16 * d, 4), (m) => ({ kind: "mlp-only", nLayers: 2, dModel: d, dMlp: m, nCtx }), { what: "architectures: the MLP-only model's d_mlp" });
-  const lstm = matchParams(target, range(2, 8 * d, 2), (h) => ({ kind: "lstm", nLayers: 1, dModel: d, dHidden: h, nCtx }), { what: "architectures: the LSTM's d_hidden" });
-  const rnn = matchParams(target, range(2, 8 * d, 2), (h) => ({ kind: "rnn", nLayers: 1, dModel: d, dHidden: h, nCtx }), { what: "architectures: the RNN's d_hidden" });
+    { what: "architectures: the transformer's d_model" },
+  );
+  const mlp = matchParams(target, range(4, 16 * d, 4), (m) => ({ kind: "mlp-only", nLayers: 2, dModel: d, dMlp: m, nCtx }), {
+    what: "architectures: the MLP-only model's d_mlp",
+  });
+  const lstm = matchParams(target, range(2, 8 * d, 2), (h) => ({ kind: "lstm", nLayers: 1, dModel: d, dHidden: h, nCtx }), {
+    what: "architectures: the LSTM's d_hidden",
+  });
+  const rnn = matchParams(target, range(2, 8 * d, 2), (h) => ({ kind: "rnn", nLayers: 1, dModel: d, dHidden: h, nCtx }), {
+    what: "architectures: the RNN's d_hidden",
+  });
   return [
     { id: "attn-only", model: attn, params: target },
     { id: "transformer", ...tf },
@@ -80,12 +103,20 @@ export const architectures: ExperimentDefinition = {
     const models = architectureModels(opts.scale);
     for (const m of models) {
       for (const seed of seedList(opts)) {
-        configs.push(baseConfig({
-          experiment: NAME, name: runName(NAME, [m.id], seed), seed, scale: opts.scale, model: m.model, sources, tokens: opts.tokens,
-          measures: ["icl", ICL_NATURAL, "positionLoss", "heads", "tasks"],
-          // Loss by position is the figure that tells recurrent models apart: every window.
-          measureOptions: { positionLoss: { nWindows: SCALES[opts.scale].evalWindows } },
-        }));
+        configs.push(
+          baseConfig({
+            experiment: NAME,
+            name: runName(NAME, [m.id], seed),
+            seed,
+            scale: opts.scale,
+            model: m.model,
+            sources,
+            tokens: opts.tokens,
+            measures: ["icl", ICL_NATURAL, "positionLoss", "heads", "tasks"],
+            // Loss by position is the figure that tells recurrent models apart: every window.
+            measureOptions: { positionLoss: { nWindows: SCALES[opts.scale].evalWindows } },
+          }),
+        );
       }
     }
     const counts = models.map((m) => `${m.id} ${m.params.toLocaleString("en-US")}`).join(", ");

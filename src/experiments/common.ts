@@ -58,7 +58,8 @@ export function tokensText(n: number): string {
 export const LAB_MODEL_TEXT = `d_model ${DEMO.model.dModel}, ${DEMO.model.nHeads} heads × ${DEMO.model.dHead}, shortformer positions (pre-LN), bytes`;
 
 /** The demo's mixture in words. */
-export const DEMO_MIXTURE_TEXT = `${Object.keys(DEMO.natural).join(" + ")} (${Math.round(100 * (1 - DEMO.repeatsShare))}%) and the labelled ` +
+export const DEMO_MIXTURE_TEXT =
+  `${Object.keys(DEMO.natural).join(" + ")} (${Math.round(100 * (1 - DEMO.repeatsShare))}%) and the labelled ` +
   `\`repeats\` ingredient (${Math.round(100 * DEMO.repeatsShare)}%: random spans of printable characters, 10–40 or 60–250 long, repeated through each document)`;
 
 /** Training tokens per run at the smoke scale (20 steps of 2 × 512). */
@@ -214,7 +215,8 @@ export function matchParams(
     return counted.get(i)!;
   };
   // The first width whose count reaches the target (or the last one).
-  let lo = 0, hi = widths.length - 1;
+  let lo = 0,
+    hi = widths.length - 1;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
     if (count(mid) >= target) hi = mid;
@@ -224,8 +226,10 @@ export function matchParams(
   const best = { model: make(widths[i]), params: count(i) };
   const tol = opts.tolerance ?? 0.1;
   if (Math.abs(best.params - target) > tol * target) {
-    throw new Error(`${opts.what}: no width gives ${target.toLocaleString("en-US")} parameters within ${Math.round(tol * 100)}% ` +
-      `(nearest: ${best.params.toLocaleString("en-US")})`);
+    throw new Error(
+      `${opts.what}: no width gives ${target.toLocaleString("en-US")} parameters within ${Math.round(tol * 100)}% ` +
+        `(nearest: ${best.params.toLocaleString("en-US")})`,
+    );
   }
   return best;
 }

@@ -89,8 +89,15 @@ export function corpusRun(args: {
   const s = SCALES[args.opts.scale];
   const measures = ["icl", ...(args.common ? [ICL_COMMON] : []), "positionLoss", "heads", "tasks"];
   const c = baseConfig({
-    experiment: args.experiment, name: args.name, seed: args.seed, scale: args.opts.scale,
-    model: { ...s.model, nLayers: 2 }, sources: args.sources, uniqueTokens: args.uniqueTokens, tokens: args.tokens, measures,
+    experiment: args.experiment,
+    name: args.name,
+    seed: args.seed,
+    scale: args.opts.scale,
+    model: { ...s.model, nLayers: 2 },
+    sources: args.sources,
+    uniqueTokens: args.uniqueTokens,
+    tokens: args.tokens,
+    measures,
     measureOptions: args.common ? { [ICL_COMMON]: { sources: [...args.common] } } : undefined,
     // Fewer checkpoints than the phase-change experiments: the comparison is about the end of training.
     perDecade: args.opts.scale === "default" ? 3 : undefined,

@@ -50,7 +50,8 @@ export const corpusDiversity: ExperimentDefinition = {
   name: NAME,
   title: "mixtures of two and three domains beside their single-domain models (Shin et al. 2022: diversity)",
   description:
-    `The 2-layer attention-only model (${LAB_MODEL_TEXT}) on brown` + ", legal and email alone, on each pair and on all three; and, where apt " +
+    `The 2-layer attention-only model (${LAB_MODEL_TEXT}) on brown` +
+    ", legal and email alone, on each pair and on all three; and, where apt " +
     "can fetch them, on man_en (Unix manuals) and code_go (Go source) alone and together — every run with 4M training tokens and the " +
     "same 2M unique tokens split equally among its domains; measured on 1,000 windows of its own mixture's held-out text and of a common " +
     "evaluation set of every domain of the experiment, by loss by position (perplexity) and few-shot tasks. 10 runs (7 without apt), 40M tokens: about " +
@@ -73,10 +74,22 @@ export const corpusDiversity: ExperimentDefinition = {
     const all = [...new Set(gs.flat())];
     const { budget, notes: budgetNotes } = await equalBudget(all, opts, ctx);
     notes.push(...budgetNotes);
-    const configs = gs.flatMap((g) => groupMixtures(g)).flatMap((mix) => seedList(opts).map((seed) => corpusRun({
-      experiment: NAME, name: runName(NAME, mix, seed), seed, sources: equalMixture(mix), uniqueTokens: budget, tokens: opts.tokens, opts,
-      common: all,
-    })));
+    const configs = gs
+      .flatMap((g) => groupMixtures(g))
+      .flatMap((mix) =>
+        seedList(opts).map((seed) =>
+          corpusRun({
+            experiment: NAME,
+            name: runName(NAME, mix, seed),
+            seed,
+            sources: equalMixture(mix),
+            uniqueTokens: budget,
+            tokens: opts.tokens,
+            opts,
+            common: all,
+          }),
+        ),
+      );
     notes.push(`common evaluation set (icl@${COMMON}): equal shares of the held-out windows of ${all.join(", ")}`);
     return { configs, notes };
   },

@@ -25,7 +25,8 @@ export const corpusSize: ExperimentDefinition = {
   name: NAME,
   title: "unique-token budgets of 1/64, 1/16, ¼, ½ and all of a corpus at fixed training tokens (Shin et al. 2022: size)",
   description:
-    `The 2-layer attention-only model (${LAB_MODEL_TEXT}) on brown` + " (about 5.4M training tokens), with 1/64, 1/16, ¼, ½ and all of them " +
+    `The 2-layer attention-only model (${LAB_MODEL_TEXT}) on brown` +
+    " (about 5.4M training tokens), with 1/64, 1/16, ¼, ½ and all of them " +
     "as its unique tokens, each run 8M training tokens (so ~95, 24, 6, 3 and 1.5 epochs); measured on 1,000 windows of brown's held-out text (the same windows for " +
     "every budget), by loss by position (perplexity) and few-shot tasks. 5 runs, 40M tokens: about 5–8 minutes on 2 idle cores (measured: " +
     "1.6 minutes per run on one core).",
@@ -44,10 +45,19 @@ export const corpusSize: ExperimentDefinition = {
     if (given.length > 1) throw new Error(`corpus-size varies the size of one corpus; ${given.length} were given (${given.join(", ")})`);
     const corpus = given[0] ?? "brown";
     const total = await ctx.trainingTokens(corpus, { kind: "byte" });
-    const configs = SIZE_FRACTIONS.flatMap(({ fraction, part }) => seedList(opts).map((seed) => corpusRun({
-      experiment: NAME, name: runName(NAME, [corpus, part], seed), seed, sources: { [corpus]: 1 },
-      uniqueTokens: Math.max(1, Math.floor(total * fraction)), tokens: opts.tokens, opts,
-    })));
+    const configs = SIZE_FRACTIONS.flatMap(({ fraction, part }) =>
+      seedList(opts).map((seed) =>
+        corpusRun({
+          experiment: NAME,
+          name: runName(NAME, [corpus, part], seed),
+          seed,
+          sources: { [corpus]: 1 },
+          uniqueTokens: Math.max(1, Math.floor(total * fraction)),
+          tokens: opts.tokens,
+          opts,
+        }),
+      ),
+    );
     return { configs, notes: [`${corpus}: ${total.toLocaleString("en-US")} training tokens (bytes) after the held-out split`] };
   },
   summary: ["unique", "epochs", "icl", "loss50", "loss500", "perplexity", "induction", "tasks"],

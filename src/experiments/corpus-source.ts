@@ -16,7 +16,8 @@ export const corpusSource: ExperimentDefinition = {
   name: NAME,
   title: "one model per corpus domain, equal budgets (Shin et al. 2022: source)",
   description:
-    `One 2-layer attention-only model (${LAB_MODEL_TEXT}) per domain — brown` + " (edited prose), legal (licences), email, " +
+    `One 2-layer attention-only model (${LAB_MODEL_TEXT}) per domain — brown` +
+    " (edited prose), legal (licences), email, " +
     "zh_poetry (classical Chinese poetry) from npm, and, where apt can fetch them, bible_kjv, man_en (Unix manuals), code_go (Go source) " +
     "and fortunes_en (quotations) from Debian — on natural text only, each with 4M training tokens and the same 2M unique tokens; measured " +
     "on 1,000 windows of its own domain's held-out text, on a common evaluation set (1,000 windows: equal shares of every domain's), by loss by " +
@@ -50,10 +51,20 @@ export const corpusSource: ExperimentDefinition = {
     if (domains.length < 6) notes.push(`${domains.length} domains (${domains.join(", ")}); Shin-style comparisons want 6 or more`);
     const { budget, notes: budgetNotes } = await equalBudget(domains, opts, ctx);
     notes.push(...budgetNotes);
-    const configs = domains.flatMap((id) => seedList(opts).map((seed) => corpusRun({
-      experiment: NAME, name: runName(NAME, [id], seed), seed, sources: equalMixture([id]), uniqueTokens: budget, tokens: opts.tokens, opts,
-      common: domains,
-    })));
+    const configs = domains.flatMap((id) =>
+      seedList(opts).map((seed) =>
+        corpusRun({
+          experiment: NAME,
+          name: runName(NAME, [id], seed),
+          seed,
+          sources: equalMixture([id]),
+          uniqueTokens: budget,
+          tokens: opts.tokens,
+          opts,
+          common: domains,
+        }),
+      ),
+    );
     notes.push(`common evaluation set (icl@${COMMON}): equal shares of the held-out windows of ${domains.join(", ")}`);
     return { configs, notes };
   },

@@ -37,7 +37,11 @@ export function commonSources(config: { measureOptions?: Record<string, Record<s
 }
 
 /** Sources a run is measured on beyond its mixture: `icl@X` measures and the common set's sources. */
-export function extraEvalSources(config: { measures: readonly string[]; data: { sources?: Record<string, number> }; measureOptions?: Record<string, Record<string, unknown>> }): string[] {
+export function extraEvalSources(config: {
+  measures: readonly string[];
+  data: { sources?: Record<string, number> };
+  measureOptions?: Record<string, Record<string, unknown>>;
+}): string[] {
   const inMixture = new Set(Object.keys(config.data.sources ?? {}));
   const out = new Set<string>();
   for (const m of config.measures) {
@@ -70,14 +74,25 @@ export const data: DataFactory = async (config, lab) => {
   for (const id of extra) {
     const store = await buildTokenStore(id, prepared.tokenizer, { lab });
     const split = splitDocuments(store.manifest.docOffsets, store.manifest.docHashes);
-    own.set(id, sourceEvalWindows(store.tokens, split.heldOut, { sourceId: id, nCtx: config.model.nCtx, n, policy, evalSeed, eodId: prepared.tokenizer.eodId }));
+    own.set(
+      id,
+      sourceEvalWindows(store.tokens, split.heldOut, { sourceId: id, nCtx: config.model.nCtx, n, policy, evalSeed, eodId: prepared.tokenizer.eodId }),
+    );
   }
   const windowsOf = (id: string): EvalWindows => own.get(id) ?? prepared.evalWindows(id);
   let common: Windows | null = null;
   if (wantsCommon) {
     const ids = commonSources(config)!;
-    const shares = apportion(n, ids.map(() => 1 / ids.length));
-    common = asTrain(concatWindows(ids.map((id, i) => takeWindows(windowsOf(id), Math.max(1, shares[i]))), policy));
+    const shares = apportion(
+      n,
+      ids.map(() => 1 / ids.length),
+    );
+    common = asTrain(
+      concatWindows(
+        ids.map((id, i) => takeWindows(windowsOf(id), Math.max(1, shares[i]))),
+        policy,
+      ),
+    );
   }
   const out: TrainData = {
     ...d,

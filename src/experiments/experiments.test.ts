@@ -60,7 +60,11 @@ const html = (r: ExperimentResult) => readFileSync(r.report!.html, "utf8");
 
 async function run(name: string, opts: Partial<RunExperimentOptions> = {}): Promise<ExperimentResult> {
   const r = await runExperiment(name, { ...quiet, ...opts });
-  assert.deepEqual(r.outcomes.filter((o) => o.status === "failed"), [], "no run failed");
+  assert.deepEqual(
+    r.outcomes.filter((o) => o.status === "failed"),
+    [],
+    "no run failed",
+  );
   assert.ok(r.report !== null && r.summary !== null);
   return r;
 }
@@ -74,7 +78,10 @@ test("the registry: six experiments, each with a description, an expected outcom
     assert.match(d.expected, /et al\. \(20\d\d\)/, `${n} cites its anchor`);
     assert.match(d.expected, /Expected here/, `${n} says what to expect here`);
   }
-  assert.throws(() => getExperiment("phase_change"), /unknown experiment 'phase_change'; known experiments: phase-change, architectures, smeared-keys, corpus-source, corpus-diversity, corpus-size/);
+  assert.throws(
+    () => getExperiment("phase_change"),
+    /unknown experiment 'phase_change'; known experiments: phase-change, architectures, smeared-keys, corpus-source, corpus-diversity, corpus-size/,
+  );
 });
 
 test("runName() keeps seed 0 unsuffixed and cuts long names; matchParams() bisects to the nearest count", () => {
@@ -88,7 +95,10 @@ test("runName() keeps seed 0 unsuffixed and cuts long names; matchParams() bisec
   let best = Infinity;
   for (const h of range(2, 160, 2)) best = Math.min(best, Math.abs(countParams({ kind: "lstm", nLayers: 1, dModel: 64, dHidden: h, nCtx: 512 }) - target));
   assert.equal(Math.abs(lstm.params - target), best);
-  assert.throws(() => matchParams(target, [2, 4], (h) => ({ kind: "lstm", nLayers: 1, dModel: 64, dHidden: h, nCtx: 512 }), { what: "tiny lstm" }), /tiny lstm: no width gives 99,585 parameters within 10% \(nearest: /);
+  assert.throws(
+    () => matchParams(target, [2, 4], (h) => ({ kind: "lstm", nLayers: 1, dModel: 64, dHidden: h, nCtx: 512 }), { what: "tiny lstm" }),
+    /tiny lstm: no width gives 99,585 parameters within 10% \(nearest: /,
+  );
   assert.deepEqual(groupMixtures(["a", "b", "c"]), [["a"], ["b"], ["c"], ["a", "b"], ["a", "c"], ["b", "c"], ["a", "b", "c"]]);
   assert.deepEqual(groupMixtures(["a", "b"]), [["a"], ["b"], ["a", "b"]]);
 });
@@ -183,12 +193,30 @@ test("smeared-keys: 1 and 2 layers, with and without smeared keys", async () => 
 });
 
 test("the experiments' data: icl@SOURCE outside the mixture and icl@common are the same windows for every run", async () => {
-  const base = (sources: Record<string, number>) => ({
-    seed: 0, model: { kind: "attn-only", nLayers: 1, dModel: 16, nHeads: 2, dHead: 8, nCtx: 512, dVocab: 257, positions: "shortformer-pre-ln", smearedKeys: false, layerNorm: true, initScale: 1 },
-    data: { sources, tokenizer: { kind: "byte" }, evalWindows: 6, evalPolicy: "packed" },
-    measures: ["icl", "icl@legal", "icl@common"], measureOptions: { "icl@common": { sources: ["brown", "legal", "email"] } },
-    tokens: 1024, batch: 2, optim: {}, checkpoints: {},
-  }) as unknown as TrainConfig;
+  const base = (sources: Record<string, number>) =>
+    ({
+      seed: 0,
+      model: {
+        kind: "attn-only",
+        nLayers: 1,
+        dModel: 16,
+        nHeads: 2,
+        dHead: 8,
+        nCtx: 512,
+        dVocab: 257,
+        positions: "shortformer-pre-ln",
+        smearedKeys: false,
+        layerNorm: true,
+        initScale: 1,
+      },
+      data: { sources, tokenizer: { kind: "byte" }, evalWindows: 6, evalPolicy: "packed" },
+      measures: ["icl", "icl@legal", "icl@common"],
+      measureOptions: { "icl@common": { sources: ["brown", "legal", "email"] } },
+      tokens: 1024,
+      batch: 2,
+      optim: {},
+      checkpoints: {},
+    }) as unknown as TrainConfig;
   const brownOnly = await experimentData(base({ brown: 1 }), lab);
   const legalOnly = await experimentData({ ...base({ legal: 1 }), measures: ["icl", "icl@common"] } as TrainConfig, lab);
   assert.deepEqual(brownOnly.evalFor!("common").windows, legalOnly.evalFor!("common").windows);
@@ -198,7 +226,10 @@ test("the experiments' data: icl@SOURCE outside the mixture and icl@common are t
   const L = 513;
   assert.deepEqual(brownOnly.evalFor!("common").windows.subarray(0, 2 * L), brownOnly.eval.windows.subarray(0, 2 * L));
   assert.deepEqual(legalOnly.evalFor!("common").windows.subarray(2 * L, 4 * L), legalOnly.eval.windows.subarray(0, 2 * L));
-  await assert.rejects(experimentData({ ...base({ brown: 1 }), measureOptions: {} } as TrainConfig, lab), /measure 'icl@common' needs measureOptions\["icl@common"\]\.sources/);
+  await assert.rejects(
+    experimentData({ ...base({ brown: 1 }), measureOptions: {} } as TrainConfig, lab),
+    /measure 'icl@common' needs measureOptions\["icl@common"\]\.sources/,
+  );
 });
 
 test("corpus-source: one model per domain, equal budgets, scored on its own text and on the common set, in the Shin-style table", async () => {
@@ -216,7 +247,10 @@ test("corpus-source: one model per domain, equal budgets, scored on its own text
     assert.deepEqual(c.measures, ["icl", "icl@common", "positionLoss", "heads", "tasks"]);
     assert.deepEqual(c.measureOptions!["icl@common"], { sources: domains });
   }
-  assert.match(r.summary!.header.join("|"), /ICL score\|ICL \(common set\)\|loss@50\|loss@500\|perplexity\|best induction head\|classification acc\.\|induction acc\.\|kv-recall acc\./);
+  assert.match(
+    r.summary!.header.join("|"),
+    /ICL score\|ICL \(common set\)\|loss@50\|loss@500\|perplexity\|best induction head\|classification acc\.\|induction acc\.\|kv-recall acc\./,
+  );
   const page = html(r);
   assert.match(page, /Comparison in the style of Shin et al\./);
   assert.match(page, /ICL score \(icl@common\)/);
@@ -229,7 +263,10 @@ test("corpus-source: one model per domain, equal budgets, scored on its own text
 
 test("corpus-source picks the Debian domains only where apt is present, and says which it left out", async () => {
   const plan = await planExperiment("corpus-source", { ...quiet, env: { ...process.env, PATH: "/nonexistent" } });
-  assert.deepEqual(plan.runs.map((r) => Object.keys(r.resolved.data.sources!)[0]), ["brown", "legal", "email", "zh_poetry"]);
+  assert.deepEqual(
+    plan.runs.map((r) => Object.keys(r.resolved.data.sources!)[0]),
+    ["brown", "legal", "email", "zh_poetry"],
+  );
   const notes = plan.notes.join("\n");
   assert.match(notes, /left out, not available on this machine: bible_kjv \(.*apt.*\); man_en .*; code_go .*; fortunes_en/);
   assert.match(notes, /4 domains \(brown, legal, email, zh_poetry\); Shin-style comparisons want 6 or more/);
@@ -242,11 +279,15 @@ test("corpus-source with a Debian domain (fortunes_en) where apt is present", as
   try {
     await buildTextStore("fortunes_en", { lab });
   } catch (e) {
-    if (/Failed to fetch|Could not resolve|Temporary failure|Unable to locate/.test((e as Error).message)) return skipOrFail(t, `apt cannot fetch here: ${(e as Error).message}`);
+    if (/Failed to fetch|Could not resolve|Temporary failure|Unable to locate/.test((e as Error).message))
+      return skipOrFail(t, `apt cannot fetch here: ${(e as Error).message}`);
     throw e;
   }
   const r = await runExperiment("corpus-source", { ...quiet, domains: ["brown", "fortunes_en"], report: false });
-  assert.deepEqual(r.outcomes.map((o) => o.status), ["finished", "finished"]);
+  assert.deepEqual(
+    r.outcomes.map((o) => o.status),
+    ["finished", "finished"],
+  );
   const fortunes = runsOf("corpus-source").find((x) => cfg(x).data.sources!.fortunes_en !== undefined)!;
   assert.deepEqual(cfg(fortunes).measureOptions!["icl@common"], { sources: ["brown", "fortunes_en"] });
   assert.ok(Number.isFinite(lastMetric(fortunes.id, "icl@common.score")));
@@ -260,7 +301,10 @@ test("corpus-diversity: singles, pairs and the triple with equal budgets; corpus
   assert.deepEqual(mixes, ["brown", "brown+email", "brown+email+legal", "brown+legal", "email", "email+legal", "legal"]);
   for (const x of div) {
     const w = Object.values(cfg(x).data.sources!);
-    assert.ok(w.every((v) => Math.abs(v - w[0]) < 1e-12), "equal weights");
+    assert.ok(
+      w.every((v) => Math.abs(v - w[0]) < 1e-12),
+      "equal weights",
+    );
     assert.equal(cfg(x).data.uniqueTokens, 200_000);
   }
   const page = html(d);
@@ -271,7 +315,10 @@ test("corpus-diversity: singles, pairs and the triple with equal budgets; corpus
   assert.equal(size.length, 5);
   const budgets = size.map((x) => cfg(x).data.uniqueTokens!).sort((a, b) => a - b);
   const total = budgets[4];
-  assert.deepEqual(budgets, [64, 16, 4, 2, 1].map((k) => Math.floor(total / k)));
+  assert.deepEqual(
+    budgets,
+    [64, 16, 4, 2, 1].map((k) => Math.floor(total / k)),
+  );
   assert.ok(total > 4_000_000, `brown has ${total} training bytes`);
   assert.ok(size.every((x) => cfg(x).tokens === SMOKE_TOKENS && cfg(x).data.sources!.brown === 1));
   assert.match(s.summaryText!, /unique tokens\s+epochs/);
@@ -288,12 +335,24 @@ test("an interrupted experiment resumes where it stopped; a finished one is not 
   const again = await planExperiment("smeared-keys", opts);
   assert.equal(again.runs[0].state, "partial");
   assert.equal(again.runs[0].resumeAt, 2048);
-  assert.deepEqual(again.runs.slice(1).map((r) => r.state), ["new", "new", "new"]);
+  assert.deepEqual(
+    again.runs.slice(1).map((r) => r.state),
+    ["new", "new", "new"],
+  );
   const lines: string[] = [];
   const r = await runExperiment("smeared-keys", { ...opts, log: (l) => lines.push(l) });
-  assert.deepEqual(r.outcomes.map((o) => o.status), ["finished", "finished", "finished", "finished"]);
-  assert.ok(lines.some((l) => l.includes(`run ${first.runId} resumes at 2048 tokens`)), lines.join("\n"));
+  assert.deepEqual(
+    r.outcomes.map((o) => o.status),
+    ["finished", "finished", "finished", "finished"],
+  );
+  assert.ok(
+    lines.some((l) => l.includes(`run ${first.runId} resumes at 2048 tokens`)),
+    lines.join("\n"),
+  );
   const done = await runExperiment("smeared-keys", { ...opts, log: () => {} });
-  assert.deepEqual(done.outcomes.map((o) => o.status), ["skipped", "skipped", "skipped", "skipped"]);
+  assert.deepEqual(
+    done.outcomes.map((o) => o.status),
+    ["skipped", "skipped", "skipped", "skipped"],
+  );
   assert.ok(done.report !== null);
 });

@@ -3,7 +3,19 @@
  * demo's mixture, 3 seeds each, more tokens and more evaluation windows than the demo, head scores
  * and per-token losses at every checkpoint, and a head ablation at the end (Olsson et al. 2022).
  */
-import { baseConfig, DEMO, DEMO_MEASURED, DEMO_MIXTURE_TEXT, demoMixture, LAB_MODEL_TEXT, naturalSources, runName, SCALES, seedList, tokensText } from "./common.ts";
+import {
+  baseConfig,
+  DEMO,
+  DEMO_MEASURED,
+  DEMO_MIXTURE_TEXT,
+  demoMixture,
+  LAB_MODEL_TEXT,
+  naturalSources,
+  runName,
+  SCALES,
+  seedList,
+  tokensText,
+} from "./common.ts";
 import type { ExperimentDefinition } from "./types.ts";
 import { ICL_NATURAL } from "../measure/names.ts";
 
@@ -33,7 +45,8 @@ export const phaseChange: ExperimentDefinition = {
     "statistics of the context, not induction). Measured at this size (3 seeds, 36M tokens, 2026-11-28; mean ± sd): 1 layer " +
     "−0.42 ± 0.02, no phase change in any seed, induction 0.02; 2 layers −1.83 ± 0.02, a phase change in 3/3 seeds (on average " +
     "9.0M–25.5M tokens), induction 0.70 ± 0.05; 3 layers −1.76 ± 0.04, 3/3 (9.5M–29.3M), induction 0.93 ± 0.01; on the natural text " +
-    "alone 1 layer −0.01 ± 0.02, 2 layers −0.24 ± 0.02, 3 layers −0.28 ± 0.05 — by 36M tokens the heads help on prose too. " + DEMO_MEASURED,
+    "alone 1 layer −0.01 ± 0.02, 2 layers −0.24 ± 0.02, 3 layers −0.28 ± 0.05 — by 36M tokens the heads help on prose too. " +
+    DEMO_MEASURED,
   defaults: { seeds: 3, tokens: TOKENS },
   async configs(opts) {
     const s = SCALES[opts.scale];
@@ -42,8 +55,13 @@ export const phaseChange: ExperimentDefinition = {
     for (const nLayers of [1, 2, 3]) {
       for (const seed of seedList(opts)) {
         const c = baseConfig({
-          experiment: NAME, name: runName(NAME, [`${nLayers}l`], seed), seed, scale: opts.scale,
-          model: { ...s.model, nLayers }, sources, tokens: opts.tokens,
+          experiment: NAME,
+          name: runName(NAME, [`${nLayers}l`], seed),
+          seed,
+          scale: opts.scale,
+          model: { ...s.model, nLayers },
+          sources,
+          tokens: opts.tokens,
           measures: ["icl", ICL_NATURAL, "heads", "tokenLoss", "positionLoss"],
         });
         // More windows than the demo: the interval of the score shrinks as 1/√N (±0.1 nats at 1,000).

@@ -101,16 +101,19 @@ export async function resolveOptions(def: ExperimentDefinition, opts: Experiment
   const scale = opts.scale ?? "default";
   if (scale !== "default" && scale !== "smoke") throw new ExperimentError(`scale must be "default" or "smoke", found ${JSON.stringify(scale)}`);
   const seeds = opts.seeds ?? def.defaults.seeds;
-  if (!Number.isInteger(seeds) || seeds < 1 || seeds > MAX_SEEDS) throw new ExperimentError(`--seeds must be an integer from 1 to ${MAX_SEEDS}, found ${seeds}`);
+  if (!Number.isInteger(seeds) || seeds < 1 || seeds > MAX_SEEDS)
+    throw new ExperimentError(`--seeds must be an integer from 1 to ${MAX_SEEDS}, found ${seeds}`);
   const tokens = opts.tokens ?? (scale === "smoke" ? SMOKE_TOKENS : def.defaults.tokens);
   if (!Number.isInteger(tokens) || tokens < 1) throw new ExperimentError(`--tokens must be a positive integer, found ${tokens}`);
   const { dataPaths, getSource, saveUserSource } = await import("../data/index.ts");
   const corpus: string[] = [];
   for (const c of opts.corpus ?? []) {
-    if (!/^[a-z][a-z0-9_]*$/.test(c.name)) throw new ExperimentError(`--corpus: the name must be lowercase letters, digits and '_', starting with a letter, found '${c.name}'`);
+    if (!/^[a-z][a-z0-9_]*$/.test(c.name))
+      throw new ExperimentError(`--corpus: the name must be lowercase letters, digits and '_', starting with a letter, found '${c.name}'`);
     if (c.path !== undefined) {
       const path = resolvePath(c.path);
-      if (!existsSync(path)) throw new ExperimentError(`--corpus ${c.name}: ${path} not found (expected a text file, a folder of .txt/.md files, or a .jsonl file)`);
+      if (!existsSync(path))
+        throw new ExperimentError(`--corpus ${c.name}: ${path} not found (expected a text file, a folder of .txt/.md files, or a .jsonl file)`);
       try {
         saveUserSource(dataPaths(lab), { id: c.name, path, domain: "user", language: "en", licence: "the user's own" });
       } catch (e) {
@@ -123,7 +126,8 @@ export async function resolveOptions(def: ExperimentDefinition, opts: Experiment
   }
   let domains: string[] | null = null;
   if (opts.domains !== undefined) {
-    if (def.domainsHelp === undefined) throw new ExperimentError(`--domains applies to the corpus experiments (corpus-source, corpus-diversity, corpus-size), not to ${def.name}`);
+    if (def.domainsHelp === undefined)
+      throw new ExperimentError(`--domains applies to the corpus experiments (corpus-source, corpus-diversity, corpus-size), not to ${def.name}`);
     if (opts.domains.length === 0) throw new ExperimentError("--domains is empty; expected source ids, comma-separated");
     for (const id of opts.domains) if (!corpus.includes(id)) knownSource(getSource, id, lab, "--domains");
     domains = [...new Set(opts.domains)];
@@ -185,7 +189,7 @@ export async function planExperiment(name: string | ExperimentDefinition, opts: 
     throw new ExperimentError((e as Error).message);
   }
   const lab = resolveLabDir(opts.lab);
-  const log = opts.log ?? ((s: string) => process.stderr.write(s + "\n"));
+  const log = opts.log ?? ((s: string) => process.stderr.write(`${s}\n`));
   const options = await resolveOptions(def, opts, lab);
   let plan;
   try {
@@ -198,15 +202,21 @@ export async function planExperiment(name: string | ExperimentDefinition, opts: 
   const store = RunStore.open(lab);
   try {
     for (const config of plan.configs) {
-      if (config.name === undefined || names.has(config.name)) throw new Error(`experiment ${def.name}: run name ${config.name} missing or repeated (a bug in its definition)`);
+      if (config.name === undefined || names.has(config.name))
+        throw new Error(`experiment ${def.name}: run name ${config.name} missing or repeated (a bug in its definition)`);
       names.add(config.name);
-      if (config.experiment !== def.name) throw new Error(`experiment ${def.name}: run ${config.name} has experiment '${config.experiment}' (a bug in its definition)`);
+      if (config.experiment !== def.name)
+        throw new Error(`experiment ${def.name}: run ${config.name} has experiment '${config.experiment}' (a bug in its definition)`);
       const [run] = await expandSweep(parseSweepSpec({ name: config.name, base: config }, `experiment ${def.name}, run ${config.name}`));
       const { state, resumeAt } = stateOf(store, lab, run.id);
       runs.push({
-        name: config.name, runId: run.id, config, resolved: run.resolved,
+        name: config.name,
+        runId: run.id,
+        config,
+        resolved: run.resolved,
         params: countParams(run.resolved.model as unknown as Record<string, unknown>, run.resolved.model.dVocab),
-        state, resumeAt,
+        state,
+        resumeAt,
       });
     }
   } finally {
@@ -219,15 +229,33 @@ export async function planExperiment(name: string | ExperimentDefinition, opts: 
 export function planTable(plan: ExperimentPlanResult): string {
   const rows = plan.runs.map((r) => {
     const m = r.resolved.model as Record<string, unknown>;
-    const model = [m.kind, m.nLayers !== undefined ? `${m.nLayers}L` : null, m.dModel !== undefined ? `d${m.dModel}` : null,
-      m.nHeads !== undefined ? `${m.nHeads}×${m.dHead}` : null, m.dMlp !== undefined ? `mlp ${m.dMlp}` : null,
-      m.dHidden !== undefined ? `hidden ${m.dHidden}` : null, m.smearedKeys ? "smeared" : null].filter(Boolean).join(" ");
+    const model = [
+      m.kind,
+      m.nLayers !== undefined ? `${m.nLayers}L` : null,
+      m.dModel !== undefined ? `d${m.dModel}` : null,
+      m.nHeads !== undefined ? `${m.nHeads}×${m.dHead}` : null,
+      m.dMlp !== undefined ? `mlp ${m.dMlp}` : null,
+      m.dHidden !== undefined ? `hidden ${m.dHidden}` : null,
+      m.smearedKeys ? "smeared" : null,
+    ]
+      .filter(Boolean)
+      .join(" ");
     const sources = r.resolved.data.sources ?? {};
     const total = Object.values(sources).reduce((a, b) => a + b, 0);
-    const mix = Object.entries(sources).map(([k, w]) => `${k} ${Math.round((100 * w) / total)}%`).join(" + ");
+    const mix = Object.entries(sources)
+      .map(([k, w]) => `${k} ${Math.round((100 * w) / total)}%`)
+      .join(" + ");
     const unique = r.resolved.data.uniqueTokens;
     const state = r.state === "partial" && r.resumeAt !== null ? `partial (resumes at ${fmt(r.resumeAt)})` : r.state;
-    return [r.name, model, r.params.toLocaleString("en-US"), `${mix}${unique !== undefined ? `, ${fmt(unique)} unique` : ""}`, fmt(r.resolved.tokens), String(r.resolved.seed), state];
+    return [
+      r.name,
+      model,
+      r.params.toLocaleString("en-US"),
+      `${mix}${unique !== undefined ? `, ${fmt(unique)} unique` : ""}`,
+      fmt(r.resolved.tokens),
+      String(r.resolved.seed),
+      state,
+    ];
   });
   return formatTable(["run", "model", "params", "data", "tokens", "seed", "state"], rows);
 }
@@ -274,21 +302,29 @@ async function trainPool(plan: ExperimentPlanResult, opts: RunExperimentOptions,
   const { runLocalPool, planPool } = await import("../sweep/local-pool.ts");
   const { availableParallelism } = await import("node:os");
   const runs: SweepRun[] = plan.runs.map((r, index) => ({
-    index, id: r.runId, config: r.config as Record<string, unknown>, resolved: r.resolved, varied: [{ path: "name", value: r.name }],
+    index,
+    id: r.runId,
+    config: r.config as Record<string, unknown>,
+    resolved: r.resolved,
+    varied: [{ path: "name", value: r.name }],
   }));
   const byId = new Map(plan.runs.map((r) => [r.runId, r]));
   const cores = availableParallelism();
-  const shape = opts.jobs !== undefined ? planPool(runs.length, cores, { processes: opts.jobs, threadsPerRun: Math.max(1, Math.floor(cores / opts.jobs)) }) : {};
+  const shape =
+    opts.jobs !== undefined ? planPool(runs.length, cores, { processes: opts.jobs, threadsPerRun: Math.max(1, Math.floor(cores / opts.jobs)) }) : {};
   const outcomes = await runLocalPool(runs, {
     lab: plan.lab,
     dataModule: fileURLToPath(new URL("./data.ts", import.meta.url)),
     stop: opts.stop,
     ...shape,
     onEvent: (e) => {
-      const name = "run" in e ? byId.get(e.run.id)?.name ?? e.run.id : "";
+      const name = "run" in e ? (byId.get(e.run.id)?.name ?? e.run.id) : "";
       switch (e.type) {
         case "plan":
-          if (e.pending > 0) log(`training ${e.pending} run${e.pending === 1 ? "" : "s"} (${e.skipped} already finished) in ${e.processes} process${e.processes === 1 ? "" : "es"} × ${e.threadsPerRun} thread${e.threadsPerRun === 1 ? "" : "s"}`);
+          if (e.pending > 0)
+            log(
+              `training ${e.pending} run${e.pending === 1 ? "" : "s"} (${e.skipped} already finished) in ${e.processes} process${e.processes === 1 ? "" : "es"} × ${e.threadsPerRun} thread${e.threadsPerRun === 1 ? "" : "s"}`,
+            );
           break;
         case "started":
           log(`${name}: started${e.resumedFrom !== null ? `, resuming at ${fmt(e.resumedFrom)} tokens` : ""} (${fmt(e.totalTokens)} tokens)`);
@@ -313,7 +349,12 @@ async function trainPool(plan: ExperimentPlanResult, opts: RunExperimentOptions,
       }
     },
   });
-  return outcomes.map((o, i) => ({ name: plan.runs[i].name, runId: o.runId ?? plan.runs[i].runId, status: o.status, ...(o.error !== undefined ? { error: o.error } : {}) }));
+  return outcomes.map((o, i) => ({
+    name: plan.runs[i].name,
+    runId: o.runId ?? plan.runs[i].runId,
+    status: o.status,
+    ...(o.error !== undefined ? { error: o.error } : {}),
+  }));
 }
 
 /** The stored key of a final measurement's completion record. */
@@ -363,7 +404,7 @@ async function finalMeasures(plan: ExperimentPlanResult, log: (line: string) => 
  */
 export async function runExperiment(name: string | ExperimentDefinition, opts: RunExperimentOptions = {}): Promise<ExperimentResult> {
   const t0 = performance.now();
-  const log = opts.log ?? ((s: string) => process.stderr.write(s + "\n"));
+  const log = opts.log ?? ((s: string) => process.stderr.write(`${s}\n`));
   const plan = await planExperiment(name, { ...opts, log });
   const empty = { outcomes: [], report: null, summary: null, summaryText: null };
   if (opts.dryRun) return { ...plan, ...empty, seconds: (performance.now() - t0) / 1000 };
@@ -409,9 +450,12 @@ export async function runExperiment(name: string | ExperimentDefinition, opts: R
     const { renderReport } = await import("../report/report.ts");
     log(`writing the report…`);
     report = await renderReport({
-      lab: plan.lab, runIds: infos.map((i) => i.id), out,
+      lab: plan.lab,
+      runIds: infos.map((i) => i.id),
+      out,
       title: `icl-lab experiment ${plan.definition.name}: ${plan.definition.title}`,
-      png: opts.report?.png, attention: opts.report?.attention,
+      png: opts.report?.png,
+      attention: opts.report?.attention,
     });
   }
   const summaryText = [
@@ -425,7 +469,17 @@ export async function runExperiment(name: string | ExperimentDefinition, opts: R
     `expected: ${plan.definition.expected}`,
   ].join("\n");
   if (report !== null) {
-    for (const [file, text] of [["summary.txt", summaryText + "\n"], ["summary.json", JSON.stringify({ experiment: plan.definition.name, options: plan.options, header: summary.header, rows: summary.rows, notes: plan.notes, outcomes }, null, 2)]] as const) {
+    for (const [file, text] of [
+      ["summary.txt", `${summaryText}\n`],
+      [
+        "summary.json",
+        JSON.stringify(
+          { experiment: plan.definition.name, options: plan.options, header: summary.header, rows: summary.rows, notes: plan.notes, outcomes },
+          null,
+          2,
+        ),
+      ],
+    ] as const) {
       const path = join(report.dir, file);
       writeFileAtomic(path, text);
     }

@@ -36,11 +36,18 @@ export const smearedKeys: ExperimentDefinition = {
     for (const nLayers of [1, 2]) {
       for (const smeared of [false, true]) {
         for (const seed of seedList(opts)) {
-          configs.push(baseConfig({
-            experiment: NAME, name: runName(NAME, [`${nLayers}l`, smeared ? "smeared" : "plain"], seed), seed, scale: opts.scale,
-            model: { ...s.model, nLayers, smearedKeys: smeared }, sources, tokens: opts.tokens,
-            measures: ["icl", ICL_NATURAL, "heads", "positionLoss"],
-          }));
+          configs.push(
+            baseConfig({
+              experiment: NAME,
+              name: runName(NAME, [`${nLayers}l`, smeared ? "smeared" : "plain"], seed),
+              seed,
+              scale: opts.scale,
+              model: { ...s.model, nLayers, smearedKeys: smeared },
+              sources,
+              tokens: opts.tokens,
+              measures: ["icl", ICL_NATURAL, "heads", "positionLoss"],
+            }),
+          );
         }
       }
     }

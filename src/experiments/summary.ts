@@ -101,21 +101,37 @@ export function summaryTable(runs: readonly RunData[], columns: readonly Summary
   }
   const withSeeds = header[1] === "seeds";
   const cells = perGroup.map(({ row, rs, vals }) => {
-    const v = row.values, s = row.sd;
-    const num = (k: string, digits = 3) => (v[k] === null || v[k] === undefined ? "—" : `${formatNumber(v[k], digits)}${s[k] !== null && s[k] !== undefined ? ` ± ${formatNumber(s[k], digits)}` : ""}`);
+    const v = row.values,
+      s = row.sd;
+    const num = (k: string, digits = 3) =>
+      v[k] === null || v[k] === undefined
+        ? "—"
+        : `${formatNumber(v[k], digits)}${s[k] !== null && s[k] !== undefined ? ` ± ${formatNumber(s[k], digits)}` : ""}`;
     const out = [row.label, ...(withSeeds ? [String(rs.length)] : [])];
     for (const c of columns) {
       switch (c) {
-        case "params": out.push(v.params === null ? "—" : Math.round(v.params).toLocaleString("en-US")); break;
-        case "tokens": out.push(formatTokens(v.tokens)); break;
-        case "unique": out.push(v.unique === null ? "all" : formatTokens(v.unique)); break;
-        case "epochs": out.push(v.epochs === null ? "—" : v.epochs.toFixed(1)); break;
-        case "icl":
-          out.push(rs.length === 1 && v.iclLo !== null && v.iclHi !== null
-            ? `${formatNumber(v.icl)} [${formatNumber(v.iclLo)}, ${formatNumber(v.iclHi)}]`
-            : num("icl"));
+        case "params":
+          out.push(v.params === null ? "—" : Math.round(v.params).toLocaleString("en-US"));
           break;
-        case "perplexity": out.push(num("perplexity", 2)); break;
+        case "tokens":
+          out.push(formatTokens(v.tokens));
+          break;
+        case "unique":
+          out.push(v.unique === null ? "all" : formatTokens(v.unique));
+          break;
+        case "epochs":
+          out.push(v.epochs === null ? "—" : v.epochs.toFixed(1));
+          break;
+        case "icl":
+          out.push(
+            rs.length === 1 && v.iclLo !== null && v.iclHi !== null
+              ? `${formatNumber(v.icl)} [${formatNumber(v.iclLo)}, ${formatNumber(v.iclHi)}]`
+              : num("icl"),
+          );
+          break;
+        case "perplexity":
+          out.push(num("perplexity", 2));
+          break;
         case "induction": {
           const best = bestHead(rs[0]);
           out.push(v.induction === null ? "—" : `${num("induction", 2)}${rs.length === 1 && best ? ` (${headName(best.layer, best.head)})` : ""}`);
@@ -123,13 +139,19 @@ export function summaryTable(runs: readonly RunData[], columns: readonly Summary
         }
         case "window": {
           const found = vals.filter((x) => x.windowStart !== null);
-          out.push(found.length === 0 ? "none"
-            : `${formatTokens(meanSd(found.map((x) => x.windowStart!)).mean)}–${formatTokens(meanSd(found.map((x) => x.windowEnd!)).mean)}` +
-              (rs.length > 1 ? ` (${found.length}/${rs.length})` : ""));
+          out.push(
+            found.length === 0
+              ? "none"
+              : `${formatTokens(meanSd(found.map((x) => x.windowStart!)).mean)}–${formatTokens(meanSd(found.map((x) => x.windowEnd!)).mean)}` +
+                  (rs.length > 1 ? ` (${found.length}/${rs.length})` : ""),
+          );
           break;
         }
-        case "tasks": for (const t of tasks) out.push(num(t, 2)); break;
-        default: out.push(num(c));
+        case "tasks":
+          for (const t of tasks) out.push(num(t, 2));
+          break;
+        default:
+          out.push(num(c));
       }
     }
     return out;
@@ -141,5 +163,12 @@ export function summaryTable(runs: readonly RunData[], columns: readonly Summary
 export function formatTable(header: readonly string[], cells: ReadonlyArray<readonly string[]>): string {
   const all = [header, ...cells];
   const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? "").length)));
-  return all.map((r) => r.map((c, i) => (c ?? "").padEnd(widths[i])).join("  ").trimEnd()).join("\n");
+  return all
+    .map((r) =>
+      r
+        .map((c, i) => (c ?? "").padEnd(widths[i]))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
 }

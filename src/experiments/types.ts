@@ -10,10 +10,19 @@ import type { ICL_COMMON, ICL_NATURAL } from "../measure/names.ts";
 
 /** The columns an experiment's summary table can show (summary.ts computes and formats them). */
 export type SummaryColumnKey =
-  | "params" | "tokens" | "unique" | "epochs"
-  | "icl" | typeof ICL_NATURAL | typeof ICL_COMMON
-  | "loss50" | "loss500" | "perplexity"
-  | "induction" | "window" | "tasks";
+  | "params"
+  | "tokens"
+  | "unique"
+  | "epochs"
+  | "icl"
+  | typeof ICL_NATURAL
+  | typeof ICL_COMMON
+  | "loss50"
+  | "loss500"
+  | "perplexity"
+  | "induction"
+  | "window"
+  | "tasks";
 
 /** A corpus given on the command line: a source id already known, or a name and a path to add. */
 export interface CorpusArg {

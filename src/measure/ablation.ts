@@ -76,7 +76,8 @@ export function allHeads(model: LanguageModel): HeadRef[] {
 
 /** The ICL score of the model with each head ablated, zero and pattern-preserving. */
 export function headAblation(model: LanguageModel, windows: Int32Array, opts: AblationOptions = {}): AblationResult {
-  const early = opts.early ?? ICL_EARLY_INDEX, late = opts.late ?? ICL_LATE_INDEX;
+  const early = opts.early ?? ICL_EARLY_INDEX,
+    late = opts.late ?? ICL_LATE_INDEX;
   const length = opts.windowLength ?? model.config.nCtx + 1;
   const nWindows = opts.nWindows ?? Math.min(DEFAULT_ABLATION_WINDOWS, Math.floor(windows.length / length));
   const shape = windowShape(model, windows, { ...opts, nWindows, caller: "headAblation" });
@@ -88,12 +89,15 @@ export function headAblation(model: LanguageModel, windows: Int32Array, opts: Ab
   const wantPatterns = variants.includes("pattern") && heads.length > 0;
   const T = late + 1;
   const N = shape.n;
-  const cleanDiff = new Float64Array(N), cleanEarly = new Float64Array(N), cleanLate = new Float64Array(N);
+  const cleanDiff = new Float64Array(N),
+    cleanEarly = new Float64Array(N),
+    cleanLate = new Float64Array(N);
   const diffs = new Map<AblationVariant, Float64Array[]>(variants.map((v) => [v, heads.map(() => new Float64Array(N))]));
   const patternNames = patternHooks(model.config.nLayers);
 
   forEachBatch({ windows, shape, T, batchSize: opts.batchSize ?? DEFAULT_BATCH_SIZE }, (start, B, tokens) => {
-    const positions = new Int32Array(2 * B), targets = new Int32Array(2 * B);
+    const positions = new Int32Array(2 * B),
+      targets = new Int32Array(2 * B);
     for (let b = 0; b < B; b++) {
       const row = (start + b) * shape.length;
       positions[2 * b] = b * T + early;
@@ -130,7 +134,9 @@ export function headAblation(model: LanguageModel, windows: Int32Array, opts: Ab
     return { score, delta: ci.estimate, deltaLo: ci.lo, deltaHi: ci.hi, share: c.score !== 0 ? finiteOrNull((c.score - score) / c.score) : null };
   };
   return {
-    nWindows: N, early, late,
+    nWindows: N,
+    early,
+    late,
     clean: { score: c.score, loss50: c.loss50, loss500: c.loss500, lo: c.lo, hi: c.hi, halfWidth: c.halfWidth },
     heads: heads.map((ref, i) => {
       const out: HeadAblation = { layer: ref.layer, head: ref.head };

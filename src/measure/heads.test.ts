@@ -8,8 +8,15 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Rng } from "../util/random.ts";
 import {
-  copyingShares, headScores, inductionDetection, patternScore, prefixMatchingDetection, previousTokenDetection,
-  repeatedSequences, rescaleCopying, tokenPool,
+  copyingShares,
+  headScores,
+  inductionDetection,
+  patternScore,
+  prefixMatchingDetection,
+  previousTokenDetection,
+  repeatedSequences,
+  rescaleCopying,
+  tokenPool,
 } from "./heads.ts";
 import { tinyModel, useReference } from "./testutil.ts";
 
@@ -35,7 +42,11 @@ test("inductionDetection() marks the token after each earlier occurrence (Transf
   const d = inductionDetection([9, 1, 2, 3, 1, 2, 3]);
   const ones: Array<[number, number]> = [];
   for (let i = 0; i < 7; i++) for (let j = 0; j < 7; j++) if (d[i * 7 + j] === 1) ones.push([i, j]);
-  assert.deepEqual(ones, [[4, 2], [5, 3], [6, 4]]);
+  assert.deepEqual(ones, [
+    [4, 2],
+    [5, 3],
+    [6, 4],
+  ]);
   const prev = previousTokenDetection(3);
   assert.deepEqual(Array.from(prev), [0, 0, 0, 1, 0, 0, 0, 1, 0]);
 });
@@ -52,7 +63,8 @@ test("a perfect induction head scores 1 (targeted rows) and n/(2n+1) over all ro
 
 test("uniform attention scores its expected value: the mean of 1/(i+1) over the rows with a target", () => {
   const det = inductionDetection(seq.tokens);
-  let targeted = 0, all = 0;
+  let targeted = 0,
+    all = 0;
   for (let i = 1 + n; i < T; i++) {
     targeted += 1 / (i + 1) / n;
     all += 1 / (i + 1) / T;
@@ -72,7 +84,9 @@ test("a previous-token head scores 1 on previous-token and 0 on induction", () =
 });
 
 test("a perfect prefix-matching head scores 1; one attending to the earlier occurrences themselves scores 0", () => {
-  const len = 5, reps = 4, Tp = 1 + len * reps;
+  const len = 5,
+    reps = 4,
+    Tp = 1 + len * reps;
   const det = prefixMatchingDetection({ length: len, repeats: reps, bos: true });
   const spread = pattern(Tp, (i) => {
     const targets: number[] = [];
@@ -81,8 +95,13 @@ test("a perfect prefix-matching head scores 1; one attending to the earlier occu
   });
   close(patternScore(spread, det), 1, 1e-6);
   // Row of the token at offset p of repeat r: targets at 1 + r'·len + p + 1, r' < r.
-  const r = 3, p = 2, q = 1 + r * len + p;
-  assert.deepEqual([0, 1, 2].map((r2) => det[q * Tp + 1 + r2 * len + p + 1]), [1, 1, 1]);
+  const r = 3,
+    p = 2,
+    q = 1 + r * len + p;
+  assert.deepEqual(
+    [0, 1, 2].map((r2) => det[q * Tp + 1 + r2 * len + p + 1]),
+    [1, 1, 1],
+  );
   const duplicate = pattern(Tp, (i) => (i > len ? new Map([[i - len, 1]]) : new Map([[0, 1]])));
   close(patternScore(duplicate, det), 0);
 });
@@ -107,7 +126,15 @@ test("headScores() scores every head of every attention layer, deterministically
   const m = tinyModel("attn-only");
   const r = headScores(m, { seed: 4, vocab: { bos: 0 } });
   assert.equal(r.heads.length, 4);
-  assert.deepEqual(r.heads.map((h) => [h.layer, h.head]), [[0, 0], [0, 1], [1, 0], [1, 1]]);
+  assert.deepEqual(
+    r.heads.map((h) => [h.layer, h.head]),
+    [
+      [0, 0],
+      [0, 1],
+      [1, 0],
+      [1, 1],
+    ],
+  );
   assert.equal(r.inductionLength, 15); // (nCtx 32 − BOS) / 2
   assert.equal(r.prefixLength, 7);
   for (const h of r.heads) {
@@ -134,10 +161,19 @@ test("tokenPool() excludes BOS, unseen tokens, the most and least frequent token
   // Even share 1010 / 20 = 50.5; a tenth of it is 5.05, so 10-19 are rare; the 10% cuts take
   // 2 at each end (two rare ones, and 8 and 9: the largest ids among equal counts).
   const g = Array.from({ length: 20 }, (_, i) => (i < 10 ? 100 : 1));
-  assert.deepEqual(Array.from(tokenPool(20, { frequencies: g })).sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7]);
-  assert.deepEqual(Array.from(tokenPool(20, { frequencies: g }, { rareShare: 0 })).sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7, 12, 13, 14, 15, 16, 17, 18, 19]);
+  assert.deepEqual(
+    Array.from(tokenPool(20, { frequencies: g })).sort((a, b) => a - b),
+    [0, 1, 2, 3, 4, 5, 6, 7],
+  );
+  assert.deepEqual(
+    Array.from(tokenPool(20, { frequencies: g }, { rareShare: 0 })).sort((a, b) => a - b),
+    [0, 1, 2, 3, 4, 5, 6, 7, 12, 13, 14, 15, 16, 17, 18, 19],
+  );
   assert.throws(() => tokenPool(20, { frequencies: g }, { rareShare: 1 }), /'rareShare' must be in \[0, 1\)/);
   // Too few left: the most frequent rare ones make up minSize (here 10: two of 12-19, the largest ids among equal counts).
-  assert.deepEqual(Array.from(tokenPool(20, { frequencies: g }, { minSize: 10 })).sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7, 18, 19]);
+  assert.deepEqual(
+    Array.from(tokenPool(20, { frequencies: g }, { minSize: 10 })).sort((a, b) => a - b),
+    [0, 1, 2, 3, 4, 5, 6, 7, 18, 19],
+  );
   assert.equal(tokenPool(20, { frequencies: g }, { minSize: 100 }).length, 16, "at most every token the 10% cuts left");
 });

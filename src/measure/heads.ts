@@ -48,9 +48,18 @@ import { isAttentionModel, type AttentionConfig } from "../model/config.ts";
 import type { LanguageModel } from "../model/model.ts";
 import { patternHooks } from "../model/hooks.ts";
 import { Rng } from "../util/random.ts";
-import { checkPool, headScorePool, headScoreSettings, type HeadScore, type HeadScoreOptions, type HeadScoresResult, type VocabInfo } from "./token-pool.ts";
+import { checkPool, headScorePool, headScoreSettings, type HeadScore, type HeadScoreOptions, type HeadScoresResult } from "./token-pool.ts";
 
-export { DEFAULT_EXCLUDE_FRACTION, DEFAULT_RARE_SHARE, checkPool, headScorePool, headScoreSettings, taskPool, tokenPool, type VocabInfo } from "./token-pool.ts";
+export {
+  DEFAULT_EXCLUDE_FRACTION,
+  DEFAULT_RARE_SHARE,
+  checkPool,
+  headScorePool,
+  headScoreSettings,
+  taskPool,
+  tokenPool,
+  type VocabInfo,
+} from "./token-pool.ts";
 // The option and result types live with the pool (token-pool.ts: the dashboard's bundle reads them without the engine).
 export type { HeadScore, HeadScoreOptions, HeadScoresResult } from "./token-pool.ts";
 
@@ -76,7 +85,11 @@ export function sampleDistinct(pool: Int32Array, rng: Rng, opts: { length: numbe
  * `count` sequences [BOS] + S repeated `repeats` times, S a fresh set of `length` distinct pool
  * tokens per sequence. Returns the tokens [count, T] and T.
  */
-export function repeatedSequences(pool: Int32Array, rng: Rng, opts: { count: number; length: number; repeats: number; bos: number | null }): { tokens: Int32Array; T: number } {
+export function repeatedSequences(
+  pool: Int32Array,
+  rng: Rng,
+  opts: { count: number; length: number; repeats: number; bos: number | null },
+): { tokens: Int32Array; T: number } {
   const { count, length, repeats, bos } = opts;
   const offset = bos === null ? 0 : 1;
   const T = offset + length * repeats;
@@ -147,11 +160,15 @@ export function patternScore(attn: ArrayLike<number>, detection: ArrayLike<numbe
     throw new Error(`patternScore: 'attn' (${attn.length} values) and 'detection' (${detection.length}) must both be square [T, T]`);
   }
   const targeted = (opts.rows ?? "targeted") === "targeted";
-  let num = 0, den = 0;
+  let num = 0,
+    den = 0;
   for (let i = 0; i < T; i++) {
-    let rowNum = 0, rowDen = 0, has = false;
+    let rowNum = 0,
+      rowDen = 0,
+      has = false;
     for (let j = 0; j < T; j++) {
-      const a = attn[i * T + j], d = detection[i * T + j];
+      const a = attn[i * T + j],
+        d = detection[i * T + j];
       rowDen += a;
       if (d !== 0) {
         has = true;
@@ -171,25 +188,26 @@ export function patternScore(attn: ArrayLike<number>, detection: ArrayLike<numbe
 export function attentionPatterns(model: LanguageModel, tokens: Int32Array, B: number): Float32Array[] {
   const L = model.config.nLayers;
   const names = patternHooks(L);
-  return noGrad(() => tidy(() => {
-    // One logit row is the least the forward pass can be asked for; the patterns are the output.
-    const { cache } = model.forward(tokens, B, { positions: Int32Array.of(0), hooks: { capture: names } });
-    return names.map((n) => {
-      const p = cache.get(n);
-      if (p === undefined) throw new Error(`attentionPatterns: the model did not provide hook '${n}'`);
-      return Float32Array.from(p.data);
-    });
-  }));
+  return noGrad(() =>
+    tidy(() => {
+      // One logit row is the least the forward pass can be asked for; the patterns are the output.
+      const { cache } = model.forward(tokens, B, { positions: Int32Array.of(0), hooks: { capture: names } });
+      return names.map((n) => {
+        const p = cache.get(n);
+        if (p === undefined) throw new Error(`attentionPatterns: the model did not provide hook '${n}'`);
+        return Float32Array.from(p.data);
+      });
+    }),
+  );
 }
 
 /** Mean over sequences of a per-head pattern score: out[l][h]. */
-function scoreHeads(patterns: Float32Array[], B: number, H: number, T: number,
-  detectionOf: (b: number) => Float32Array, rows: "all" | "targeted"): number[][] {
+function scoreHeads(patterns: Float32Array[], B: number, H: number, T: number, detectionOf: (b: number) => Float32Array, rows: "all" | "targeted"): number[][] {
   return patterns.map((p) => {
     const out = new Array<number>(H).fill(0);
     for (let b = 0; b < B; b++) {
       const d = detectionOf(b);
-      for (let h = 0; h < H; h++) out[h] += patternScore(p.subarray(((b * H + h) * T) * T, ((b * H + h + 1) * T) * T), d, { rows }) / B;
+      for (let h = 0; h < H; h++) out[h] += patternScore(p.subarray((b * H + h) * T * T, (b * H + h + 1) * T * T), d, { rows }) / B;
     }
     return out;
   });
@@ -204,41 +222,46 @@ function foldLn(x: Tensor, w: Tensor | undefined): Tensor {
 /** Raw copying share of every head (out[l][h]) on the given tokens. */
 export function copyingShares(model: LanguageModel, tokens: Int32Array): number[][] {
   const c = model.config as AttentionConfig;
-  const H = c.nHeads, D = c.dHead, V = c.dVocab, n = tokens.length;
+  const H = c.nHeads,
+    D = c.dHead,
+    V = c.dVocab,
+    n = tokens.length;
   const p = (name: string) => model.params.get(name);
   const need = (name: string) => {
     const t = p(name);
     if (t === undefined) throw new Error(`copyingShares: the model has no parameter '${name}'`);
     return t;
   };
-  return noGrad(() => tidy(() => {
-    const emb = op.gatherRows(need("embed.W_E"), tokens); // (n, dModel)
-    const out: number[][] = [];
-    for (let l = 0; l < c.nLayers; l++) {
-      const x = c.layerNorm ? foldLn(emb, p(`blocks.${l}.ln1.w`)) : emb;
-      const z = op.matmul(x, need(`blocks.${l}.attn.W_V`)); // (n, H·D)
-      const WO = need(`blocks.${l}.attn.W_O`); // (H·D, dModel)
-      const perHead = Array.from({ length: H }, (_, h) => op.matmul(op.slice(z, 1, h * D, (h + 1) * D), op.slice(WO, 0, h * D, (h + 1) * D)));
-      let resid = op.concat(perHead, 0); // (H·n, dModel): head-major rows
-      if (c.layerNorm) resid = foldLn(resid, p("ln_final.w"));
-      const logits = op.matmul(resid, need("unembed.W_U")).data; // (H·n, V)
-      const shares = new Array<number>(H).fill(0);
-      for (let h = 0; h < H; h++) {
-        for (let i = 0; i < n; i++) {
-          const row = logits.subarray((h * n + i) * V, (h * n + i + 1) * V);
-          let m = 0;
-          for (let v = 0; v < V; v++) m += row[v];
-          m /= V;
-          let pos = 0;
-          for (let v = 0; v < V; v++) if (row[v] > m) pos += row[v] - m;
-          const own = Math.max(0, row[tokens[i]] - m);
-          shares[h] += (pos > 0 ? own / pos : 0) / n;
+  return noGrad(() =>
+    tidy(() => {
+      const emb = op.gatherRows(need("embed.W_E"), tokens); // (n, dModel)
+      const out: number[][] = [];
+      for (let l = 0; l < c.nLayers; l++) {
+        const x = c.layerNorm ? foldLn(emb, p(`blocks.${l}.ln1.w`)) : emb;
+        const z = op.matmul(x, need(`blocks.${l}.attn.W_V`)); // (n, H·D)
+        const WO = need(`blocks.${l}.attn.W_O`); // (H·D, dModel)
+        const perHead = Array.from({ length: H }, (_, h) => op.matmul(op.slice(z, 1, h * D, (h + 1) * D), op.slice(WO, 0, h * D, (h + 1) * D)));
+        let resid = op.concat(perHead, 0); // (H·n, dModel): head-major rows
+        if (c.layerNorm) resid = foldLn(resid, p("ln_final.w"));
+        const logits = op.matmul(resid, need("unembed.W_U")).data; // (H·n, V)
+        const shares = new Array<number>(H).fill(0);
+        for (let h = 0; h < H; h++) {
+          for (let i = 0; i < n; i++) {
+            const row = logits.subarray((h * n + i) * V, (h * n + i + 1) * V);
+            let m = 0;
+            for (let v = 0; v < V; v++) m += row[v];
+            m /= V;
+            let pos = 0;
+            for (let v = 0; v < V; v++) if (row[v] > m) pos += row[v] - m;
+            const own = Math.max(0, row[tokens[i]] - m);
+            shares[h] += (pos > 0 ? own / pos : 0) / n;
+          }
         }
+        out.push(shares);
       }
-      out.push(shares);
-    }
-    return out;
-  }));
+      return out;
+    }),
+  );
 }
 
 /** The copying score from the raw share: linear from [0, 0.5] to [−1, 1], clamped. */
@@ -257,11 +280,17 @@ export function headScores(model: LanguageModel, opts: HeadScoreOptions = {}): H
   const { nSequences, inductionLength, prefixLength, prefixRepeats, bos } = settings;
   const offset = bos === null ? 0 : 1;
   if (!isAttentionModel(c)) return { heads: [], ...settings };
-  for (const [name, v, min] of [["inductionLength", inductionLength, 2], ["prefixLength", prefixLength, 2], ["prefixRepeats", prefixRepeats, 2], ["nSequences", nSequences, 1]] as const) {
+  for (const [name, v, min] of [
+    ["inductionLength", inductionLength, 2],
+    ["prefixLength", prefixLength, 2],
+    ["prefixRepeats", prefixRepeats, 2],
+    ["nSequences", nSequences, 1],
+  ] as const) {
     if (!Number.isInteger(v) || v < min) throw new Error(`headScores: '${name}' must be an integer ≥ ${min}, found ${v} (model nCtx ${c.nCtx})`);
   }
   if (offset + 2 * inductionLength > c.nCtx) throw new Error(`headScores: induction sequences of ${offset + 2 * inductionLength} tokens exceed nCtx ${c.nCtx}`);
-  if (offset + prefixLength * prefixRepeats > c.nCtx) throw new Error(`headScores: prefix-matching sequences of ${offset + prefixLength * prefixRepeats} tokens exceed nCtx ${c.nCtx}`);
+  if (offset + prefixLength * prefixRepeats > c.nCtx)
+    throw new Error(`headScores: prefix-matching sequences of ${offset + prefixLength * prefixRepeats} tokens exceed nCtx ${c.nCtx}`);
   const pool = opts.pool ?? headScorePool(c, opts);
   if (opts.pool !== undefined) checkPool(pool, c.dVocab, bos, "headScores");
   const rng = new Rng(opts.seed ?? 0);
@@ -286,10 +315,14 @@ export function headScores(model: LanguageModel, opts: HeadScoreOptions = {}): H
   for (let l = 0; l < c.nLayers; l++) {
     for (let h = 0; h < H; h++) {
       heads.push({
-        layer: l, head: h,
-        induction: induction[l][h], inductionTL: inductionTL[l][h],
-        prefixMatching: prefix[l][h], previousToken: previous[l][h],
-        copying: rescaleCopying(copying[l][h]), copyingRaw: copying[l][h],
+        layer: l,
+        head: h,
+        induction: induction[l][h],
+        inductionTL: inductionTL[l][h],
+        prefixMatching: prefix[l][h],
+        previousToken: previous[l][h],
+        copying: rescaleCopying(copying[l][h]),
+        copyingRaw: copying[l][h],
       });
     }
   }

@@ -23,7 +23,8 @@ test("iclScoreOfCurve() of a known loss vector is loss[499] − loss[49] (the 50
 });
 
 test("iclScoreFromLosses() averages per-window differences and brackets them with its interval", () => {
-  const early = [4, 5, 6, 5], late = [3.5, 4.8, 5.1, 4.6];
+  const early = [4, 5, 6, 5],
+    late = [3.5, 4.8, 5.1, 4.6];
   const r = iclScoreFromLosses(early, late, { seed: 1 });
   assert.ok(Math.abs(r.score - (-0.5 - 0.2 - 0.9 - 0.4) / 4) < 1e-12);
   assert.equal(r.loss50, 5);
@@ -65,7 +66,10 @@ test("a model with no attention (MLP-only) has ICL score ≈ 0 within its interv
 test("iclScore() rejects indices in the wrong order and windows too short", () => {
   const m = tinyModel("attn-only");
   assert.throws(() => iclScore(m, randomWindows(2, 33, 24), { early: 10, late: 5 }), /'early' \(10\) must be an integer index before 'late' \(5\)/);
-  assert.throws(() => iclScore(m, randomWindows(2, 33, 24)), /loss indices 49 and 499 \(tokens 50 and 500\) need nCtx ≥ 500, but the model's nCtx is 32; pass \{ early, late \}/);
+  assert.throws(
+    () => iclScore(m, randomWindows(2, 33, 24)),
+    /loss indices 49 and 499 \(tokens 50 and 500\) need nCtx ≥ 500, but the model's nCtx is 32; pass \{ early, late \}/,
+  );
   const big = tinyModel("mlp-only", { nCtx: 512 });
   assert.throws(() => iclScore(big, randomWindows(2, 300, 24), { windowLength: 300 }), /loss index 499 needs 501 tokens per window, but windows have 300/);
 });

@@ -95,7 +95,8 @@ export function iclScoreFromLosses(early: ArrayLike<number>, late: ArrayLike<num
 
 /** The ICL score of a mean per-position loss curve (no interval): curve[late] − curve[early]. */
 export function iclScoreOfCurve(meanLoss: ArrayLike<number>, opts: IclIndices = {}): { score: number; loss50: number; loss500: number } {
-  const early = opts.early ?? ICL_EARLY_INDEX, late = opts.late ?? ICL_LATE_INDEX;
+  const early = opts.early ?? ICL_EARLY_INDEX,
+    late = opts.late ?? ICL_LATE_INDEX;
   if (late >= meanLoss.length || early < 0) {
     throw new Error(`iclScoreOfCurve: indices ${early} and ${late} need a curve of at least ${late + 1} losses, found ${meanLoss.length}`);
   }
@@ -107,23 +108,26 @@ export function iclScoreOfCurve(meanLoss: ArrayLike<number>, opts: IclIndices = 
  * 0..late, logits at the two indices only, bootstrap interval over windows.
  */
 export function iclScore(model: LanguageModel, windows: Int32Array, opts: IclOptions = {}): IclResult {
-  const early = opts.early ?? ICL_EARLY_INDEX, late = opts.late ?? ICL_LATE_INDEX;
+  const early = opts.early ?? ICL_EARLY_INDEX,
+    late = opts.late ?? ICL_LATE_INDEX;
   if (!(Number.isInteger(early) && Number.isInteger(late) && early < late)) {
     throw new Error(`iclScore: 'early' (${early}) must be an integer index before 'late' (${late})`);
   }
   if (late >= model.config.nCtx) {
-    throw new Error(`iclScore: loss indices ${early} and ${late} (tokens ${early + 1} and ${late + 1}) need nCtx ≥ ${late + 1}, ` +
-      `but the model's nCtx is ${model.config.nCtx}; pass { early, late } to score a shorter context`);
+    throw new Error(
+      `iclScore: loss indices ${early} and ${late} (tokens ${early + 1} and ${late + 1}) need nCtx ≥ ${late + 1}, ` +
+        `but the model's nCtx is ${model.config.nCtx}; pass { early, late } to score a shorter context`,
+    );
   }
   const length = opts.windowLength ?? model.config.nCtx + 1;
   const available = Math.floor(windows.length / length);
   const nWindows = opts.nWindows ?? Math.min(DEFAULT_ICL_WINDOWS, available);
   const m = lossesAt(model, windows, { ...opts, nWindows, indices: [early, late] });
-  const e = new Float64Array(m.nWindows), l = new Float64Array(m.nWindows);
+  const e = new Float64Array(m.nWindows),
+    l = new Float64Array(m.nWindows);
   for (let w = 0; w < m.nWindows; w++) {
     e[w] = m.values[2 * w];
     l[w] = m.values[2 * w + 1];
   }
   return iclScoreFromLosses(e, l, { ...opts, early, late });
 }
-

@@ -19,7 +19,13 @@ import { buildModel, type LanguageModel } from "../model/model.ts";
 import { Rng } from "../util/random.ts";
 import { randomWindows, tinyModel, useReference } from "./testutil.ts";
 import {
-  Float64Transformer, exactPatch, identityCheck, implicitUpdate, patchFrom, patchParts, patchedBlockOutput,
+  Float64Transformer,
+  exactPatch,
+  identityCheck,
+  implicitUpdate,
+  patchFrom,
+  patchParts,
+  patchedBlockOutput,
   summarizeImplicitUpdates,
 } from "./implicit-update.ts";
 
@@ -74,8 +80,10 @@ test("identity: the patched no-context block equals the block with context, ≤ 
     const r = implicitUpdate(model, tokens(BASE.nCtx, 3));
     assert.equal(r.layers.length, model.config.nLayers);
     for (const lu of r.layers) {
-      assert.ok(lu.identity.block <= 1e-10 && lu.identity.logits <= 1e-10,
-        `${label} layer ${lu.layer}: block ${lu.identity.block}, logits ${lu.identity.logits}`);
+      assert.ok(
+        lu.identity.block <= 1e-10 && lu.identity.logits <= 1e-10,
+        `${label} layer ${lu.layer}: block ${lu.identity.block}, logits ${lu.identity.logits}`,
+      );
       // The patch is not trivially zero: the context changes the block.
       assert.ok(Math.max(...lu.normDW.slice(1)) > 1e-3 && Math.max(...lu.normDb.slice(1)) > 1e-3, `${label}: nonzero updates`);
     }
@@ -88,9 +96,22 @@ test("identity fails when the patch is wrong: Δb dropped, or u_0 replaced by u_
   const tr = net.forward(tokens(BASE.nCtx, 4));
   for (let l = 0; l < net.L; l++) {
     const noDb = identityCheck(net, tr, l, (n, p, layer) => ({ ...exactPatch(n, p, layer), db: new Float64Array(n.d) }));
-    const uC = identityCheck(net, tr, l, (n, p, layer) => patchFrom(n, layer, p.u0, p.uC, p.uC, p.aC.map((v, i) => v - p.a0[i])));
+    const uC = identityCheck(net, tr, l, (n, p, layer) =>
+      patchFrom(
+        n,
+        layer,
+        p.u0,
+        p.uC,
+        p.uC,
+        p.aC.map((v, i) => v - p.a0[i]),
+      ),
+    );
     const noDw = identityCheck(net, tr, l, (n, p, layer) => ({ ...exactPatch(n, p, layer), dWin: new Float64Array(n.d * n.dMlp) }));
-    for (const [name, r] of [["Δb dropped", noDb], ["u_0 → u_C", uC], ["ΔW dropped", noDw]] as const) {
+    for (const [name, r] of [
+      ["Δb dropped", noDb],
+      ["u_0 → u_C", uC],
+      ["ΔW dropped", noDw],
+    ] as const) {
       assert.ok(r.block > 1e-3 && r.logits > 1e-3, `layer ${l}, ${name}: block ${r.block}, logits ${r.logits}`);
     }
   }
@@ -107,15 +128,20 @@ test("ΔW_in is rank 1 and u_0·(W_in + ΔW_in) = u_C·W_in", () => {
       const parts = patchParts(net, tr, l, t);
       const { dWin } = exactPatch(net, parts, l);
       // Every 2×2 minor vanishes.
-      let scale = 0, minor = 0;
+      let scale = 0,
+        minor = 0;
       for (const v of dWin) scale = Math.max(scale, Math.abs(v));
-      for (let a = 0; a < d; a++) for (let b = a + 1; b < d; b++) for (let c = 0; c < dMlp; c++) for (let e = c + 1; e < dMlp; e++) {
-        minor = Math.max(minor, Math.abs(dWin[a * dMlp + c] * dWin[b * dMlp + e] - dWin[a * dMlp + e] * dWin[b * dMlp + c]));
-      }
+      for (let a = 0; a < d; a++)
+        for (let b = a + 1; b < d; b++)
+          for (let c = 0; c < dMlp; c++)
+            for (let e = c + 1; e < dMlp; e++) {
+              minor = Math.max(minor, Math.abs(dWin[a * dMlp + c] * dWin[b * dMlp + e] - dWin[a * dMlp + e] * dWin[b * dMlp + c]));
+            }
       assert.ok(scale > 1e-3 && minor <= 1e-12 * scale * scale, `layer ${l} t ${t}: max minor ${minor}, scale ${scale}`);
       const W = net.param(`blocks.${l}.mlp.W_in`);
       for (let c = 0; c < dMlp; c++) {
-        let lhs = 0, rhs = 0;
+        let lhs = 0,
+          rhs = 0;
         for (let r = 0; r < d; r++) {
           lhs += parts.u0[r] * (W[r * dMlp + c] + dWin[r * dMlp + c]);
           rhs += parts.uC[r] * W[r * dMlp + c];
@@ -163,7 +189,9 @@ test("the gradient through one MLP matches central finite differences (through d
         const { u, delta } = net.mlpGradient(tr, l, j, x[j + 1]);
         const W = net.param(`blocks.${l}.mlp.W_in`);
         for (let k = 0; k < 4; k++) {
-          const r = rng.int(d), c = rng.int(dMlp), eps = 1e-5;
+          const r = rng.int(d),
+            c = rng.int(dMlp),
+            eps = 1e-5;
           const lossAt = (e: number) => {
             const wIn = Float64Array.from(W);
             wIn[r * dMlp + c] += e;
@@ -171,7 +199,10 @@ test("the gradient through one MLP matches central finite differences (through d
           };
           const fd = (lossAt(eps) - lossAt(-eps)) / (2 * eps);
           const an = u[r] * delta[c];
-          assert.ok(Math.abs(fd - an) <= 1e-7 * Math.max(1, Math.abs(an)), `${label} layer ${l} j ${j} W_in[${r},${c}]: analytic ${an}, finite differences ${fd}`);
+          assert.ok(
+            Math.abs(fd - an) <= 1e-7 * Math.max(1, Math.abs(an)),
+            `${label} layer ${l} j ${j} W_in[${r},${c}]: analytic ${an}, finite differences ${fd}`,
+          );
         }
       }
     }
@@ -251,15 +282,20 @@ test("implicitUpdateCommand: a table per layer from a stored transformer run; JS
 test("implicitUpdateCommand refuses a run that is not a transformer, naming its kind, and bad positions", async () => {
   const lab = labWithRun("attn", tinyModel("attn-only"));
   try {
-    await assert.rejects(implicitUpdateCommand({ run: "attn", lab }, { log: () => {} }),
-      (e: Error) => e instanceof UserError && /run 'attn' is a 'attn-only' model; the implicit update needs a 'transformer'/.test(e.message));
+    await assert.rejects(
+      implicitUpdateCommand({ run: "attn", lab }, { log: () => {} }),
+      (e: Error) => e instanceof UserError && /run 'attn' is a 'attn-only' model; the implicit update needs a 'transformer'/.test(e.message),
+    );
     await assert.rejects(implicitUpdateCommand({ run: "nope", lab }, { log: () => {} }), /no run 'nope'/);
   } finally {
     rmSync(lab, { recursive: true, force: true });
   }
   const lab2 = labWithRun("tf", randomModel());
   try {
-    await assert.rejects(implicitUpdateCommand({ run: "tf", lab: lab2, positions: "12" }, { log: () => {} }), /--positions: 12 is outside the model's positions 0\.\.11/);
+    await assert.rejects(
+      implicitUpdateCommand({ run: "tf", lab: lab2, positions: "12" }, { log: () => {} }),
+      /--positions: 12 is outside the model's positions 0\.\.11/,
+    );
   } finally {
     rmSync(lab2, { recursive: true, force: true });
   }

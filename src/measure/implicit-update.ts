@@ -105,8 +105,10 @@ function layerNormBackward(x: ArrayLike<number>, n: number, gamma: Float64Array,
   let v = 0;
   for (let i = 0; i < n; i++) v += (x[i] - mean) ** 2;
   const rstd = 1 / Math.sqrt(v / n + LN_EPS);
-  const xhat = new Float64Array(n), gx = new Float64Array(n);
-  let mg = 0, mgx = 0;
+  const xhat = new Float64Array(n),
+    gx = new Float64Array(n);
+  let mg = 0,
+    mgx = 0;
   for (let i = 0; i < n; i++) {
     xhat[i] = (x[i] - mean) * rstd;
     const g = gy[i] * gamma[i];
@@ -198,13 +200,16 @@ export class Float64Transformer {
 
   /** Rotates head vectors of one token in place (GPT-NeoX halves), or its transpose when `inverse`. */
   private rotate(x: Float64Array, off: number, t: number, inverse: boolean): void {
-    const D = this.D, half = D / 2;
+    const D = this.D,
+      half = D / 2;
     for (let h = 0; h < this.H; h++) {
       const o = off + h * D;
       for (let i = 0; i < half; i++) {
         const theta = t / Math.pow(10000, (2 * i) / D);
-        const cs = Math.cos(theta), sn = inverse ? -Math.sin(theta) : Math.sin(theta);
-        const x1 = x[o + i], x2 = x[o + i + half];
+        const cs = Math.cos(theta),
+          sn = inverse ? -Math.sin(theta) : Math.sin(theta);
+        const x1 = x[o + i],
+          x2 = x[o + i + half];
         x[o + i] = x1 * cs - x2 * sn;
         x[o + i + half] = x2 * cs + x1 * sn;
       }
@@ -219,17 +224,21 @@ export class Float64Transformer {
 
   /** The value input and query/key input of block l at position t, from the stream row x[xo..]. */
   private attnInputs(l: number, x: Float64Array, xo: number, t: number): { xv: Float64Array; xqk: Float64Array } {
-    const d = this.d, c = this.c;
+    const d = this.d,
+      c = this.c;
     const xv = new Float64Array(d);
     if (c.layerNorm) layerNormRow(x, xo, d, this.blk(l, "ln1.w"), this.blk(l, "ln1.b"), xv);
     else xv.set(x.subarray(xo, xo + d));
     if (c.positions === "shortformer") {
-      const pos = this.param("pos_embed.W_pos"), xqk = new Float64Array(d);
+      const pos = this.param("pos_embed.W_pos"),
+        xqk = new Float64Array(d);
       for (let i = 0; i < d; i++) xqk[i] = xv[i] + pos[t * d + i];
       return { xv, xqk };
     }
     if (c.positions === "shortformer-pre-ln") {
-      const pos = this.param("pos_embed.W_pos"), s = new Float64Array(d), xqk = new Float64Array(d);
+      const pos = this.param("pos_embed.W_pos"),
+        s = new Float64Array(d),
+        xqk = new Float64Array(d);
       for (let i = 0; i < d; i++) s[i] = x[xo + i] + pos[t * d + i];
       if (c.layerNorm) layerNormRow(s, 0, d, this.blk(l, "ln1.w"), this.blk(l, "ln1.b"), xqk);
       else xqk.set(s);
@@ -245,7 +254,8 @@ export class Float64Transformer {
   attend(l: number, tr: LayerTrace, t: number, from: number): Float64Array {
     const { H, D, HD } = this;
     const scale = 1 / Math.sqrt(D);
-    const z = new Float64Array(HD), s = new Float64Array(t - from + 1);
+    const z = new Float64Array(HD),
+      s = new Float64Array(t - from + 1);
     for (let h = 0; h < H; h++) {
       const qo = t * HD + h * D;
       let max = -Infinity;
@@ -254,9 +264,10 @@ export class Float64Transformer {
         if (s[i - from] > max) max = s[i - from];
       }
       let sum = 0;
-      for (let i = 0; i < s.length; i++) sum += (s[i] = Math.exp(s[i] - max));
+      for (let i = 0; i < s.length; i++) sum += s[i] = Math.exp(s[i] - max);
       for (let i = from; i <= t; i++) {
-        const p = s[i - from] / sum, vo = i * HD + h * D;
+        const p = s[i - from] / sum,
+          vo = i * HD + h * D;
         for (let e = 0; e < D; e++) z[h * D + e] += p * tr.v[vo + e];
       }
     }
@@ -301,7 +312,9 @@ export class Float64Transformer {
     const layers: LayerTrace[] = [];
     for (let l = 0; l < this.L; l++) {
       const x = resid;
-      const q = new Float64Array(T * HD), k = new Float64Array(T * HD), v = new Float64Array(T * HD);
+      const q = new Float64Array(T * HD),
+        k = new Float64Array(T * HD),
+        v = new Float64Array(T * HD);
       for (let t = 0; t < T; t++) {
         const { xv, xqk } = this.attnInputs(l, x, t * d, t);
         vecMat(xqk, 0, this.blk(l, "attn.W_Q"), d, HD, this.blk(l, "attn.b_Q"), q, t * HD);
@@ -324,7 +337,17 @@ export class Float64Transformer {
           }
         }
       }
-      const tr: LayerTrace = { x, q, k, v, a: new Float64Array(T * d), h: new Float64Array(T * d), u: new Float64Array(T * d), pre: new Float64Array(T * dMlp), y: new Float64Array(T * d) };
+      const tr: LayerTrace = {
+        x,
+        q,
+        k,
+        v,
+        a: new Float64Array(T * d),
+        h: new Float64Array(T * d),
+        u: new Float64Array(T * d),
+        pre: new Float64Array(T * dMlp),
+        y: new Float64Array(T * d),
+      };
       for (let t = 0; t < T; t++) {
         const a = this.attend(l, tr, t, 0);
         tr.a.set(a, t * d);
@@ -340,7 +363,8 @@ export class Float64Transformer {
       resid = opts.replace !== undefined && opts.replace.layer === l ? Float64Array.from(opts.replace.y) : tr.y.slice();
     }
     const logits = new Float64Array(T * V);
-    const WU = this.param("unembed.W_U"), bU = this.param("unembed.b_U");
+    const WU = this.param("unembed.W_U"),
+      bU = this.param("unembed.b_U");
     const xf = new Float64Array(d);
     for (let t = 0; t < T; t++) {
       if (c.layerNorm) layerNormRow(resid, t * d, d, this.param("ln_final.w"), this.param("ln_final.b"), xf);
@@ -352,7 +376,8 @@ export class Float64Transformer {
 
   /** Next-token cross-entropy at position j (target `target`) from the trace's logits. */
   loss(tr: Trace, j: number, target: number): number {
-    const V = this.V, o = j * V;
+    const V = this.V,
+      o = j * V;
     let max = -Infinity;
     for (let v = 0; v < V; v++) max = Math.max(max, tr.logits[o + v]);
     let sum = 0;
@@ -373,7 +398,7 @@ export class Float64Transformer {
     for (let v = 0; v < V; v++) max = Math.max(max, tr.logits[o + v]);
     const p = new Float64Array(V);
     let sum = 0;
-    for (let v = 0; v < V; v++) sum += (p[v] = Math.exp(tr.logits[o + v] - max));
+    for (let v = 0; v < V; v++) sum += p[v] = Math.exp(tr.logits[o + v] - max);
     for (let v = 0; v < V; v++) p[v] /= sum;
     p[target] -= 1;
     let g = matVec(this.param("unembed.W_U"), d, V, p);
@@ -397,14 +422,17 @@ export class Float64Transformer {
     const gz = matVec(this.blk(m, "attn.W_O"), HD, d, gh);
     const scale = 1 / Math.sqrt(D);
     const s = this.smear(m);
-    const gq = new Float64Array(HD), gk = new Float64Array(HD), gv = new Float64Array(HD);
-    const p = new Float64Array(j + 1), gp = new Float64Array(j + 1);
+    const gq = new Float64Array(HD),
+      gk = new Float64Array(HD),
+      gv = new Float64Array(HD);
+    const p = new Float64Array(j + 1),
+      gp = new Float64Array(j + 1);
     for (let h = 0; h < H; h++) {
       const qo = j * HD + h * D;
       let max = -Infinity;
       for (let i = 0; i <= j; i++) max = Math.max(max, (p[i] = dot(tr.q, tr.k, D, qo, i * HD + h * D) * scale));
       let sum = 0;
-      for (let i = 0; i <= j; i++) sum += (p[i] = Math.exp(p[i] - max));
+      for (let i = 0; i <= j; i++) sum += p[i] = Math.exp(p[i] - max);
       let mean = 0;
       for (let i = 0; i <= j; i++) {
         p[i] /= sum;
@@ -434,7 +462,8 @@ export class Float64Transformer {
     if (c.positions === "shortformer-pre-ln") {
       const pos = this.param("pos_embed.W_pos");
       const sx = Float64Array.from(xj, (v, i) => v + pos[j * d + i]);
-      const a1 = lnBack(sx, gqk), a2 = lnBack(xj, gxv);
+      const a1 = lnBack(sx, gqk),
+        a2 = lnBack(xj, gxv);
       for (let i = 0; i < d; i++) gx[i] += a1[i] + a2[i];
     } else {
       // shortformer adds W_pos after ln1 (a constant): the query/key input's gradient flows to ln1.
@@ -474,18 +503,32 @@ export interface PatchParts {
 }
 
 export function patchParts(net: Float64Transformer, tr: Trace, l: number, t: number, context = t): PatchParts {
-  const lt = tr.layers[l], d = net.d;
+  const lt = tr.layers[l],
+    d = net.d;
   const a0 = net.attend(l, lt, t, t);
   const aC = context === t ? lt.a.slice(t * d, t * d + d) : net.attend(l, lt, t, t - context);
   const x = lt.x.subarray(t * d, t * d + d);
-  const u0 = net.mlpInput(l, a0.map((v, i) => v + x[i]));
-  const uC = net.mlpInput(l, aC.map((v, i) => v + x[i]));
+  const u0 = net.mlpInput(
+    l,
+    a0.map((v, i) => v + x[i]),
+  );
+  const uC = net.mlpInput(
+    l,
+    aC.map((v, i) => v + x[i]),
+  );
   return { a0, aC, u0, uC };
 }
 
 /** ΔW_in = u_0 ⊗ ((u_C − u_0)·W_in)/‖u_0‖², Δb = a_C − a_0 (materialised). */
 export function exactPatch(net: Float64Transformer, parts: PatchParts, l: number): Patch {
-  return patchFrom(net, l, parts.u0, parts.uC, parts.u0, parts.aC.map((v, i) => v - parts.a0[i]));
+  return patchFrom(
+    net,
+    l,
+    parts.u0,
+    parts.uC,
+    parts.u0,
+    parts.aC.map((v, i) => v - parts.a0[i]),
+  );
 }
 
 /** The rank-1 ΔW_in = left ⊗ ((uC − u0)·W_in)/‖left‖² with residual patch db (tests build wrong patches with it). */
@@ -505,7 +548,8 @@ export function patchFrom(net: Float64Transformer, l: number, u0: Float64Array, 
  * the residual patched by Δb: (x + a_0) + Δb + MLP_{W_in + ΔW_in}(LN2(x + a_0)).
  */
 export function patchedBlockOutput(net: Float64Transformer, tr: Trace, l: number, t: number, patch: Patch): Float64Array {
-  const lt = tr.layers[l], d = net.d;
+  const lt = tr.layers[l],
+    d = net.d;
   const a0 = net.attend(l, lt, t, t);
   const h0 = a0.map((v, i) => v + lt.x[t * d + i]);
   const wIn = net.param(`blocks.${l}.mlp.W_in`).map((w, i) => w + patch.dWin[i]);
@@ -521,7 +565,8 @@ export type PatchFn = (net: Float64Transformer, parts: PatchParts, l: number) =>
  * logits against the model with context.
  */
 export function identityCheck(net: Float64Transformer, tr: Trace, l: number, patchFn: PatchFn = exactPatch): { block: number; logits: number } {
-  const d = net.d, T = tr.T;
+  const d = net.d,
+    T = tr.T;
   const y = new Float64Array(T * d);
   let block = 0;
   for (let t = 0; t < T; t++) {
@@ -593,11 +638,20 @@ export function implicitUpdate(model: LanguageModel, tokens: Int32Array, opts: I
   for (let l = 0; l < net.L; l++) {
     const identity = identityCheck(net, tr, l);
     const wIn = net.param(`blocks.${l}.mlp.W_in`);
-    const normDW: number[] = [], normDb: number[] = [];
+    const normDW: number[] = [],
+      normDb: number[] = [];
     const m = new Float64Array(dMlp);
     for (let t = 0; t < T; t++) {
       const { a0, aC, u0, uC } = patchParts(net, tr, l, t);
-      vecMat(uC.map((v, i) => v - u0[i]), 0, wIn, d, dMlp, null, m);
+      vecMat(
+        uC.map((v, i) => v - u0[i]),
+        0,
+        wIn,
+        d,
+        dMlp,
+        null,
+        m,
+      );
       normDW.push(norm(m) / norm(u0)); // ‖u_0 ⊗ m‖_F/‖u_0‖² = ‖m‖/‖u_0‖
       normDb.push(norm(aC.map((v, i) => v - a0[i])));
     }
@@ -609,7 +663,8 @@ export function implicitUpdate(model: LanguageModel, tokens: Int32Array, opts: I
     const Rnorm = R.map(norm);
     for (let j = 0; j < maxT; j++) {
       const gr = net.mlpGradient(tr, l, j, tokens[j + 1]);
-      const nu = norm(gr.u), nd = norm(gr.delta);
+      const nu = norm(gr.u),
+        nd = norm(gr.delta);
       grads.push({ ...gr, nu, nd });
       let acc = 0;
       for (let k = 0; k < draws; k++) {
@@ -622,24 +677,46 @@ export function implicitUpdate(model: LanguageModel, tokens: Int32Array, opts: I
     for (const t of positions) {
       const q: QueryDynamics = { position: t, normDW: [], normDb: [], marginal: [], cosine: [], randomCosine: [] };
       const x = tr.layers[l].x.subarray(t * d, t * d + d);
-      let prevU: Float64Array | null = null, u0: Float64Array | null = null, a0: Float64Array | null = null;
+      let prevU: Float64Array | null = null,
+        u0: Float64Array | null = null,
+        a0: Float64Array | null = null;
       for (let i = 0; i <= t; i++) {
         const a = net.attend(l, tr.layers[l], t, t - i);
-        const u = net.mlpInput(l, a.map((v, e) => v + x[e]));
+        const u = net.mlpInput(
+          l,
+          a.map((v, e) => v + x[e]),
+        );
         if (i === 0) {
           u0 = u;
           a0 = a;
         }
         const n0 = norm(u0!);
-        vecMat(u.map((v, e) => v - u0![e]), 0, wIn, d, dMlp, null, m);
+        vecMat(
+          u.map((v, e) => v - u0![e]),
+          0,
+          wIn,
+          d,
+          dMlp,
+          null,
+          m,
+        );
         q.normDW.push(norm(m) / n0);
         q.normDb.push(norm(a.map((v, e) => v - a0![e])));
         if (prevU !== null) {
           // Marginal update u_0 ⊗ ((u_i − u_{i−1})·W_in)/‖u_0‖², consuming token j = t − i.
-          vecMat(u.map((v, e) => v - prevU![e]), 0, wIn, d, dMlp, null, m);
+          vecMat(
+            u.map((v, e) => v - prevU![e]),
+            0,
+            wIn,
+            d,
+            dMlp,
+            null,
+            m,
+          );
           const nm = norm(m);
           q.marginal.push(nm / n0);
-          const j = t - i, g = grads[j];
+          const j = t - i,
+            g = grads[j];
           // cos(u_0 ⊗ m, −u_j ⊗ δ_j) = −(u_0·u_j)(m·δ_j)/(‖u_0‖‖m‖‖u_j‖‖δ_j‖)
           q.cosine.push(-(dot(u0!, g.u) * dot(m, g.delta)) / (n0 * nm * g.nu * g.nd));
           q.randomCosine.push(randomCos[j]);
@@ -677,7 +754,10 @@ export function summarizeImplicitUpdates(results: readonly ImplicitUpdateResult[
   return results[0].layers.map((_, l) => {
     const ls = results.map((r) => r.layers[l]);
     const at: Record<string, number[]> = { 1: [], 10: [], 100: [] };
-    const lx: number[] = [], ly: number[] = [], cos: number[] = [], rnd: number[] = [];
+    const lx: number[] = [],
+      ly: number[] = [],
+      cos: number[] = [],
+      rnd: number[] = [];
     for (const lu of ls) {
       for (const q of lu.dynamics) {
         q.marginal.forEach((v, i) => {
@@ -692,8 +772,10 @@ export function summarizeImplicitUpdates(results: readonly ImplicitUpdateResult[
         rnd.push(...q.randomCosine.filter(Number.isFinite));
       }
     }
-    const mx = mean(lx), my = mean(ly);
-    let sxy = 0, sxx = 0;
+    const mx = mean(lx),
+      my = mean(ly);
+    let sxy = 0,
+      sxx = 0;
     for (let i = 0; i < lx.length; i++) {
       sxy += (lx[i] - mx) * (ly[i] - my);
       sxx += (lx[i] - mx) ** 2;

@@ -38,7 +38,10 @@ test("every measure runs by name on every model kind and returns plain JSON", ()
 });
 
 test("runMeasures() rejects an unknown measure name and lists the known ones", () => {
-  assert.throws(() => runMeasures(tinyModel("attn-only"), ["icl", "induction"], ctx), /unknown measure 'induction'; expected one of icl, positionLoss, heads, ablation, tasks, tokenLoss/);
+  assert.throws(
+    () => runMeasures(tinyModel("attn-only"), ["icl", "induction"], ctx),
+    /unknown measure 'induction'; expected one of icl, positionLoss, heads, ablation, tasks, tokenLoss/,
+  );
 });
 
 test("the registry also takes the trainer's context: windows, token counts and end-of-document id from data", () => {

@@ -110,7 +110,7 @@ function resolve(ctx: MeasureContext): Resolved {
     windowLength: ctx.windowLength ?? (ctx.windows === undefined ? ctx.data?.eval.length : undefined),
     seed: ctx.seed ?? inputs?.seed ?? 0,
     // The pools exclude the inputs' BOS: the two come together or not at all.
-    vocab: inputs !== undefined ? { bos: inputs.bos } : ctx.vocab ?? { bos: ctx.data?.eodId ?? null, frequencies: ctx.data?.tokenCounts },
+    vocab: inputs !== undefined ? { bos: inputs.bos } : (ctx.vocab ?? { bos: ctx.data?.eodId ?? null, frequencies: ctx.data?.tokenCounts }),
     pools: inputs?.pools,
     options: ctx.options ?? (inputs?.options as MeasureContext["options"]) ?? {},
   };

@@ -14,7 +14,8 @@ import { tinyModel, useReference } from "./testutil.ts";
 
 useReference();
 
-const V = 24, BOS = 0;
+const V = 24,
+  BOS = 0;
 // Skewed counts with two unseen tokens: the pools leave out BOS, the unseen and the extremes.
 const frequencies = Float64Array.from({ length: V }, (_, i) => (i === 7 || i === 9 ? 0 : (V - i) ** 2));
 const options = { heads: { nSequences: 2 }, tasks: { tasks: ["induction", "classification"] as TaskName[], nPrompts: 4, shots: [0, 2] } };
@@ -39,11 +40,17 @@ test("the stored form reads back exactly; malformed ones and misfit pools are er
   const back = measureInputsFromJson(JSON.parse(JSON.stringify(measureInputsToJson(inputs))));
   assert.deepEqual(back, inputs);
   assert.equal(inputsDiffer(back, inputs), "");
-  assert.equal(inputsDiffer({ ...back, seed: 2, pools: { ...back.pools, heads: back.pools.heads.subarray(1) } }, inputs), `seed 2 vs 1, heads pool of ${inputs.pools.heads.length - 1} vs ${inputs.pools.heads.length} tokens`);
+  assert.equal(
+    inputsDiffer({ ...back, seed: 2, pools: { ...back.pools, heads: back.pools.heads.subarray(1) } }, inputs),
+    `seed 2 vs 1, heads pool of ${inputs.pools.heads.length - 1} vs ${inputs.pools.heads.length} tokens`,
+  );
   assert.throws(() => measureInputsFromJson({ version: 2 }), /expected an object with version 1/);
   assert.throws(() => measureInputsFromJson({ ...measureInputsToJson(inputs), bos: "x" }), /'bos' must be a token id or null/);
   assert.throws(() => measureInputsFromJson({ ...measureInputsToJson(inputs), pools: { heads: [1, -2], tasks: [] } }), /'pools' must hold/);
   const model = tinyModel("attn-only");
-  assert.throws(() => headScores(model, { vocab: { bos: BOS }, pool: Int32Array.of(1, 2, 99) }), /headScores: the token pool holds 99, expected ids in \[0, 24\)/);
+  assert.throws(
+    () => headScores(model, { vocab: { bos: BOS }, pool: Int32Array.of(1, 2, 99) }),
+    /headScores: the token pool holds 99, expected ids in \[0, 24\)/,
+  );
   assert.throws(() => headScores(model, { vocab: { bos: BOS }, pool: Int32Array.of(1, 0, 2) }), /holds the BOS token 0/);
 });

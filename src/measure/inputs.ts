@@ -67,7 +67,8 @@ export function measureInputsToJson(m: MeasureInputs): MeasureInputsJson {
 export function measureInputsFromJson(v: unknown, what = "measurement inputs"): MeasureInputs {
   const o = v as Partial<MeasureInputsJson> | null;
   const ids = (x: unknown) => Array.isArray(x) && x.every((t) => Number.isSafeInteger(t) && (t as number) >= 0);
-  if (o === null || typeof o !== "object" || o.version !== 1) throw new Error(`${what}: expected an object with version 1, found ${JSON.stringify(v)?.slice(0, 80)}`);
+  if (o === null || typeof o !== "object" || o.version !== 1)
+    throw new Error(`${what}: expected an object with version 1, found ${JSON.stringify(v)?.slice(0, 80)}`);
   if (!Number.isSafeInteger(o.seed)) throw new Error(`${what}: 'seed' must be an integer, found ${JSON.stringify(o.seed)}`);
   if (o.bos !== null && !Number.isSafeInteger(o.bos)) throw new Error(`${what}: 'bos' must be a token id or null, found ${JSON.stringify(o.bos)}`);
   if (!o.pools || !ids(o.pools.heads) || !ids(o.pools.tasks)) throw new Error(`${what}: 'pools' must hold 'heads' and 'tasks' lists of token ids`);
@@ -91,7 +92,8 @@ export function inputsDiffer(a: MeasureInputs, b: MeasureInputs): string {
   if (a.seed !== b.seed) out.push(`seed ${a.seed} vs ${b.seed}`);
   if (a.bos !== b.bos) out.push(`BOS ${a.bos} vs ${b.bos}`);
   for (const k of ["heads", "tasks"] as const) {
-    const p = a.pools[k], q = b.pools[k];
+    const p = a.pools[k],
+      q = b.pools[k];
     if (p.length !== q.length || p.some((t, i) => t !== q[i])) out.push(`${k} pool of ${p.length} vs ${q.length} tokens`);
   }
   if (canonicalJson(a.options) !== canonicalJson(b.options)) out.push("measure options");

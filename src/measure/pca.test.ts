@@ -25,7 +25,10 @@ function unit(d: number, rng: Rng): Float64Array {
 }
 
 test("pca() recovers two planted directions and their variance shares (n < d and n > d)", () => {
-  for (const [n, d] of [[40, 200], [300, 12]]) {
+  for (const [n, d] of [
+    [40, 200],
+    [300, 12],
+  ]) {
     const rng = new Rng(n);
     const u1 = unit(d, rng);
     let u2 = unit(d, rng);
@@ -35,7 +38,8 @@ test("pca() recovers two planted directions and their variance shares (n < d and
     u2 = u2.map((v) => v / n2);
     const base = Float64Array.from({ length: d }, () => 3 + rng.normal());
     const rows = Array.from({ length: n }, () => {
-      const a = 5 * rng.normal(), b = 2 * rng.normal();
+      const a = 5 * rng.normal(),
+        b = 2 * rng.normal();
       return base.map((v, i) => v + a * u1[i] + b * u2[i] + 0.05 * rng.normal());
     });
     const p = pca(rows, 2);
@@ -55,11 +59,20 @@ test("lossPcaTrajectories() gives each run's checkpoints in order in the first t
   const rng = new Rng(9);
   const runs = ["a", "b"].map((run, r) => ({
     run,
-    checkpoints: [4, 1, 3, 2].map((k) => ({ tokens: k * 1000, losses: Array.from({ length: 30 }, (_, i) => 5 - k * (i % 3) * (r + 1) * 0.1 + 0.01 * rng.normal()) })),
+    checkpoints: [4, 1, 3, 2].map((k) => ({
+      tokens: k * 1000,
+      losses: Array.from({ length: 30 }, (_, i) => 5 - k * (i % 3) * (r + 1) * 0.1 + 0.01 * rng.normal()),
+    })),
   }));
   const t = lossPcaTrajectories(runs);
-  assert.deepEqual(t.trajectories.map((x) => x.run), ["a", "b"]);
-  assert.deepEqual(t.trajectories[0].points.map((p) => p.tokens), [1000, 2000, 3000, 4000]);
+  assert.deepEqual(
+    t.trajectories.map((x) => x.run),
+    ["a", "b"],
+  );
+  assert.deepEqual(
+    t.trajectories[0].points.map((p) => p.tokens),
+    [1000, 2000, 3000, 4000],
+  );
   assert.ok(t.explained[0] > 0.9);
   // The planted structure is one direction: pc1 moves monotonically with training in each run.
   for (const tr of t.trajectories) {
@@ -72,7 +85,8 @@ test("lossPcaTrajectories() gives each run's checkpoints in order in the first t
 test("tokenLossVector() uses the same seeded index per window at every call", () => {
   const m = tinyModel("attn-only");
   const windows = randomWindows(7, 33, 24, 4);
-  const a = tokenLossVector(m, windows, { seed: 3 }), b = tokenLossVector(m, windows, { seed: 3 });
+  const a = tokenLossVector(m, windows, { seed: 3 }),
+    b = tokenLossVector(m, windows, { seed: 3 });
   assert.deepEqual(a, b);
   assert.deepEqual(a.indices, Array.from(fixedLossIndices(7, { nPositions: 32, seed: 3 })));
   assert.ok(a.indices.every((i) => i >= 0 && i < 32));

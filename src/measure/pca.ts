@@ -48,7 +48,8 @@ export function symmetricEigen(a: Float64Array, n: number): { values: Float64Arr
   const v = new Float64Array(n * n);
   for (let i = 0; i < n; i++) v[i * n + i] = 1;
   for (let sweep = 0; sweep < 100; sweep++) {
-    let off = 0, total = 0;
+    let off = 0,
+      total = 0;
     for (let i = 0; i < n; i++) {
       for (let j = 0; j < n; j++) {
         total += m[i * n + j] ** 2;
@@ -62,19 +63,23 @@ export function symmetricEigen(a: Float64Array, n: number): { values: Float64Arr
         if (Math.abs(apq) < 1e-300) continue;
         const theta = (m[q * n + q] - m[p * n + p]) / (2 * apq);
         const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1), s = t * c;
+        const c = 1 / Math.sqrt(t * t + 1),
+          s = t * c;
         for (let k = 0; k < n; k++) {
-          const mkp = m[k * n + p], mkq = m[k * n + q];
+          const mkp = m[k * n + p],
+            mkq = m[k * n + q];
           m[k * n + p] = c * mkp - s * mkq;
           m[k * n + q] = s * mkp + c * mkq;
         }
         for (let k = 0; k < n; k++) {
-          const mpk = m[p * n + k], mqk = m[q * n + k];
+          const mpk = m[p * n + k],
+            mqk = m[q * n + k];
           m[p * n + k] = c * mpk - s * mqk;
           m[q * n + k] = s * mpk + c * mqk;
         }
         for (let k = 0; k < n; k++) {
-          const vkp = v[k * n + p], vkq = v[k * n + q];
+          const vkp = v[k * n + p],
+            vkq = v[k * n + q];
           v[k * n + p] = c * vkp - s * vkq;
           v[k * n + q] = s * vkp + c * vkq;
         }
@@ -163,13 +168,17 @@ export function pca(rows: readonly ArrayLike<number>[], k = 2): PcaResult {
     for (const v of comp) if (Math.abs(v) > Math.abs(big)) big = v;
     if (big < 0) for (let t = 0; t < d; t++) comp[t] = -comp[t];
   }
-  const projections = Array.from({ length: n }, (_, i) => components.map((comp) => {
-    let s = 0;
-    for (let t = 0; t < d; t++) s += x[i * d + t] * comp[t];
-    return s;
-  }));
+  const projections = Array.from({ length: n }, (_, i) =>
+    components.map((comp) => {
+      let s = 0;
+      for (let t = 0; t < d; t++) s += x[i * d + t] * comp[t];
+      return s;
+    }),
+  );
   return {
-    mean: Array.from(mean), components, variance,
+    mean: Array.from(mean),
+    components,
+    variance,
     explained: variance.map((v) => (totalVar > 0 ? v / totalVar : 0)),
     projections,
   };

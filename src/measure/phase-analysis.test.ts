@@ -11,7 +11,13 @@ import { detectLossBump, iclPhaseChange, inductionPhaseChange } from "./phase-ch
 const tokens = Array.from({ length: 25 }, (_, i) => Math.round(10 ** (4 + i / 8)));
 const drop = (t: number) => -0.05 - 0.4 / (1 + Math.exp(-(Math.log10(t) - 5.5) / 0.1));
 const icl = tokens.map((t, i) => ({ tokens: t, value: drop(t) + 0.01 * Math.sin(i * 2.3), se: 0.02 + 0.001 * i }));
-const heads = tokens.map((t) => ({ tokens: t, heads: [{ layer: 0, head: 0, induction: 0.01 }, { layer: 1, head: 0, induction: 0.01 - drop(t) }] }));
+const heads = tokens.map((t) => ({
+  tokens: t,
+  heads: [
+    { layer: 0, head: 0, induction: 0.01 },
+    { layer: 1, head: 0, induction: 0.01 - drop(t) },
+  ],
+}));
 const loss = tokens.map((t) => ({ tokens: t, value: 3 / Math.log10(t) }));
 
 test("phaseAnalysis() judges the ICL drop against the median bootstrap se and finds the induction rise", () => {

@@ -8,7 +8,13 @@
  * every caller: tokens ≤ 0 (log axes), non-finite values, head lists that are not lists of heads.
  */
 import {
-  detectLossBump, iclPhaseChange, inductionPhaseChange, type HeadCheckpoint, type LossBump, type PhaseChange, type TrajectoryPoint,
+  detectLossBump,
+  iclPhaseChange,
+  inductionPhaseChange,
+  type HeadCheckpoint,
+  type LossBump,
+  type PhaseChange,
+  type TrajectoryPoint,
 } from "./phase-change.ts";
 import { median } from "./stats.ts";
 
@@ -34,7 +40,12 @@ export interface PhaseAnalysis {
 
 /** A list of heads (objects with a numeric layer and head). */
 export function isHeadList(v: unknown): v is HeadCheckpoint["heads"] {
-  return Array.isArray(v) && v.every((h) => h !== null && typeof h === "object" && typeof (h as { layer: unknown }).layer === "number" && typeof (h as { head: unknown }).head === "number");
+  return (
+    Array.isArray(v) &&
+    v.every(
+      (h) => h !== null && typeof h === "object" && typeof (h as { layer: unknown }).layer === "number" && typeof (h as { head: unknown }).head === "number",
+    )
+  );
 }
 
 const usable = (p: { tokens: number; value: number }) => p.tokens > 0 && Number.isFinite(p.value);
@@ -43,11 +54,12 @@ export function phaseAnalysis(series: PhaseSeries): PhaseAnalysis {
   const icl = series.icl.filter(usable);
   const ses = icl.map((p) => p.se).filter((v): v is number => typeof v === "number" && Number.isFinite(v));
   const iclNoise = ses.length > 0 ? median(Float64Array.from(ses)) : null;
-  const heads = series.heads
-    .filter((c) => c.tokens > 0 && isHeadList(c.heads))
-    .map((c) => ({ tokens: c.tokens, heads: c.heads as HeadCheckpoint["heads"] }));
+  const heads = series.heads.filter((c) => c.tokens > 0 && isHeadList(c.heads)).map((c) => ({ tokens: c.tokens, heads: c.heads as HeadCheckpoint["heads"] }));
   return {
-    icl: iclPhaseChange(icl.map((p) => ({ tokens: p.tokens, value: p.value })), iclNoise !== null ? { noise: iclNoise } : {}),
+    icl: iclPhaseChange(
+      icl.map((p) => ({ tokens: p.tokens, value: p.value })),
+      iclNoise !== null ? { noise: iclNoise } : {},
+    ),
     iclNoise,
     induction: inductionPhaseChange(heads),
     lossBump: detectLossBump(series.loss.filter(usable).map((p) => ({ tokens: p.tokens, value: p.value }))),

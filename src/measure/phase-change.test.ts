@@ -14,12 +14,15 @@ const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
 
 test("a planted sigmoid drop of the ICL score is found: start, end and size at the right place", () => {
   const rng = new Rng(1);
-  const x0 = 8.3, w = 0.08; // centre at 2e8 tokens; 10% → 90% spans 2·ln(9)·w ≈ 0.35 decades (Olsson's: about a factor of 2)
+  const x0 = 8.3,
+    w = 0.08; // centre at 2e8 tokens; 10% → 90% spans 2·ln(9)·w ≈ 0.35 decades (Olsson's: about a factor of 2)
   const pts: TrajectoryPoint[] = xs.map((x) => ({ tokens: 10 ** x, value: 0.02 - 0.4 * sigmoid((x - x0) / w) + 0.01 * rng.normal() }));
   const r = iclPhaseChange(pts);
   assert.equal(r.status, "found");
   if (r.status !== "found") return;
-  const start = Math.log10(r.start), end = Math.log10(r.end), mid = Math.log10(r.steepest);
+  const start = Math.log10(r.start),
+    end = Math.log10(r.end),
+    mid = Math.log10(r.steepest);
   assert.ok(Math.abs(start - (x0 - w * Math.log(9))) < 0.15, `start at 10^${start.toFixed(2)}`);
   assert.ok(Math.abs(end - (x0 + w * Math.log(9))) < 0.15, `end at 10^${end.toFixed(2)}`);
   assert.ok(Math.abs(mid - x0) < 0.15, `steepest at 10^${mid.toFixed(2)}`);

@@ -131,7 +131,8 @@ export function smooth3(y: ArrayLike<number>): Float64Array {
   }
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++) {
-    const lo = Math.max(0, i - 1), hi = Math.min(n - 1, i + 1);
+    const lo = Math.max(0, i - 1),
+      hi = Math.min(n - 1, i + 1);
     let s = 0;
     for (let j = lo; j <= hi; j++) s += med[j];
     out[i] = s / (hi - lo + 1);
@@ -178,7 +179,10 @@ export function detectPhaseChange(points: readonly TrajectoryPoint[], opts: Phas
   if (n < 3) return { status: "none", reason: `${n} points; at least 3 are needed`, size: 0, threshold, required, noise };
   const s = (opts.smoothing ?? "median3-mean3") === "none" ? y : smooth3(y);
   // Largest decrease from an earlier point: track the running maximum.
-  let best = 0, a = 0, b = 0, argMax = 0;
+  let best = 0,
+    a = 0,
+    b = 0,
+    argMax = 0;
   for (let j = 1; j < n; j++) {
     if (s[j - 1] > s[argMax]) argMax = j - 1;
     if (s[argMax] - s[j] > best) {
@@ -188,18 +192,23 @@ export function detectPhaseChange(points: readonly TrajectoryPoint[], opts: Phas
     }
   }
   if (best < required) {
-    const why = best < threshold ? `change ${best.toFixed(3)} is below the threshold ${threshold}` : `change ${best.toFixed(3)} is within ${noiseFactor}× the noise ${noise.toFixed(3)}`;
+    const why =
+      best < threshold
+        ? `change ${best.toFixed(3)} is below the threshold ${threshold}`
+        : `change ${best.toFixed(3)} is within ${noiseFactor}× the noise ${noise.toFixed(3)}`;
     return { status: "none", reason: why, size: best, threshold, required, noise };
   }
   const top = s[a];
   const level = (f: number) => top - f * best;
-  let xs = NaN, xe = NaN;
+  let xs = NaN,
+    xe = NaN;
   for (let i = a + 1; i <= b; i++) {
     if (Number.isNaN(xs) && s[i] <= level(0.1)) xs = crossAt(x[i - 1], s[i - 1], x[i], s[i], level(0.1));
     if (Number.isNaN(xe) && s[i] <= level(0.9)) xe = crossAt(x[i - 1], s[i - 1], x[i], s[i], level(0.9));
   }
   // Steepest segment overlapping [xs, xe].
-  let steep = 0, steepX = (xs + xe) / 2;
+  let steep = 0,
+    steepX = (xs + xe) / 2;
   for (let i = a + 1; i <= b; i++) {
     if (x[i] < xs || x[i - 1] > xe || x[i] === x[i - 1]) continue;
     const slope = (s[i] - s[i - 1]) / (x[i] - x[i - 1]);
@@ -219,10 +228,14 @@ export function detectPhaseChange(points: readonly TrajectoryPoint[], opts: Phas
     if (inDoubling < minShare * best) {
       return {
         status: "none",
-        reason: `gradual: the change of ${best.toFixed(3)} spreads over ${(xe - xs).toFixed(2)} decades of tokens ` +
+        reason:
+          `gradual: the change of ${best.toFixed(3)} spreads over ${(xe - xs).toFixed(2)} decades of tokens ` +
           `(${formatTokens(10 ** xs)}–${formatTokens(10 ** xe)}), ${Math.round((100 * inDoubling) / best)}% of it within a doubling; ` +
           `an abrupt one spans at most ${maxWidth} decades or has ${Math.round(100 * minShare)}% within a doubling`,
-        size: best, threshold, required, noise,
+        size: best,
+        threshold,
+        required,
+        noise,
       };
     }
   }
@@ -238,7 +251,9 @@ export function detectPhaseChange(points: readonly TrajectoryPoint[], opts: Phas
     to: sign * s[b],
     widthDecades: xe - xs,
     shareInWindow: total > 0 ? (0.8 * best) / total : null,
-    threshold, required, noise,
+    threshold,
+    required,
+    noise,
   };
 }
 
@@ -256,7 +271,10 @@ export interface HeadCheckpoint {
  * Phase change of the best head's induction score (a rise): the head with the highest induction
  * score at the last checkpoint, followed back through every checkpoint. "none" without heads.
  */
-export function inductionPhaseChange(checkpoints: readonly HeadCheckpoint[], opts: PhaseChangeOptions = {}): PhaseChange & { layer: number | null; head: number | null } {
+export function inductionPhaseChange(
+  checkpoints: readonly HeadCheckpoint[],
+  opts: PhaseChangeOptions = {},
+): PhaseChange & { layer: number | null; head: number | null } {
   const sorted = [...checkpoints].sort((p, q) => p.tokens - q.tokens);
   const last = sorted[sorted.length - 1];
   const threshold = opts.threshold ?? PHASE_THRESHOLDS.induction;
@@ -287,18 +305,18 @@ export interface LossBumpOptions {
 export type LossBump =
   | { status: "none"; reason: string; height: number; threshold: number; required: number; noise: number }
   | {
-    status: "found";
-    /** Tokens where the curve leaves and rejoins its convex minorant. */
-    start: number;
-    end: number;
-    /** Tokens of the largest gap. */
-    peak: number;
-    /** The largest gap above the convex minorant (nats). */
-    height: number;
-    threshold: number;
-    required: number;
-    noise: number;
-  };
+      status: "found";
+      /** Tokens where the curve leaves and rejoins its convex minorant. */
+      start: number;
+      end: number;
+      /** Tokens of the largest gap. */
+      peak: number;
+      /** The largest gap above the convex minorant (nats). */
+      height: number;
+      threshold: number;
+      required: number;
+      noise: number;
+    };
 
 interface Bins {
   x: Float64Array;
@@ -310,18 +328,23 @@ interface Bins {
 
 /** Points averaged in bins of 1/binsPerDecade decade of log10 tokens. */
 function binLog(x: Float64Array, y: Float64Array, binsPerDecade: number): Bins {
-  const bx: number[] = [], by: number[] = [], bc: number[] = [], bss: number[] = [];
+  const bx: number[] = [],
+    by: number[] = [],
+    bc: number[] = [],
+    bss: number[] = [];
   let i = 0;
   while (i < x.length) {
     const bin = Math.floor(x[i] * binsPerDecade);
     const first = i;
-    let sx = 0, sy = 0;
+    let sx = 0,
+      sy = 0;
     while (i < x.length && Math.floor(x[i] * binsPerDecade) === bin) {
       sx += x[i];
       sy += y[i];
       i++;
     }
-    const c = i - first, my = sy / c;
+    const c = i - first,
+      my = sy / c;
     let ss = 0;
     for (let k = first; k < i; k++) ss += (y[k] - my) ** 2;
     bx.push(sx / c);
@@ -337,7 +360,8 @@ export function lowerHull(x: ArrayLike<number>, y: ArrayLike<number>): number[] 
   const h: number[] = [];
   for (let i = 0; i < x.length; i++) {
     while (h.length >= 2) {
-      const o = h[h.length - 2], a = h[h.length - 1];
+      const o = h[h.length - 2],
+        a = h[h.length - 1];
       // Pop a when it lies on or above the segment o → i (not strictly below: not convex there).
       const cross = (x[a] - x[o]) * (y[i] - y[o]) - (y[a] - y[o]) * (x[i] - x[o]);
       if (cross <= 0) h.pop();
@@ -366,7 +390,8 @@ export function detectLossBump(points: readonly TrajectoryPoint[], opts: LossBum
     let lowest = Infinity;
     for (const v of s) lowest = Math.min(lowest, v);
     const mid = (s[0] + lowest) / 2;
-    let steep = 0, at = 0;
+    let steep = 0,
+      at = 0;
     for (let i = 1; i < n && s[i - 1] >= mid; i++) {
       if (slope(i) < steep) {
         steep = slope(i);
@@ -377,10 +402,12 @@ export function detectLossBump(points: readonly TrajectoryPoint[], opts: LossBum
     while (i0 + 1 < n && slope(i0 + 1) < steep / 2) i0++;
     if (steep < 0) i0++;
   }
-  const x = bins.x.subarray(i0), y = s.subarray(i0);
+  const x = bins.x.subarray(i0),
+    y = s.subarray(i0);
   // Standard error of each bin's mean: pooled within-bin sd / √count, or the second-difference
   // estimate when no bin holds two points.
-  let ss = 0, dof = 0;
+  let ss = 0,
+    dof = 0;
   for (let i = i0; i < n; i++) {
     ss += bins.ss[i];
     dof += bins.count[i] - 1;
@@ -389,9 +416,14 @@ export function detectLossBump(points: readonly TrajectoryPoint[], opts: LossBum
   const se = (i: number) => pooled / Math.sqrt(bins.count[i0 + i]);
   if (x.length < 3) return { status: "none", reason: "too few points after the initial fall", height: 0, threshold, required: threshold, noise: pooled };
   const hull = lowerHull(x, y);
-  let height = 0, peak = -1, seg = 0, largest = 0, largestAt = 0;
+  let height = 0,
+    peak = -1,
+    seg = 0,
+    largest = 0,
+    largestAt = 0;
   for (let k = 0; k + 1 < hull.length; k++) {
-    const p = hull[k], q = hull[k + 1];
+    const p = hull[k],
+      q = hull[k + 1];
     for (let i = p + 1; i < q; i++) {
       const gap = y[i] - (y[p] + ((y[q] - y[p]) * (x[i] - x[p])) / (x[q] - x[p]));
       if (gap > largest) {
@@ -407,7 +439,10 @@ export function detectLossBump(points: readonly TrajectoryPoint[], opts: LossBum
   }
   if (peak < 0) {
     const req = Math.max(threshold, noiseFactor * se(largestAt));
-    const why = largest < threshold ? `largest non-convexity ${largest.toFixed(4)} nats is below the threshold ${threshold}` : `largest non-convexity ${largest.toFixed(4)} nats is within ${noiseFactor}× its noise ${se(largestAt).toFixed(4)}`;
+    const why =
+      largest < threshold
+        ? `largest non-convexity ${largest.toFixed(4)} nats is below the threshold ${threshold}`
+        : `largest non-convexity ${largest.toFixed(4)} nats is within ${noiseFactor}× its noise ${se(largestAt).toFixed(4)}`;
     return { status: "none", reason: why, height: largest, threshold, required: req, noise: se(largestAt) };
   }
   return {
@@ -415,7 +450,8 @@ export function detectLossBump(points: readonly TrajectoryPoint[], opts: LossBum
     start: 10 ** x[hull[seg]],
     end: 10 ** x[hull[seg + 1]],
     peak: 10 ** x[peak],
-    height, threshold,
+    height,
+    threshold,
     required: Math.max(threshold, noiseFactor * se(peak)),
     noise: se(peak),
   };

@@ -11,12 +11,14 @@ import { lossesAt, lossesAtEach, positionLoss } from "./position-loss.ts";
 import { randomWindows, tinyModel, useReference } from "./testutil.ts";
 
 useReference();
-const L = 33, V = 24;
+const L = 33,
+  V = 24;
 
 function directLosses(kind: Parameters<typeof tinyModel>[0], windows: Int32Array, n: number): Float32Array {
   const m = tinyModel(kind);
   const T = L - 1;
-  const inputs = new Int32Array(n * T), targets = new Int32Array(n * T);
+  const inputs = new Int32Array(n * T),
+    targets = new Int32Array(n * T);
   for (let w = 0; w < n; w++) {
     for (let t = 0; t < T; t++) {
       inputs[w * T + t] = windows[w * L + t];
@@ -39,7 +41,8 @@ test("lossesAt() equals a full forward pass's per-token cross-entropy at index i
       assert.equal(r.nWindows, 5);
       for (let w = 0; w < 5; w++) {
         idx.forEach((i, j) => {
-          const a = r.values[w * idx.length + j], b = direct[w * (L - 1) + i];
+          const a = r.values[w * idx.length + j],
+            b = direct[w * (L - 1) + i];
           assert.ok(Math.abs(a - b) < 1e-5, `${kind} batch ${batchSize} window ${w} index ${i}: ${a} vs ${b}`);
         });
       }

@@ -107,8 +107,10 @@ export function batchLosses(model: LanguageModel, batch: Batch, hooks?: HookOpti
  * with each batch's windows truncated to their first T tokens ([B, T]); `visit` runs inside
  * noGrad and tidy, so everything it creates is released when it returns.
  */
-export function forEachBatch(src: { windows: Int32Array; shape: WindowShape; T: number; batchSize: number },
-  visit: (start: number, B: number, tokens: Int32Array) => void): void {
+export function forEachBatch(
+  src: { windows: Int32Array; shape: WindowShape; T: number; batchSize: number },
+  visit: (start: number, B: number, tokens: Int32Array) => void,
+): void {
   const { windows, shape, T, batchSize } = src;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`'batchSize' must be a positive integer, found ${batchSize}`);
   const { n, length } = shape;
@@ -116,10 +118,12 @@ export function forEachBatch(src: { windows: Int32Array; shape: WindowShape; T: 
     const B = Math.min(batchSize, n - start);
     const tokens = new Int32Array(B * T);
     for (let b = 0; b < B; b++) tokens.set(windows.subarray((start + b) * length, (start + b) * length + T), b * T);
-    noGrad(() => tidy(() => {
-      visit(start, B, tokens);
-      return null;
-    }));
+    noGrad(() =>
+      tidy(() => {
+        visit(start, B, tokens);
+        return null;
+      }),
+    );
   }
 }
 
@@ -133,7 +137,8 @@ export function lossesAt(model: LanguageModel, windows: Int32Array, opts: Indice
   const indices = opts.indices;
   const shape = windowShape(model, windows, { ...opts, caller: fn });
   if (indices.length === 0) throw new Error(`${fn}: 'indices' is empty`);
-  const maxIndex = Math.max(...indices), minIndex = Math.min(...indices);
+  const maxIndex = Math.max(...indices),
+    minIndex = Math.min(...indices);
   checkIndices(fn, maxIndex, minIndex, shape.length, model.config.nCtx);
   const k = indices.length;
   const T = maxIndex + 1;
@@ -165,7 +170,8 @@ export function lossesAtEach(model: LanguageModel, windows: Int32Array, opts: Wi
   const indexOf = opts.indexOf;
   const shape = windowShape(model, windows, { ...opts, caller: fn });
   if (indexOf.length < shape.n) throw new Error(`${fn}: 'indexOf' has ${indexOf.length} indices for ${shape.n} windows`);
-  let maxIndex = 0, minIndex = Infinity;
+  let maxIndex = 0,
+    minIndex = Infinity;
   for (let w = 0; w < shape.n; w++) {
     maxIndex = Math.max(maxIndex, indexOf[w]);
     minIndex = Math.min(minIndex, indexOf[w]);
@@ -176,7 +182,8 @@ export function lossesAtEach(model: LanguageModel, windows: Int32Array, opts: Wi
   // T per batch would vary; one T for all keeps the loop simple and costs little (max index).
   forEachBatch({ windows, shape, T: maxIndex + 1, batchSize }, (start, B, tokens) => {
     const T = maxIndex + 1;
-    const positions = new Int32Array(B), targets = new Int32Array(B);
+    const positions = new Int32Array(B),
+      targets = new Int32Array(B);
     for (let b = 0; b < B; b++) {
       const idx = indexOf[start + b];
       positions[b] = b * T + idx;
@@ -215,8 +222,10 @@ export function positionLoss(model: LanguageModel, windows: Int32Array, opts: Po
 
 /** Mean and standard error by index of a loss matrix (and the matrix as plain arrays if asked). */
 export function summarizeLossMatrix(m: LossMatrix, perWindow = false): PositionLossResult {
-  const k = m.indices.length, N = m.nWindows;
-  const sum = new Float64Array(k), sq = new Float64Array(k);
+  const k = m.indices.length,
+    N = m.nWindows;
+  const sum = new Float64Array(k),
+    sq = new Float64Array(k);
   for (let w = 0; w < N; w++) {
     for (let j = 0; j < k; j++) {
       const v = m.values[w * k + j];

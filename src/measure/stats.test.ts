@@ -10,7 +10,8 @@ import { bootstrapMean, normalQuantile, samplesForHalfWidth, sd } from "./stats.
 test("bootstrapMean() is deterministic for a seed and brackets the sample mean", () => {
   const rng = new Rng(1);
   const xs = Array.from({ length: 200 }, () => rng.normal());
-  const a = bootstrapMean(xs, { seed: 7 }), b = bootstrapMean(xs, { seed: 7 });
+  const a = bootstrapMean(xs, { seed: 7 }),
+    b = bootstrapMean(xs, { seed: 7 });
   assert.deepEqual(a, b);
   assert.ok(a.lo < a.estimate && a.estimate < a.hi);
   // For a normal sample the percentile interval is close to ± 1.96 · sd / √n.
@@ -38,7 +39,7 @@ test("samplesForHalfWidth() follows n = (z·sd/h)² and normalQuantile() matches
   assert.ok(Math.abs(normalQuantile(0.975) - 1.959964) < 1e-5);
   assert.ok(Math.abs(normalQuantile(0.5)) < 1e-12);
   assert.ok(Math.abs(normalQuantile(0.001) + 3.090232) < 1e-5);
-  assert.equal(samplesForHalfWidth(3.5, 0.05), Math.ceil((1.959964 * 3.5 / 0.05) ** 2));
+  assert.equal(samplesForHalfWidth(3.5, 0.05), Math.ceil(((1.959964 * 3.5) / 0.05) ** 2));
 });
 
 test("bootstrapMean() rejects empty input and bad options with a clear message", () => {

@@ -36,7 +36,8 @@ export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
   const n = sorted.length;
   if (n === 0) return NaN;
   const pos = q * (n - 1);
-  const lo = Math.floor(pos), hi = Math.ceil(pos);
+  const lo = Math.floor(pos),
+    hi = Math.ceil(pos);
   return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
 }
 
@@ -57,9 +58,9 @@ export function normalQuantile(p: number): number {
     return (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
   }
   if (p > 1 - lowP) return -normalQuantile(1 - p);
-  const q = p - 0.5, r = q * q;
-  return ((((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q) /
-    (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
+  const q = p - 0.5,
+    r = q * q;
+  return ((((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q) / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
 }
 
 export interface BootstrapOptions {
@@ -108,7 +109,8 @@ export function bootstrapMean(values: ArrayLike<number>, opts: BootstrapOptions 
   }
   means.sort();
   const alpha = (1 - confidence) / 2;
-  const lo = quantileSorted(means, alpha), hi = quantileSorted(means, 1 - alpha);
+  const lo = quantileSorted(means, alpha),
+    hi = quantileSorted(means, 1 - alpha);
   return { estimate: mean(v), lo, hi, halfWidth: (hi - lo) / 2, se: sd(means), confidence, resamples };
 }
 
@@ -119,7 +121,7 @@ export function bootstrapMean(values: ArrayLike<number>, opts: BootstrapOptions 
 export function samplesForHalfWidth(sdValue: number, halfWidth: number, opts: { confidence?: number } = {}): number {
   const confidence = opts.confidence ?? 0.95;
   const z = normalQuantile(0.5 + confidence / 2);
-  return Math.ceil((z * sdValue / halfWidth) ** 2);
+  return Math.ceil(((z * sdValue) / halfWidth) ** 2);
 }
 
 /** A finite number, or null (JSON has no NaN). */

@@ -15,7 +15,8 @@ import { DEFAULT_SHOTS, TASK_NAMES, buildPrompts, evaluatePrompts, taskAccuracy,
 import { tinyModel, useReference } from "./testutil.ts";
 
 useReference();
-const V = 200, BOS = 0;
+const V = 200,
+  BOS = 0;
 const pool = tokenPool(V, { bos: BOS });
 
 test("a task prompt's answer is never in the slot the model predicts, and with 0 shots nowhere in the prompt", () => {
@@ -49,7 +50,8 @@ function oracle(spy?: Array<{ tokens: Int32Array; B: number; positions: Int32Arr
       spy?.push({ tokens: Int32Array.from(tokens), B, positions: Int32Array.from(positions) });
       const logits = new Float32Array(positions.length * V);
       positions.forEach((flat, r) => {
-        const b = Math.floor(flat / T), t = flat % T;
+        const b = Math.floor(flat / T),
+          t = flat % T;
         const row = tokens.subarray(b * T, b * T + t + 1);
         for (let j = t - 1; j >= 0; j--) {
           if (row[j] === row[t]) {
@@ -70,7 +72,10 @@ test("evaluatePrompts() feeds exactly the prompts (never the answer) and reads t
   const seen: string[] = [];
   for (const call of spy) {
     const T = call.tokens.length / call.B;
-    assert.deepEqual(Array.from(call.positions), Array.from({ length: call.B }, (_, b) => b * T + T - 1));
+    assert.deepEqual(
+      Array.from(call.positions),
+      Array.from({ length: call.B }, (_, b) => b * T + T - 1),
+    );
     for (let b = 0; b < call.B; b++) seen.push(Array.from(call.tokens.subarray(b * T, (b + 1) * T)).join(","));
   }
   assert.deepEqual(seen.sort(), prompts.map((p) => Array.from(p.tokens).join(",")).sort());
@@ -95,10 +100,19 @@ test("taskAccuracy() reports null where a prompt does not fit the context, and i
   const m = tinyModel("attn-only", { dVocab: 64 }); // nCtx 32
   const a = taskAccuracy(m, { nPrompts: 20, seed: 1 });
   const induction = a.tasks.find((t) => t.name === "induction")!;
-  assert.deepEqual(induction.accuracy.map((x) => x === null), [false, false, false, true, true, true]); // 4 shots: 49 tokens
+  assert.deepEqual(
+    induction.accuracy.map((x) => x === null),
+    [false, false, false, true, true, true],
+  ); // 4 shots: 49 tokens
   const kv = a.tasks.find((t) => t.name === "kv-recall")!;
-  assert.deepEqual(kv.accuracy.map((x) => x === null), [false, false, false, false, false, true]); // 16 shots: 33 tokens
+  assert.deepEqual(
+    kv.accuracy.map((x) => x === null),
+    [false, false, false, false, false, true],
+  ); // 16 shots: 33 tokens
   for (const t of a.tasks) for (const x of t.accuracy) if (x !== null) assert.ok(x >= 0 && x <= 1);
   assert.deepEqual(taskAccuracy(m, { nPrompts: 20, seed: 1 }), a);
-  assert.throws(() => taskAccuracy(tinyModel("attn-only"), { tasks: ["kv-recall"] }), /task 'kv-recall' needs 32 distinct tokens per prompt, but the token pool has 24/);
+  assert.throws(
+    () => taskAccuracy(tinyModel("attn-only"), { tasks: ["kv-recall"] }),
+    /task 'kv-recall' needs 32 distinct tokens per prompt, but the token pool has 24/,
+  );
 });

@@ -51,7 +51,9 @@ interface TaskSpec {
   make(pool: Int32Array, shots: number, rng: Rng, bos: number | null): TaskPrompt;
 }
 
-const SEQ = 10, PAIRS = 16, PER_CLASS = 4;
+const SEQ = 10,
+  PAIRS = 16,
+  PER_CLASS = 4;
 
 function withBos(bos: number | null, body: number[]): Int32Array {
   return Int32Array.from(bos === null ? body : [bos, ...body]);
@@ -82,7 +84,8 @@ const tasks: Record<TaskName, TaskSpec> = {
     maxLength: (shots) => 2 * shots + 1,
     make(pool, shots, rng, bos) {
       const t = sampleDistinct(pool, rng, { length: 2 * PAIRS });
-      const keys = t.subarray(0, PAIRS), values = t.subarray(PAIRS);
+      const keys = t.subarray(0, PAIRS),
+        values = t.subarray(PAIRS);
       // `shots` pairs in a random order; with more shots than pairs, pairs repeat.
       const shown: number[] = [];
       for (let i = 0; i < shots; i++) shown.push(i % PAIRS);
@@ -134,7 +137,11 @@ export function buildPrompts(task: TaskName, opts: { n: number; shots: number; p
  * Accuracy (argmax over the candidates) and mean answer loss of the model on prompts; prompts of
  * equal length share a forward pass, with logits at their last position only.
  */
-export function evaluatePrompts(model: LanguageModel, prompts: readonly TaskPrompt[], opts: { batchSize?: number } = {}): { accuracy: number; answerLoss: number } {
+export function evaluatePrompts(
+  model: LanguageModel,
+  prompts: readonly TaskPrompt[],
+  opts: { batchSize?: number } = {},
+): { accuracy: number; answerLoss: number } {
   const batchSize = opts.batchSize ?? 32;
   const byLength = new Map<number, TaskPrompt[]>();
   for (const p of prompts) {
@@ -142,29 +149,34 @@ export function evaluatePrompts(model: LanguageModel, prompts: readonly TaskProm
     if (g === undefined) byLength.set(p.tokens.length, [p]);
     else g.push(p);
   }
-  let correct = 0, loss = 0;
+  let correct = 0,
+    loss = 0;
   const V = model.config.dVocab;
   for (const [T, group] of byLength) {
     for (let start = 0; start < group.length; start += batchSize) {
       const batch = group.slice(start, start + batchSize);
       const B = batch.length;
-      const tokens = new Int32Array(B * T), positions = new Int32Array(B), answers = new Int32Array(B);
+      const tokens = new Int32Array(B * T),
+        positions = new Int32Array(B),
+        answers = new Int32Array(B);
       batch.forEach((p, b) => {
         tokens.set(p.tokens, b * T);
         positions[b] = b * T + T - 1;
         answers[b] = p.answer;
       });
-      noGrad(() => tidy(() => {
-        const logits = model.forward(tokens, B, { positions }).logits; // (B, V)
-        const ce = op.crossEntropy(logits, answers, { reduction: "none" }).data;
-        batch.forEach((p, b) => {
-          let best = p.candidates[0];
-          for (const c of p.candidates) if (logits.data[b * V + c] > logits.data[b * V + best]) best = c;
-          if (best === p.answer) correct++;
-          loss += ce[b];
-        });
-        return null;
-      }));
+      noGrad(() =>
+        tidy(() => {
+          const logits = model.forward(tokens, B, { positions }).logits; // (B, V)
+          const ce = op.crossEntropy(logits, answers, { reduction: "none" }).data;
+          batch.forEach((p, b) => {
+            let best = p.candidates[0];
+            for (const c of p.candidates) if (logits.data[b * V + c] > logits.data[b * V + best]) best = c;
+            if (best === p.answer) correct++;
+            loss += ce[b];
+          });
+          return null;
+        }),
+      );
     }
   }
   return { accuracy: correct / prompts.length, answerLoss: loss / prompts.length };
@@ -209,9 +221,12 @@ export function taskAccuracy(model: LanguageModel, opts: TaskOptions = {}): { ta
       const spec = tasks[name];
       if (spec === undefined) throw new Error(`taskAccuracy: unknown task '${name}'; expected one of ${TASK_NAMES.join(", ")}`);
       if (pool.length < spec.distinct) {
-        throw new Error(`taskAccuracy: task '${name}' needs ${spec.distinct} distinct tokens per prompt, but the token pool has ${pool.length} (dVocab ${model.config.dVocab}, BOS and excluded tokens removed)`);
+        throw new Error(
+          `taskAccuracy: task '${name}' needs ${spec.distinct} distinct tokens per prompt, but the token pool has ${pool.length} (dVocab ${model.config.dVocab}, BOS and excluded tokens removed)`,
+        );
       }
-      const accuracy: Array<number | null> = [], answerLoss: Array<number | null> = [];
+      const accuracy: Array<number | null> = [],
+        answerLoss: Array<number | null> = [];
       for (const k of shots) {
         if (!Number.isInteger(k) || k < 0) throw new Error(`taskAccuracy: shot counts must be integers ≥ 0, found ${k}`);
         if (spec.maxLength(k) + (bos === null ? 0 : 1) > model.config.nCtx) {

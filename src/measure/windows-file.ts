@@ -27,7 +27,7 @@ export function encodeWindowsNpy(windows: Int32Array, length: number): Uint8Arra
   let header = `{'descr': '<i4', 'fortran_order': False, 'shape': (${n}, ${length}), }`;
   // Pad with spaces and end with a newline so the data starts on a 64-byte boundary (NumPy does).
   const unpadded = MAGIC.length + 2 + 2 + header.length + 1;
-  header += " ".repeat((64 - (unpadded % 64)) % 64) + "\n";
+  header += `${" ".repeat((64 - (unpadded % 64)) % 64)}\n`;
   const headerBytes = new TextEncoder().encode(header);
   const out = new Uint8Array(MAGIC.length + 4 + headerBytes.length + windows.length * 4);
   out.set(MAGIC, 0);
@@ -77,11 +77,16 @@ export function decodeWindowsNpy(bytes: Uint8Array, source = "windows file"): Wi
   const shapeText = /'shape'\s*:\s*\(([^)]*)\)/.exec(header)?.[1];
   if (descr === undefined || fortran === undefined || shapeText === undefined) throw new Error(`${source}: cannot parse the .npy header '${header.trim()}'`);
   if (fortran === "True") throw new Error(`${source}: Fortran-ordered arrays are not supported; save with np.ascontiguousarray`);
-  const shape = shapeText.split(",").map((s) => s.trim()).filter((s) => s !== "").map(Number);
+  const shape = shapeText
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "")
+    .map(Number);
   if (shape.length !== 2 || shape.some((d) => !Number.isInteger(d) || d < 0)) {
     throw new Error(`${source}: expected a 2-D array (N windows, L tokens), found shape (${shapeText})`);
   }
-  const order = descr[0], kind = descr.slice(1);
+  const order = descr[0],
+    kind = descr.slice(1);
   const type = INT_TYPES[kind];
   if (type === undefined || !"<>|=".includes(order)) throw new Error(`${source}: dtype '${descr}' is not an integer type (expected '<i4')`);
   const le = order !== ">";
@@ -95,7 +100,8 @@ export function decodeWindowsNpy(bytes: Uint8Array, source = "windows file"): Wi
   const windows = new Int32Array(count);
   for (let i = 0; i < count; i++) {
     const v = type.read(data, i * type.bytes, le);
-    if (v < 0 || v > 0x7fffffff) throw new Error(`${source}: token id ${v} at window ${Math.floor(i / length)}, position ${i % length} is not a valid int32 id ≥ 0`);
+    if (v < 0 || v > 0x7fffffff)
+      throw new Error(`${source}: token id ${v} at window ${Math.floor(i / length)}, position ${i % length} is not a valid int32 id ≥ 0`);
     windows[i] = v;
   }
   return { windows, n, length };

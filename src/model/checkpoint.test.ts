@@ -2,14 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import {
-  checkpointFileName,
-  latestValidCheckpoint,
-  listCheckpoints,
-  loadCheckpoint,
-  saveCheckpoint,
-  type TrainingState,
-} from "./checkpoint.ts";
+import { checkpointFileName, latestValidCheckpoint, listCheckpoints, loadCheckpoint, saveCheckpoint, type TrainingState } from "./checkpoint.ts";
 import type { FileTensor } from "./safetensors.ts";
 import { assertSameTensors, tempDir } from "./test-helpers.ts";
 
@@ -17,7 +10,11 @@ function trainingState(seed: number): TrainingState {
   const p = (n: number, k: number): FileTensor => ({ data: Float32Array.from({ length: n }, (_, i) => seed + i * k), shape: [n] });
   return {
     params: { "embed.W_E": p(6, 0.5), "blocks.0.attn.W_Q": p(4, -1) },
-    optimizer: { m: { "embed.W_E": p(6, 0.1), "blocks.0.attn.W_Q": p(4, 0.2) }, v: { "embed.W_E": p(6, 0.01), "blocks.0.attn.W_Q": p(4, 0.02) }, step: 7 * seed },
+    optimizer: {
+      m: { "embed.W_E": p(6, 0.1), "blocks.0.attn.W_Q": p(4, 0.2) },
+      v: { "embed.W_E": p(6, 0.01), "blocks.0.attn.W_Q": p(4, 0.02) },
+      step: 7 * seed,
+    },
     rng: { s: ["12345678901234567890", "42"], spare: null },
     data: { position: 1000 * seed, epoch: 0 },
     extra: { lr: 0.001, note: "ünïcode" },
@@ -59,7 +56,10 @@ test("listCheckpoints() sorts by tokens and ignores temporary and foreign files"
   for (const tokens of [1_000_000, 50, 2_000]) saveCheckpoint(dir, tokens, { params: trainingState(1).params });
   writeFileSync(join(dir, `${checkpointFileName(9_999_999)}.tmp-123-abc`), "partial");
   writeFileSync(join(dir, "notes.txt"), "");
-  assert.deepEqual(listCheckpoints(dir).map((c) => c.tokens), [50, 2_000, 1_000_000]);
+  assert.deepEqual(
+    listCheckpoints(dir).map((c) => c.tokens),
+    [50, 2_000, 1_000_000],
+  );
   assert.deepEqual(listCheckpoints(join(dir, "missing")), []);
 });
 
@@ -81,7 +81,10 @@ test("latestValidCheckpoint() skips and reports a corrupt latest file and falls 
   assert.equal(latestValidCheckpoint(dir).found?.tokens, 400);
   const resumable = latestValidCheckpoint(dir, { resumable: true });
   assert.equal(resumable.found?.tokens, 200);
-  assert.deepEqual(resumable.skipped.map((s) => s.tokens), [400, 300]);
+  assert.deepEqual(
+    resumable.skipped.map((s) => s.tokens),
+    [400, 300],
+  );
 
   const empty = tempDir(t);
   assert.deepEqual(latestValidCheckpoint(empty), { found: null, skipped: [] });

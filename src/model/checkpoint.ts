@@ -7,14 +7,7 @@
  */
 import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { basename, join } from "node:path";
-import {
-  CheckpointCorruptError,
-  loadTensors,
-  saveTensors,
-  type FileTensor,
-  type LoadedTensor,
-  type SavedFile,
-} from "./safetensors.ts";
+import { CheckpointCorruptError, loadTensors, saveTensors, type FileTensor, type LoadedTensor, type SavedFile } from "./safetensors.ts";
 
 /** JSON data that survives a round trip unchanged: no undefined, NaN, Infinity, bigint or class instances. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
@@ -92,7 +85,7 @@ function strictJson(value: unknown, what: string): string {
       for (const [k, x] of Object.entries(v)) walk(x, `${at}.${k}`);
       return;
     }
-    const found = typeof v === "object" ? (v as object).constructor?.name ?? "object" : typeof v;
+    const found = typeof v === "object" ? ((v as object).constructor?.name ?? "object") : typeof v;
     throw new Error(`${what}: ${at} is a ${found}; expected plain JSON (encode bigints and typed arrays as strings or arrays)`);
   };
   walk(value, "value");

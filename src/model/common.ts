@@ -8,7 +8,7 @@
 import * as op from "../engine/ops/index.ts";
 import type { Tensor } from "../engine/tensor.ts";
 import type { ModelConfig } from "./config.ts";
-import { ParamSet, matrixStd } from "./init.ts";
+import { type ParamSet, matrixStd } from "./init.ts";
 import { checkHookNames, HOOK_EMBED, HOOK_LN_FINAL, HOOK_POS_EMBED } from "./hooks.ts";
 
 export interface HeadRef {
@@ -78,7 +78,12 @@ export function addUnembed(ps: ParamSet, c: { dModel: number; dVocab: number; in
 export class Pass {
   readonly cache = new Map<string, Tensor>();
   private readonly want: Set<string>;
-  constructor(readonly B: number, readonly T: number, readonly hooks: HookOptions, config: ModelConfig) {
+  constructor(
+    readonly B: number,
+    readonly T: number,
+    readonly hooks: HookOptions,
+    config: ModelConfig,
+  ) {
     checkHookNames(config, hooks.capture ?? []);
     this.want = new Set(hooks.capture ?? []);
   }
@@ -119,7 +124,12 @@ export function embedTokens(ps: ParamSet, tokens: Int32Array, pass: Pass, positi
   if (positions === "none") return x;
   const pos = op.slice(ps.get("pos_embed.W_pos"), 0, 0, T);
   // [B, T, d], as TransformerLens shows it: one copy of W_pos[:T] per batch row.
-  pass.hook(HOOK_POS_EMBED, pos, (p) => op.concat(Array.from({ length: B }, () => op.reshape(p, [1, T, p.shape[1]])), 0));
+  pass.hook(HOOK_POS_EMBED, pos, (p) =>
+    op.concat(
+      Array.from({ length: B }, () => op.reshape(p, [1, T, p.shape[1]])),
+      0,
+    ),
+  );
   return positions === "residual" ? op.add(x, pos) : x;
 }
 
@@ -128,8 +138,7 @@ export function embedTokens(ps: ParamSet, tokens: Int32Array, pass: Pass, positi
  * stream [B, T, d]; the shared part (input checks, the hook pass, the unembedding at all or the
  * requested positions) is here once for every architecture.
  */
-export function languageModel(c: ModelConfig, ps: ParamSet, finalLayerNorm: boolean,
-  body: (tokens: Int32Array, pass: Pass) => Tensor): LanguageModel {
+export function languageModel(c: ModelConfig, ps: ParamSet, finalLayerNorm: boolean, body: (tokens: Int32Array, pass: Pass) => Tensor): LanguageModel {
   return {
     config: c,
     params: ps.params,

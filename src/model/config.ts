@@ -39,10 +39,16 @@ const attention = {
 
 export const AttnOnlyConfig = z.strictObject({ kind: z.literal("attn-only"), ...common, ...attention });
 export const TransformerConfig = z.strictObject({
-  kind: z.literal("transformer"), ...common, ...attention, dMlp: z.number().int().min(1),
+  kind: z.literal("transformer"),
+  ...common,
+  ...attention,
+  dMlp: z.number().int().min(1),
 });
 export const MlpOnlyConfig = z.strictObject({
-  kind: z.literal("mlp-only"), ...common, dMlp: z.number().int().min(1), layerNorm: z.boolean().default(true),
+  kind: z.literal("mlp-only"),
+  ...common,
+  dMlp: z.number().int().min(1),
+  layerNorm: z.boolean().default(true),
 });
 export const LstmConfig = z.strictObject({ kind: z.literal("lstm"), ...common, dHidden: z.number().int().min(1) });
 export const RnnConfig = z.strictObject({ kind: z.literal("rnn"), ...common, dHidden: z.number().int().min(1) });
@@ -54,9 +60,7 @@ export type AttentionConfig = z.infer<typeof AttnOnlyConfig> | z.infer<typeof Tr
 
 /** Formats zod issues as one line per problem: `model.nHeads: expected number, received string`. */
 export function formatIssues(error: z.ZodError, prefix = ""): string {
-  return error.issues
-    .map((i) => `${[prefix, ...i.path.map(String)].filter(Boolean).join(".") || "(root)"}: ${i.message}`)
-    .join("; ");
+  return error.issues.map((i) => `${[prefix, ...i.path.map(String)].filter(Boolean).join(".") || "(root)"}: ${i.message}`).join("; ");
 }
 
 /** Parses and validates a model config, throwing one clear error for every problem found. */

@@ -13,7 +13,7 @@
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -64,7 +64,8 @@ function randomModel(config: unknown, seed: number): LanguageModel {
   return model;
 }
 
-const BATCH = 2, T = 7;
+const BATCH = 2,
+  T = 7;
 function tokensFor(seed: number): Int32Array {
   const rng = new Rng(seed);
   return Int32Array.from({ length: BATCH * T }, () => rng.int(11));
@@ -81,30 +82,66 @@ test("attention models export TransformerLens names and shapes; W_Q splits heads
   const dir = join(tmp, "names");
   exportModel(model, dir);
   const { tensors, metadata } = loadTensors(join(dir, "model.safetensors"));
-  const H = 3, d = 10, D = 4;
+  const H = 3,
+    d = 10,
+    D = 4;
   const want: Record<string, number[]> = {
-    "embed.W_E": [11, d], "pos_embed.W_pos": [7, d], "ln_final.w": [d], "ln_final.b": [d], "unembed.W_U": [d, 11], "unembed.b_U": [11],
+    "embed.W_E": [11, d],
+    "pos_embed.W_pos": [7, d],
+    "ln_final.w": [d],
+    "ln_final.b": [d],
+    "unembed.W_U": [d, 11],
+    "unembed.b_U": [11],
   };
   for (const l of [0, 1]) {
     Object.assign(want, {
-      [`blocks.${l}.ln1.w`]: [d], [`blocks.${l}.ln1.b`]: [d],
-      [`blocks.${l}.attn.W_Q`]: [H, d, D], [`blocks.${l}.attn.W_K`]: [H, d, D], [`blocks.${l}.attn.W_V`]: [H, d, D],
-      [`blocks.${l}.attn.b_Q`]: [H, D], [`blocks.${l}.attn.b_K`]: [H, D], [`blocks.${l}.attn.b_V`]: [H, D],
-      [`blocks.${l}.attn.W_O`]: [H, D, d], [`blocks.${l}.attn.b_O`]: [d], [`blocks.${l}.attn.smear_alpha`]: [H],
+      [`blocks.${l}.ln1.w`]: [d],
+      [`blocks.${l}.ln1.b`]: [d],
+      [`blocks.${l}.attn.W_Q`]: [H, d, D],
+      [`blocks.${l}.attn.W_K`]: [H, d, D],
+      [`blocks.${l}.attn.W_V`]: [H, d, D],
+      [`blocks.${l}.attn.b_Q`]: [H, D],
+      [`blocks.${l}.attn.b_K`]: [H, D],
+      [`blocks.${l}.attn.b_V`]: [H, D],
+      [`blocks.${l}.attn.W_O`]: [H, D, d],
+      [`blocks.${l}.attn.b_O`]: [d],
+      [`blocks.${l}.attn.smear_alpha`]: [H],
     });
   }
   assert.deepEqual(Object.fromEntries(Object.entries(tensors).map(([k, t]) => [k, t.shape])), want);
   // TL W_Q[h, i, j] = ours W_Q[i, h·D + j]; W_O [H·D, d] → [H, D, d] keeps the order.
-  const ours = model.params.get("blocks.1.attn.W_Q")!.data, theirs = tensors["blocks.1.attn.W_Q"].data;
-  for (const [h, i, j] of [[0, 0, 0], [2, 9, 3], [1, 4, 2]]) assert.equal(theirs[(h * d + i) * D + j], ours[i * H * D + h * D + j]);
+  const ours = model.params.get("blocks.1.attn.W_Q")!.data,
+    theirs = tensors["blocks.1.attn.W_Q"].data;
+  for (const [h, i, j] of [
+    [0, 0, 0],
+    [2, 9, 3],
+    [1, 4, 2],
+  ])
+    assert.equal(theirs[(h * d + i) * D + j], ours[i * H * D + h * D + j]);
   assert.deepEqual(Array.from(tensors["blocks.0.attn.W_O"].data as Float32Array), Array.from(model.params.get("blocks.0.attn.W_O")!.data));
   assert.equal(metadata.layout, "transformer_lens");
 
   const cfg = JSON.parse(readFileSync(join(dir, "config.json"), "utf8"));
   assert.deepEqual(cfg.transformer_lens, {
-    model_name: "icl-lab-attn-only-2l", n_layers: 2, d_model: 10, n_heads: 3, d_head: 4, d_mlp: null, n_ctx: 7, d_vocab: 11,
-    d_vocab_out: 11, act_fn: null, normalization_type: "LN", positional_embedding_type: "shortformer", rotary_dim: null,
-    rotary_base: 10000, rotary_adjacent_pairs: false, attn_only: true, eps: 1e-5, use_attn_scale: true, attn_scale: 2,
+    model_name: "icl-lab-attn-only-2l",
+    n_layers: 2,
+    d_model: 10,
+    n_heads: 3,
+    d_head: 4,
+    d_mlp: null,
+    n_ctx: 7,
+    d_vocab: 11,
+    d_vocab_out: 11,
+    act_fn: null,
+    normalization_type: "LN",
+    positional_embedding_type: "shortformer",
+    rotary_dim: null,
+    rotary_base: 10000,
+    rotary_adjacent_pairs: false,
+    attn_only: true,
+    eps: 1e-5,
+    use_attn_scale: true,
+    attn_scale: 2,
     default_prepend_bos: false,
   });
   assert.equal(cfg.model.kind, "attn-only");
@@ -133,15 +170,33 @@ test("a shortformer-pre-ln model exports as TransformerLens shortformer: zero W_
   const dir = join(tmp, "pre-ln");
   exportModel(model, dir);
   const { tensors } = loadTensors(join(dir, "model.safetensors"));
-  assert.deepEqual([tensors["pos_embed.W_pos"].shape, tensors["pos_embed.W_pos_pre_ln"].shape], [[7, 10], [7, 10]]);
+  assert.deepEqual(
+    [tensors["pos_embed.W_pos"].shape, tensors["pos_embed.W_pos_pre_ln"].shape],
+    [
+      [7, 10],
+      [7, 10],
+    ],
+  );
   assert.ok((tensors["pos_embed.W_pos"].data as Float32Array).every((x) => x === 0));
   assert.deepEqual(Array.from(tensors["pos_embed.W_pos_pre_ln"].data as Float32Array), Array.from(model.params.get("pos_embed.W_pos")!.data));
-  assert.deepEqual(exportedShapes(model.config).map((e) => e.name).slice(0, 3), ["embed.W_E", "pos_embed.W_pos", "pos_embed.W_pos_pre_ln"]);
+  assert.deepEqual(
+    exportedShapes(model.config)
+      .map((e) => e.name)
+      .slice(0, 3),
+    ["embed.W_E", "pos_embed.W_pos", "pos_embed.W_pos_pre_ln"],
+  );
   const cfg = JSON.parse(readFileSync(join(dir, "config.json"), "utf8"));
   assert.equal(cfg.model.positions, "shortformer-pre-ln");
   assert.deepEqual([cfg.transformer_lens.positional_embedding_type, cfg.transformer_lens.use_split_qkv_input], ["shortformer", true]);
   assert.deepEqual(Object.keys(cfg.extensions), ["pre_ln_positions"]);
-  for (const s of ["W_pos_pre_ln[:T] (broadcast over heads)", "blocks.{l}.hook_q_input", "blocks.{l}.hook_k_input", "strict=False", "add_hook(", "run_with_hooks("]) {
+  for (const s of [
+    "W_pos_pre_ln[:T] (broadcast over heads)",
+    "blocks.{l}.hook_q_input",
+    "blocks.{l}.hook_k_input",
+    "strict=False",
+    "add_hook(",
+    "run_with_hooks(",
+  ]) {
     assert.ok(cfg.extensions.pre_ln_positions.includes(s), s);
   }
   // A nonzero W_pos in such a folder is not what was exported: refused on load.
@@ -160,16 +215,30 @@ test("recurrent models export PyTorch nn.LSTM / nn.RNN names: weights transposed
     const G = kind === "lstm" ? 20 : 5;
     assert.deepEqual(Object.fromEntries(Object.entries(tensors).map(([k, t]) => [k, t.shape])), {
       "embed.weight": [11, 10],
-      [`${kind}.weight_ih_l0`]: [G, 10], [`${kind}.weight_hh_l0`]: [G, 5], [`${kind}.bias_ih_l0`]: [G], [`${kind}.bias_hh_l0`]: [G],
-      [`${kind}.weight_ih_l1`]: [G, 5], [`${kind}.weight_hh_l1`]: [G, 5], [`${kind}.bias_ih_l1`]: [G], [`${kind}.bias_hh_l1`]: [G],
-      "unembed.weight": [11, 5], "unembed.bias": [11],
+      [`${kind}.weight_ih_l0`]: [G, 10],
+      [`${kind}.weight_hh_l0`]: [G, 5],
+      [`${kind}.bias_ih_l0`]: [G],
+      [`${kind}.bias_hh_l0`]: [G],
+      [`${kind}.weight_ih_l1`]: [G, 5],
+      [`${kind}.weight_hh_l1`]: [G, 5],
+      [`${kind}.bias_ih_l1`]: [G],
+      [`${kind}.bias_hh_l1`]: [G],
+      "unembed.weight": [11, 5],
+      "unembed.bias": [11],
     });
     const W = model.params.get(`${kind}.0.W_ih`)!.data; // [10, G]
     assert.equal(tensors[`${kind}.weight_ih_l0`].data[3 * 10 + 7], W[7 * G + 3]);
     assert.ok((tensors[`${kind}.bias_hh_l1`].data as Float32Array).every((x) => x === 0));
     assert.deepEqual(exportedShapes(model.config).map((e) => e.name)[1], `${kind}.weight_ih_l0`);
     const cfg = JSON.parse(readFileSync(join(dir, "config.json"), "utf8"));
-    assert.deepEqual(cfg.torch[kind].kwargs, { input_size: 10, hidden_size: 5, num_layers: 2, bias: true, batch_first: true, ...(kind === "rnn" ? { nonlinearity: "tanh" } : {}) });
+    assert.deepEqual(cfg.torch[kind].kwargs, {
+      input_size: 10,
+      hidden_size: 5,
+      num_layers: 2,
+      bias: true,
+      batch_first: true,
+      ...(kind === "rnn" ? { nonlinearity: "tanh" } : {}),
+    });
     assert.equal(cfg.transformer_lens, null);
   }
 });
@@ -191,7 +260,8 @@ test("export → loadExported gives identical logits for every kind", () => {
 });
 
 test("loadExported refuses a folder whose files disagree, and wrong shapes, naming the tensor", () => {
-  const a = join(tmp, "mix-a"), b = join(tmp, "mix-b");
+  const a = join(tmp, "mix-a"),
+    b = join(tmp, "mix-b");
   exportModel(randomModel(CASES.lstm, 1), a);
   exportModel(randomModel(CASES.rnn, 1), b);
   writeFileSync(join(a, "config.json"), readFileSync(join(b, "config.json")));
@@ -216,7 +286,15 @@ test("loadExported refuses a folder whose files disagree, and wrong shapes, nami
 test("exportRun exports a run's last (or chosen) checkpoint from the runs store", async () => {
   const lab = join(tmp, "lab");
   const r = await train(
-    { name: "exp", seed: 1, model: { kind: "attn-only", nLayers: 1, dModel: 8, nHeads: 2, dHead: 4, nCtx: 8 }, batch: 2, tokens: 16 * 6, checkpoints: { perDecade: 2 }, measures: [] },
+    {
+      name: "exp",
+      seed: 1,
+      model: { kind: "attn-only", nLayers: 1, dModel: 8, nHeads: 2, dHead: 4, nCtx: 8 },
+      batch: 2,
+      tokens: 16 * 6,
+      checkpoints: { perDecade: 2 },
+      measures: [],
+    },
     { lab, progress: "none", measures: {}, data: async (c) => syntheticData({ vocab: 13, nCtx: c.model.nCtx, evalWindows: 2, seed: c.seed }) },
   );
   const out = exportRun(r.runId, { lab });
@@ -257,7 +335,9 @@ function needTorch(t: TestContext): boolean {
 
 function spawnScript(args: string[]) {
   return spawnSync("/usr/bin/python3", [script, ...args], {
-    encoding: "utf8", env: { ...process.env, OMP_NUM_THREADS: "1" }, maxBuffer: 64 << 20,
+    encoding: "utf8",
+    env: { ...process.env, OMP_NUM_THREADS: "1" },
+    maxBuffer: 64 << 20,
   });
 }
 
@@ -302,7 +382,8 @@ test("PyTorch rebuilds every kind from the exported files alone and gets our log
 
 test("check_export.py --windows gives our per-position loss and ICL score (relative 1e-4) on .npy windows", (t: TestContext) => {
   if (!needTorch(t)) return;
-  const nCtx = 512, N = 3;
+  const nCtx = 512,
+    N = 3;
   const base = { kind: "transformer", nLayers: 2, dModel: 8, nHeads: 2, dHead: 4, dMlp: 6, nCtx, dVocab: 11 };
   const rng = new Rng(61);
   const windows = Int32Array.from({ length: N * (nCtx + 1) }, () => rng.int(11));
@@ -321,8 +402,14 @@ test("check_export.py --windows gives our per-position loss and ICL score (relat
       for (let w = 0; w < N; w++) s += m.values[w * nCtx + i];
       return s / N;
     });
-    const r = JSON.parse(runScript([dir, "--windows", join(tmp, "windows.npy"), "--windows-per-batch", "2"])) as
-      { windows: number; positions: number; loss: number[]; loss_at_49: number; loss_at_499: number; icl_score: number };
+    const r = JSON.parse(runScript([dir, "--windows", join(tmp, "windows.npy"), "--windows-per-batch", "2"])) as {
+      windows: number;
+      positions: number;
+      loss: number[];
+      loss_at_49: number;
+      loss_at_499: number;
+      icl_score: number;
+    };
     assert.deepEqual([r.windows, r.positions, r.loss.length], [N, nCtx, nCtx], name);
     assert.equal(mismatch(ours, r.loss, `${name}: loss at index`), null);
     assert.equal(mismatch([ours[49], ours[499]], [r.loss_at_49, r.loss_at_499], `${name}: loss at 49/499`), null);
@@ -337,7 +424,13 @@ test("check_export.py disagrees when config.json names the wrong convention (the
   const mlpNearMinus3 = (m: LanguageModel) => {
     for (const l of [0, 1]) {
       m.params.get(`blocks.${l}.mlp.b_in`)!.data.fill(-3);
-      for (const [name, f] of [["W_in", 0.25], ["W_out", 300]] as const) m.params.get(`blocks.${l}.mlp.${name}`)!.data.forEach((x, i, a) => { a[i] = x * f; });
+      for (const [name, f] of [
+        ["W_in", 0.25],
+        ["W_out", 300],
+      ] as const)
+        m.params.get(`blocks.${l}.mlp.${name}`)!.data.forEach((x, i, a) => {
+          a[i] = x * f;
+        });
     }
   };
   // Each: a model, the TransformerLens field a wrong export would write, and its wrong value.
@@ -408,7 +501,10 @@ test("check_export.py refuses or disagrees with a shortformer-pre-ln export whos
   after.tensors["pos_embed.W_pos"] = after.tensors["pos_embed.W_pos_pre_ln"];
   delete after.tensors["pos_embed.W_pos_pre_ln"];
   after.save();
-  const cases = [["no hook", dropped], ["positions after ln1", after]] as const;
+  const cases = [
+    ["no hook", dropped],
+    ["positions after ln1", after],
+  ] as const;
   writeFileSync(join(tmp, "pre-ln-wrong.json"), JSON.stringify(cases.map(([, c]) => ({ dir: c.dir, tokens, batch: BATCH }))));
   const results = JSON.parse(runScript(["--spec", join(tmp, "pre-ln-wrong.json")])) as Array<{ logits: number[] }>;
   cases.forEach(([name, c], i) => {

@@ -121,7 +121,11 @@ interface Entry {
  * values travel as pos_embed.W_pos_pre_ln), or nowhere (rotary).
  */
 const POS_EMBED: Record<Positions, "ours" | "zeros" | null> = {
-  shortformer: "ours", learned: "ours", "shortformer-pre-ln": "zeros", none: "zeros", rotary: null,
+  shortformer: "ours",
+  learned: "ours",
+  "shortformer-pre-ln": "zeros",
+  none: "zeros",
+  rotary: null,
 };
 
 /** The extra tensor holding positions "shortformer-pre-ln" (config.json `extensions.pre_ln_positions`). */
@@ -131,7 +135,8 @@ function attentionEntries(c: Extract<ModelConfig, { kind: "attn-only" | "transfo
   const { dModel: d, nHeads: H, dHead: D, dVocab: V, nCtx } = c;
   const e: Entry[] = [{ name: "embed.W_E", shape: [V, d], ours: "embed.W_E", transform: "copy" }];
   const pos = POS_EMBED[c.positions];
-  if (pos !== null) e.push({ name: "pos_embed.W_pos", shape: [nCtx, d], ours: pos === "ours" ? "pos_embed.W_pos" : null, transform: pos === "ours" ? "copy" : "zeros" });
+  if (pos !== null)
+    e.push({ name: "pos_embed.W_pos", shape: [nCtx, d], ours: pos === "ours" ? "pos_embed.W_pos" : null, transform: pos === "ours" ? "copy" : "zeros" });
   if (c.positions === "shortformer-pre-ln") e.push({ name: PRE_LN_POSITIONS_TENSOR, shape: [nCtx, d], ours: "pos_embed.W_pos", transform: "copy" });
   const same = (name: string, shape: number[]): Entry => ({ name, shape, ours: name, transform: "copy" });
   for (let l = 0; l < c.nLayers; l++) {
@@ -150,17 +155,16 @@ function mlpEntries(p: string, d: number, dMlp: number, layerNorm: boolean): Ent
   const same = (name: string, shape: number[]): Entry => ({ name, shape, ours: name, transform: "copy" });
   return [
     ...(layerNorm ? [same(`${p}.ln2.w`, [d]), same(`${p}.ln2.b`, [d])] : []),
-    same(`${p}.mlp.W_in`, [d, dMlp]), same(`${p}.mlp.b_in`, [dMlp]),
-    same(`${p}.mlp.W_out`, [dMlp, d]), same(`${p}.mlp.b_out`, [d]),
+    same(`${p}.mlp.W_in`, [d, dMlp]),
+    same(`${p}.mlp.b_in`, [dMlp]),
+    same(`${p}.mlp.W_out`, [dMlp, d]),
+    same(`${p}.mlp.b_out`, [d]),
   ];
 }
 
 function unembedEntries(d: number, V: number, layerNorm: boolean): Entry[] {
   const same = (name: string, shape: number[]): Entry => ({ name, shape, ours: name, transform: "copy" });
-  return [
-    ...(layerNorm ? [same("ln_final.w", [d]), same("ln_final.b", [d])] : []),
-    same("unembed.W_U", [d, V]), same("unembed.b_U", [V]),
-  ];
+  return [...(layerNorm ? [same("ln_final.w", [d]), same("ln_final.b", [d])] : []), same("unembed.W_U", [d, V]), same("unembed.b_U", [V])];
 }
 
 function mlpOnlyEntries(c: Extract<ModelConfig, { kind: "mlp-only" }>): Entry[] {
@@ -171,7 +175,8 @@ function mlpOnlyEntries(c: Extract<ModelConfig, { kind: "mlp-only" }>): Entry[] 
 
 function recurrentEntries(c: Extract<ModelConfig, { kind: "lstm" | "rnn" }>): Entry[] {
   const cell = c.kind;
-  const G = (cell === "lstm" ? 4 : 1) * c.dHidden, H = c.dHidden;
+  const G = (cell === "lstm" ? 4 : 1) * c.dHidden,
+    H = c.dHidden;
   const e: Entry[] = [{ name: "embed.weight", shape: [c.dVocab, c.dModel], ours: "embed.W_E", transform: "copy" }];
   for (let l = 0; l < c.nLayers; l++) {
     const dIn = l === 0 ? c.dModel : H;
@@ -255,7 +260,11 @@ export function exportTensors(model: LanguageModel): Record<string, FileTensor> 
  * with a zero W_pos, plus the pre_ln_positions extension).
  */
 const TL_POSITIONS: Record<Positions, "shortformer" | "standard" | "rotary"> = {
-  shortformer: "shortformer", learned: "standard", rotary: "rotary", none: "standard", "shortformer-pre-ln": "shortformer",
+  shortformer: "shortformer",
+  learned: "standard",
+  rotary: "rotary",
+  none: "standard",
+  "shortformer-pre-ln": "shortformer",
 };
 
 /**
@@ -299,7 +308,8 @@ function extensionsOf(c: ModelConfig): Record<string, string> {
   const out: Record<string, string> = {};
   if (!isAttentionModel(c)) return out;
   if (c.positions === "shortformer-pre-ln") {
-    out.pre_ln_positions = `${PRE_LN_POSITIONS_TENSOR} [n_ctx, d_model]: positions added BEFORE ln1 to the query and key inputs ` +
+    out.pre_ln_positions =
+      `${PRE_LN_POSITIONS_TENSOR} [n_ctx, d_model]: positions added BEFORE ln1 to the query and key inputs ` +
       "(q_in = k_in = ln1(resid_pre + W_pos_pre_ln[:T]), v_in = ln1(resid_pre)). pos_embed.W_pos is zero, so TransformerLens' own " +
       "shortformer addition (after ln1) adds nothing; add W_pos_pre_ln[:T] (broadcast over heads) to blocks.{l}.hook_q_input and " +
       "blocks.{l}.hook_k_input of every layer (they exist because use_split_qkv_input is true: resid_pre repeated per head, " +
@@ -312,7 +322,8 @@ function extensionsOf(c: ModelConfig): Record<string, string> {
       "(or per call: model.run_with_hooks(tokens, fwd_hooks=[(lambda name: name.endswith(('hook_q_input', 'hook_k_input')), add_pos)]))";
   }
   if (c.smearedKeys) {
-    out.smear_alpha = "blocks.{l}.attn.smear_alpha [n_heads]: k_j <- sigmoid(a_h)*k_j + (1 - sigmoid(a_h))*k_{j-1} after the key projection (and rotary); position 0 keeps its key. TransformerLens has no such parameter (load_state_dict(strict=False) drops it): apply it with a hook on blocks.{l}.attn.hook_rot_k (rotary) or blocks.{l}.attn.hook_k";
+    out.smear_alpha =
+      "blocks.{l}.attn.smear_alpha [n_heads]: k_j <- sigmoid(a_h)*k_j + (1 - sigmoid(a_h))*k_{j-1} after the key projection (and rotary); position 0 keeps its key. TransformerLens has no such parameter (load_state_dict(strict=False) drops it): apply it with a hook on blocks.{l}.attn.hook_rot_k (rotary) or blocks.{l}.attn.hook_k";
   }
   return out;
 }
@@ -364,7 +375,10 @@ export function exportModel(model: LanguageModel, dir: string, opts: ExportOptio
   }
   const modelJson = JSON.stringify(config);
   const metadata: Record<string, string> = {
-    format: EXPORT_FORMAT, format_version: String(EXPORT_FORMAT_VERSION), layout, icl_lab_model: modelJson,
+    format: EXPORT_FORMAT,
+    format_version: String(EXPORT_FORMAT_VERSION),
+    layout,
+    icl_lab_model: modelJson,
   };
   if (opts.source) {
     metadata.run_id = opts.source.runId;
@@ -387,7 +401,8 @@ export function exportModel(model: LanguageModel, dir: string, opts: ExportOptio
     transformer_lens: transformerLens,
     torch: torchModules(config),
     extensions: extensionsOf(config),
-    notes: "Layouts are documented in icl-lab's src/model/export.ts; scripts/check_export.py computes what TransformerLens (attention models) or the PyTorch modules (recurrent models) compute from these files, in plain PyTorch.",
+    notes:
+      "Layouts are documented in icl-lab's src/model/export.ts; scripts/check_export.py computes what TransformerLens (attention models) or the PyTorch modules (recurrent models) compute from these files, in plain PyTorch.",
   };
   writeFileAtomic(join(out, CONFIG_FILE), `${JSON.stringify(doc, null, 2)}\n`);
   files.push(join(out, CONFIG_FILE));
@@ -396,7 +411,8 @@ export function exportModel(model: LanguageModel, dir: string, opts: ExportOptio
 
 /** Reads an exported folder back into an icl-lab model (weights verified against config.json). */
 export function loadExported(dir: string): LanguageModel {
-  const configPath = join(dir, CONFIG_FILE), weightsPath = join(dir, WEIGHTS_FILE);
+  const configPath = join(dir, CONFIG_FILE),
+    weightsPath = join(dir, WEIGHTS_FILE);
   for (const p of [configPath, weightsPath]) if (!existsSync(p)) throw new Error(`loadExported: ${p} does not exist`);
   let doc: { format?: unknown; format_version?: unknown; model?: unknown };
   try {
@@ -405,7 +421,9 @@ export function loadExported(dir: string): LanguageModel {
     throw new Error(`loadExported: ${configPath} is not valid JSON (${(e as Error).message})`);
   }
   if (doc.format !== EXPORT_FORMAT || doc.format_version !== EXPORT_FORMAT_VERSION) {
-    throw new Error(`loadExported: ${configPath} has format ${JSON.stringify(doc.format)} version ${JSON.stringify(doc.format_version)}, expected "${EXPORT_FORMAT}" version ${EXPORT_FORMAT_VERSION}`);
+    throw new Error(
+      `loadExported: ${configPath} has format ${JSON.stringify(doc.format)} version ${JSON.stringify(doc.format_version)}, expected "${EXPORT_FORMAT}" version ${EXPORT_FORMAT_VERSION}`,
+    );
   }
   const config = parseModelConfig(doc.model);
   const { tensors, metadata } = loadTensors(weightsPath);
@@ -429,7 +447,8 @@ export function loadExported(dir: string): LanguageModel {
     }
     const data = asFloat32(t, e.name);
     if (e.ours === null) {
-      if (data.some((x) => x !== 0)) throw new Error(`loadExported: tensor '${e.name}' must be zero for a model with positions "${(config as { positions?: string }).positions}"`);
+      if (data.some((x) => x !== 0))
+        throw new Error(`loadExported: tensor '${e.name}' must be zero for a model with positions "${(config as { positions?: string }).positions}"`);
       continue;
     }
     addOurs(e, data, acc.get(e.ours)!, model.params.get(e.ours)!.shape);
@@ -475,7 +494,9 @@ export function exportRun(runId: string, opts: ExportRunOptions = {}): ExportRun
     info = store.getRun(runId);
     if (info === undefined) {
       const known = store.listRuns().map((r) => r.id);
-      throw new Error(`run '${runId}' does not exist in the lab ${lab}` + (known.length ? ` (runs: ${known.slice(-8).join(", ")}${known.length > 8 ? ", …" : ""})` : " (it has no runs)"));
+      throw new Error(
+        `run '${runId}' does not exist in the lab ${lab}${known.length ? ` (runs: ${known.slice(-8).join(", ")}${known.length > 8 ? ", …" : ""})` : " (it has no runs)"}`,
+      );
     }
     records = store.checkpoints(runId);
   } finally {
@@ -485,9 +506,8 @@ export function exportRun(runId: string, opts: ExportRunOptions = {}): ExportRun
   const trainConfig = info.config as { model?: unknown };
   const config = parseModelConfig(trainConfig?.model);
   const dir = runDir(lab, runId);
-  const available: Array<{ tokens: number; path: string; sha256?: string; step?: number }> = records.length > 0
-    ? records.map((r) => ({ tokens: r.tokens, path: r.path, sha256: r.sha256, step: r.step }))
-    : listCheckpoints(join(dir, "checkpoints"));
+  const available: Array<{ tokens: number; path: string; sha256?: string; step?: number }> =
+    records.length > 0 ? records.map((r) => ({ tokens: r.tokens, path: r.path, sha256: r.sha256, step: r.step })) : listCheckpoints(join(dir, "checkpoints"));
   if (available.length === 0) throw new Error(`run '${runId}' has no checkpoints yet`);
   const chosen = opts.checkpoint === undefined ? available[available.length - 1] : available.find((c) => c.tokens === opts.checkpoint);
   if (chosen === undefined) {
@@ -506,8 +526,7 @@ export function exportRun(runId: string, opts: ExportRunOptions = {}): ExportRun
   const out = opts.out ?? join(lab, "exports", `${runId}-${ck.tokens}`);
   const r = exportModel(model, out, {
     tokenizerPath,
-    source: { runId, tokens: ck.tokens, step: chosen.step ?? ((ck.extra as { step?: number } | undefined)?.step), train: info.config },
+    source: { runId, tokens: ck.tokens, step: chosen.step ?? (ck.extra as { step?: number } | undefined)?.step, train: info.config },
   });
   return { ...r, runId, tokens: ck.tokens, checkpointPath: chosen.path };
 }
-

@@ -55,7 +55,9 @@ interface Golden {
   grads: Record<string, GoldenTensor>;
 }
 
-const cases = readdirSync(DIR).filter((f) => f.endsWith(".json")).sort();
+const cases = readdirSync(DIR)
+  .filter((f) => f.endsWith(".json"))
+  .sort();
 
 function rms(g: readonly number[]): number {
   let ss = 0;
@@ -71,7 +73,8 @@ function relError(a: ArrayLike<number>, g: readonly number[], zeroScale = 0): { 
   if (a.length !== g.length) return { err: Infinity, at: -1 };
   const r = rms(g);
   const structurallyZero = zeroScale > 0 && r <= 1e-12 * zeroScale;
-  let err = 0, at = -1;
+  let err = 0,
+    at = -1;
   for (let i = 0; i < g.length; i++) {
     const d = Math.abs(a[i] - g[i]);
     const denom = structurallyZero ? zeroScale : Math.max(Math.abs(g[i]), r);
@@ -109,7 +112,8 @@ function run(model: LanguageModel, golden: Golden, k: Kernels): RunResult {
   const prev = useBackend(k);
   try {
     for (const p of model.params.values()) p.grad = null;
-    const tokens = Int32Array.from(golden.tokens), targets = Int32Array.from(golden.targets);
+    const tokens = Int32Array.from(golden.tokens),
+      targets = Int32Array.from(golden.targets);
     const logits = model.forward(tokens, golden.batch).logits;
     const V = logits.shape[logits.rank - 1];
     const logits0 = logits.data.slice(0, V);
@@ -135,7 +139,9 @@ function check(t: TestContext, name: string, golden: Golden, k: Kernels): void {
   if (!(lossErr <= RTOL)) problems.push(`loss ${r.loss} vs golden ${golden.loss} (relative error ${lossErr.toExponential(2)})`);
   const logitsErr = relError(r.logits0, golden.logits_sample);
   if (!(logitsErr.err <= RTOL)) {
-    problems.push(`logits[0, 0, ${logitsErr.at}] ${r.logits0[logitsErr.at]} vs golden ${golden.logits_sample[logitsErr.at]} (error ${logitsErr.err.toExponential(2)})`);
+    problems.push(
+      `logits[0, 0, ${logitsErr.at}] ${r.logits0[logitsErr.at]} vs golden ${golden.logits_sample[logitsErr.at]} (error ${logitsErr.err.toExponential(2)})`,
+    );
   }
   const G = rms(Object.values(golden.grads).flatMap((g) => g.data));
   let worst = { err: 0, name: "" };
@@ -147,8 +153,10 @@ function check(t: TestContext, name: string, golden: Golden, k: Kernels): void {
       problems.push(`grad ${pname}[${e.at}] ${a[e.at]} vs golden ${g.data[e.at]} (error ${e.err.toExponential(2)})`);
     }
   }
-  t.diagnostic(`${name} on ${k.name}: loss rel. error ${lossErr.toExponential(2)}, logits ${logitsErr.err.toExponential(2)}, ` +
-    `worst gradient ${worst.err.toExponential(2)} (${worst.name})`);
+  t.diagnostic(
+    `${name} on ${k.name}: loss rel. error ${lossErr.toExponential(2)}, logits ${logitsErr.err.toExponential(2)}, ` +
+      `worst gradient ${worst.err.toExponential(2)} (${worst.name})`,
+  );
   assert.equal(problems.length, 0, `${name} on the ${k.name} backend disagrees with PyTorch:\n  ${problems.join("\n  ")}`);
 }
 

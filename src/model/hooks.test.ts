@@ -11,7 +11,12 @@ import { parseModelConfig, type ModelConfig } from "./config.ts";
 import { blockHooks, hookNames } from "./hooks.ts";
 import { buildModel } from "./model.ts";
 
-const V = 9, T = 5, B = 2, d = 8, H = 2, D = 4;
+const V = 9,
+  T = 5,
+  B = 2,
+  d = 8,
+  H = 2,
+  D = 4;
 const configs: Record<string, unknown> = {
   "attn-only shortformer": { kind: "attn-only", nLayers: 2, dModel: d, nHeads: H, dHead: D, nCtx: 8, dVocab: V },
   "transformer learned": { kind: "transformer", nLayers: 1, dModel: d, nHeads: H, dHead: D, dMlp: 12, nCtx: 8, dVocab: V, positions: "learned" },
@@ -48,10 +53,12 @@ test("hook tensors are what their names say: softmax(scores) = pattern, z·W_O +
   const h = blockHooks(1);
   noGrad(() => {
     const { cache } = m.forward(x, B, { hooks: { capture: [h.attnScores, h.pattern, h.z, h.attnOut, h.residPre, h.residPost] } });
-    const scores = cache.get(h.attnScores)!.data, pattern = cache.get(h.pattern)!.data;
+    const scores = cache.get(h.attnScores)!.data,
+      pattern = cache.get(h.pattern)!.data;
     for (let r = 0; r < B * H * T; r++) {
       const i = r % T;
-      let max = -Infinity, sum = 0;
+      let max = -Infinity,
+        sum = 0;
       for (let j = 0; j <= i; j++) max = Math.max(max, scores[r * T + j]);
       for (let j = 0; j <= i; j++) sum += Math.exp(scores[r * T + j] - max);
       for (let j = 0; j < T; j++) {
@@ -62,7 +69,9 @@ test("hook tensors are what their names say: softmax(scores) = pattern, z·W_O +
     }
     const z = op.reshape(cache.get(h.z)!, [B, T, H * D]);
     const out = op.add(op.matmul(z, m.params.get("blocks.1.attn.W_O")!), m.params.get("blocks.1.attn.b_O")!);
-    const got = cache.get(h.attnOut)!.data, pre = cache.get(h.residPre)!.data, post = cache.get(h.residPost)!.data;
+    const got = cache.get(h.attnOut)!.data,
+      pre = cache.get(h.residPre)!.data,
+      post = cache.get(h.residPost)!.data;
     for (let i = 0; i < got.length; i++) {
       assert.ok(Math.abs(out.data[i] - got[i]) < 1e-5);
       assert.ok(Math.abs(pre[i] + got[i] - post[i]) < 1e-5);
@@ -73,7 +82,9 @@ test("hook tensors are what their names say: softmax(scores) = pattern, z·W_O +
 
 test("an unknown or old-style hook name is an error that names the model's hooks", () => {
   const m = buildModel(parseModelConfig(configs["attn-only shortformer"]), 1);
-  assert.throws(() => m.forward(x, B, { hooks: { capture: ["blocks.0.attn.pattern"] } }),
-    /unknown hook 'blocks\.0\.attn\.pattern' for a 2-layer attn-only model; expected TransformerLens names such as hook_embed, hook_pos_embed, blocks\.0\.hook_resid_pre/);
+  assert.throws(
+    () => m.forward(x, B, { hooks: { capture: ["blocks.0.attn.pattern"] } }),
+    /unknown hook 'blocks\.0\.attn\.pattern' for a 2-layer attn-only model; expected TransformerLens names such as hook_embed, hook_pos_embed, blocks\.0\.hook_resid_pre/,
+  );
   assert.throws(() => m.forward(x, B, { hooks: { capture: ["blocks.2.hook_resid_pre"] } }), /unknown hook 'blocks\.2\.hook_resid_pre'/);
 });

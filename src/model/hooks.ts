@@ -95,7 +95,9 @@ export function checkHookNames(config: ModelConfig, wanted: readonly string[]): 
   const known = new Set(hookNames(config));
   const bad = wanted.filter((n) => !known.has(n));
   if (bad.length > 0) {
-    throw new Error(`hooks.capture: unknown hook ${bad.map((n) => `'${n}'`).join(", ")} for a ${config.nLayers}-layer ${config.kind} model; ` +
-      `expected TransformerLens names such as ${hookNames(config).slice(0, 8).join(", ")} … (src/model/hooks.ts)`);
+    throw new Error(
+      `hooks.capture: unknown hook ${bad.map((n) => `'${n}'`).join(", ")} for a ${config.nLayers}-layer ${config.kind} model; ` +
+        `expected TransformerLens names such as ${hookNames(config).slice(0, 8).join(", ")} … (src/model/hooks.ts)`,
+    );
   }
 }

@@ -7,7 +7,7 @@
  * nn.LSTM/nn.RNN. Parameters are created in a fixed order from one seeded generator, so a
  * config and a seed determine the model bit for bit.
  */
-import { Tensor, allocRaw, parameter } from "../engine/tensor.ts";
+import { type Tensor, allocRaw, parameter } from "../engine/tensor.ts";
 import { Rng } from "../util/random.ts";
 
 export class ParamSet {

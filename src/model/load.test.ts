@@ -35,8 +35,10 @@ test("a format-1 shortformer checkpoint is refused as 'shortformer' and loads as
     const old = buildModel(parseModelConfig({ ...base, positions: "shortformer-pre-ln" }), 3);
     const path = join(dir, "ckpt-000000000012.safetensors");
     saveVersion1(path, old);
-    assert.throws(() => modelFromCheckpoint({ ...base, positions: "shortformer" }, path),
-      /format 1\) was trained with icl-lab 0\.1's shortformer convention, positions added before ln1.*"shortformer-pre-ln"/);
+    assert.throws(
+      () => modelFromCheckpoint({ ...base, positions: "shortformer" }, path),
+      /format 1\) was trained with icl-lab 0\.1's shortformer convention, positions added before ln1.*"shortformer-pre-ln"/,
+    );
     const { model, checkpoint } = modelFromCheckpoint({ ...base, positions: "shortformer-pre-ln" }, path);
     assert.equal(checkpoint.formatVersion, 1);
     const x = Int32Array.from([1, 2, 3, 4, 5, 6]);

@@ -15,9 +15,11 @@ import { buildModel, type LanguageModel } from "./model.ts";
  */
 export function checkConvention(config: ModelConfig, ck: Pick<Checkpoint, "path" | "formatVersion">): void {
   if (ck.formatVersion < 2 && isAttentionModel(config) && config.positions === "shortformer") {
-    throw new Error(`checkpoint ${ck.path} (format 1) was trained with icl-lab 0.1's shortformer convention, positions added before ln1; ` +
-      `"shortformer" now adds them after ln1 as TransformerLens does, so its numbers would differ. It loads only into a model ` +
-      `configured with positions "shortformer-pre-ln" (that convention, kept by name); retrain the run for TransformerLens' convention`);
+    throw new Error(
+      `checkpoint ${ck.path} (format 1) was trained with icl-lab 0.1's shortformer convention, positions added before ln1; ` +
+        `"shortformer" now adds them after ln1 as TransformerLens does, so its numbers would differ. It loads only into a model ` +
+        `configured with positions "shortformer-pre-ln" (that convention, kept by name); retrain the run for TransformerLens' convention`,
+    );
   }
 }
 

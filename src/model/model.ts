@@ -35,4 +35,3 @@ export function parameterCount(model: LanguageModel): number {
   for (const p of model.params.values()) n += p.size;
   return n;
 }
-

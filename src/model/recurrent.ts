@@ -36,7 +36,7 @@ function recurrentModel(c: Lstm | Rnn, seed: number): LanguageModel {
   }
   addUnembed(ps, { dModel: H, dVocab: c.dVocab, initScale: c.initScale, layerNorm: false });
   return languageModel(c, ps, false, (tokens, pass) => {
-    const { B, T } = pass;
+    const { B } = pass;
     const emb = embedTokens(ps, tokens, pass, "none");
     let x = op.permute(emb, [1, 0, 2]); // (T, B, d): the recurrence runs over time
     for (let l = 0; l < c.nLayers; l++) {

@@ -146,8 +146,8 @@ test("PyTorch reads our files and we read PyTorch's (header parsed by hand in Py
   };
   assert.equal(seen.aligned, true);
   assert.equal(seen.metadata.note, "x");
-  const f16 = { 0x3c00: 1, 0xc000: -2, 0x7e00: NaN } as Record<number, number>;
-  const bf16 = { 0x3f80: 1, 0xc000: -2 } as Record<number, number>;
+  const f16 = { 15360: 1, 49152: -2, 32256: NaN } as Record<number, number>;
+  const bf16 = { 16256: 1, 49152: -2 } as Record<number, number>;
   // U16/U32/U64 and the F8 types have no torch 1.13 dtype, so Python skips them.
   const checked = Object.keys(allDtypes).filter((k) => !["u16", "u32", "u64", "f8e4m3", "f8e5m2"].includes(k));
   assert.deepEqual(Object.keys(seen.tensors).sort(), checked.sort());
@@ -155,9 +155,7 @@ test("PyTorch reads our files and we read PyTorch's (header parsed by hand in Py
     const { data, shape } = allDtypes[name];
     const got = seen.tensors[name];
     assert.deepEqual(got.shape, shape, `${name}: shape`);
-    const expected = [...data].map((v) =>
-      typeof v === "bigint" ? String(v) : name === "f16" ? f16[v] : name === "bf16" ? bf16[v] : v,
-    );
+    const expected = [...data].map((v) => (typeof v === "bigint" ? String(v) : name === "f16" ? f16[v] : name === "bf16" ? bf16[v] : v));
     const actual = got.values.map((s) => (name === "i64" ? s : s === "nan" ? NaN : s === "inf" ? Infinity : s === "-inf" ? -Infinity : Number(s)));
     assert.deepEqual(actual, expected, `${name}: values`);
   }
@@ -172,9 +170,13 @@ test("PyTorch reads our files and we read PyTorch's (header parsed by hand in Py
 test("loadTensors() detects a flipped bit in every byte of a checksummed file", (t) => {
   const dir = tempDir(t);
   const path = join(dir, "small.safetensors");
-  saveTensors(path, { w: { data: new Float32Array([1, 2, 3]), shape: [3] }, n: { data: new Int32Array([4]), shape: [1] } }, {
-    metadata: { rng: '{"s":[1,2]}' },
-  });
+  saveTensors(
+    path,
+    { w: { data: new Float32Array([1, 2, 3]), shape: [3] }, n: { data: new Int32Array([4]), shape: [1] } },
+    {
+      metadata: { rng: '{"s":[1,2]}' },
+    },
+  );
   const good = readFileSync(path);
   const flipped = join(dir, "flipped.safetensors");
   let undetected = 0;
@@ -220,7 +222,10 @@ test("loadTensors() rejects truncated files at every length with a clear reason"
 test("loadTensors() names the fault in a malformed header", (t) => {
   const path = join(tempDir(t), "bad.safetensors");
   const cases: Array<[Buffer, RegExp]> = [
-    [handMade({ a: { dtype: "F32", shape: [2], data_offsets: [0, 8] }, b: { dtype: "F32", shape: [1], data_offsets: [4, 8] } }, Array(8).fill(0)), /tensor 'b' at \[4, 8\) overlaps tensor 'a', which ends at 8/],
+    [
+      handMade({ a: { dtype: "F32", shape: [2], data_offsets: [0, 8] }, b: { dtype: "F32", shape: [1], data_offsets: [4, 8] } }, Array(8).fill(0)),
+      /tensor 'b' at \[4, 8\) overlaps tensor 'a', which ends at 8/,
+    ],
     [handMade({ a: { dtype: "F32", shape: [1], data_offsets: [4, 8] } }, Array(8).fill(0)), /hole at \[0, 4\) before tensor 'a'/],
     [handMade({ a: { dtype: "F32", shape: [1], data_offsets: [0, 4] } }, Array(8).fill(0)), /4 unused bytes after the last tensor/],
     [handMade({ a: { dtype: "F32", shape: [3], data_offsets: [0, 8] } }, Array(8).fill(0)), /tensor 'a' \(F32 \[3\]\) needs 12 bytes but data_offsets span 8/],
@@ -234,7 +239,11 @@ test("loadTensors() names the fault in a malformed header", (t) => {
   ];
   for (const [bytes, message] of cases) {
     writeFileSync(path, bytes);
-    assert.throws(() => loadTensors(path), (e: Error) => e instanceof CheckpointCorruptError && message.test(e.message) && e.message.includes(path), String(message));
+    assert.throws(
+      () => loadTensors(path),
+      (e: Error) => e instanceof CheckpointCorruptError && message.test(e.message) && e.message.includes(path),
+      String(message),
+    );
   }
 });
 

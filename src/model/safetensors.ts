@@ -25,22 +25,7 @@ import { readFileSync } from "node:fs";
 import { endianness } from "node:os";
 import { writeFileAtomic } from "../util/fs.ts";
 
-export type DType =
-  | "F64"
-  | "F32"
-  | "F16"
-  | "BF16"
-  | "I64"
-  | "I32"
-  | "I16"
-  | "I8"
-  | "U64"
-  | "U32"
-  | "U16"
-  | "U8"
-  | "BOOL"
-  | "F8_E4M3"
-  | "F8_E5M2";
+export type DType = "F64" | "F32" | "F16" | "BF16" | "I64" | "I32" | "I16" | "I8" | "U64" | "U32" | "U16" | "U8" | "BOOL" | "F8_E4M3" | "F8_E5M2";
 
 export type TensorData =
   | Float64Array
@@ -196,10 +181,10 @@ function headerDigest(entries: Array<[string, HeaderEntry]>, metadata: Record<st
   const meta = Object.entries(metadata)
     .filter(([k]) => !RESERVED_METADATA.has(k))
     .sort((a, b) => cmp(a[0], b[0]));
-  const tensors = entries
-    .map(([name, e]) => [name, e.dtype, e.shape, e.data_offsets[0], e.data_offsets[1]] as const)
-    .sort((a, b) => cmp(a[0], b[0]));
-  return createHash("sha256").update(JSON.stringify([meta, tensors]), "utf8").digest("hex");
+  const tensors = entries.map(([name, e]) => [name, e.dtype, e.shape, e.data_offsets[0], e.data_offsets[1]] as const).sort((a, b) => cmp(a[0], b[0]));
+  return createHash("sha256")
+    .update(JSON.stringify([meta, tensors]), "utf8")
+    .digest("hex");
 }
 
 export interface SaveTensorsOptions {
@@ -228,10 +213,7 @@ export function saveTensors(path: string, tensors: Record<string, FileTensor>, o
   const planned = planTensors(path, tensors);
   const dataHash = createHash("sha256");
   for (const p of planned) dataHash.update(p.bytes);
-  const entries: Array<[string, HeaderEntry]> = planned.map((p) => [
-    p.name,
-    { dtype: p.dtype, shape: p.shape, data_offsets: [p.begin, p.end] },
-  ]);
+  const entries: Array<[string, HeaderEntry]> = planned.map((p) => [p.name, { dtype: p.dtype, shape: p.shape, data_offsets: [p.begin, p.end] }]);
   metadata[DATA_SHA_KEY] = dataHash.digest("hex");
   metadata[HEADER_SHA_KEY] = headerDigest(entries, metadata);
 
@@ -351,19 +333,12 @@ function checkEntry(name: string, value: unknown, bad: (reason: string) => Error
   } catch (e) {
     throw bad((e as Error).message);
   }
-  if (
-    !Array.isArray(offsets) ||
-    offsets.length !== 2 ||
-    !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) ||
-    offsets[0] > offsets[1]
-  ) {
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) || offsets[0] > offsets[1]) {
     throw bad(`tensor '${name}' has invalid data_offsets ${JSON.stringify(offsets)}, expected [begin, end] with 0 <= begin <= end`);
   }
   const expected = count * DTYPES[dtype].BYTES_PER_ELEMENT;
   if (offsets[1] - offsets[0] !== expected) {
-    throw bad(
-      `tensor '${name}' (${dtype} [${(shape as number[]).join(", ")}]) needs ${expected} bytes but data_offsets span ${offsets[1] - offsets[0]}`,
-    );
+    throw bad(`tensor '${name}' (${dtype} [${(shape as number[]).join(", ")}]) needs ${expected} bytes but data_offsets span ${offsets[1] - offsets[0]}`);
   }
   return { dtype, shape: shape as number[], data_offsets: [offsets[0], offsets[1]] };
 }

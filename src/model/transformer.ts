@@ -16,7 +16,7 @@ import { Tensor, allocRaw, noGrad, track } from "../engine/tensor.ts";
 import type { AttentionConfig, ModelConfig } from "./config.ts";
 import { ParamSet, matrixStd } from "./init.ts";
 import { blockHooks } from "./hooks.ts";
-import { addEmbeddings, addUnembed, embedTokens, languageModel, ln, Pass, type HookOptions, type LanguageModel } from "./common.ts";
+import { addEmbeddings, addUnembed, embedTokens, languageModel, ln, type Pass, type HookOptions, type LanguageModel } from "./common.ts";
 
 type AttnOnly = Extract<ModelConfig, { kind: "attn-only" }>;
 type Full = Extract<ModelConfig, { kind: "transformer" }>;
@@ -55,11 +55,15 @@ function addMlp(ps: ParamSet, c: { dModel: number; dMlp: number; initScale: numb
  */
 function attentionScores(q: Tensor, k: Tensor, B: number, T: number, H: number, D: number): Tensor {
   const out = allocRaw(B * H * T * T);
-  const scale = 1 / Math.sqrt(D), qd = q.data, kd = k.data, HD = H * D;
+  const scale = 1 / Math.sqrt(D),
+    qd = q.data,
+    kd = k.data,
+    HD = H * D;
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < H; h++) {
       for (let i = 0; i < T; i++) {
-        const row = ((b * H + h) * T + i) * T, qo = (b * T + i) * HD + h * D;
+        const row = ((b * H + h) * T + i) * T,
+          qo = (b * T + i) * HD + h * D;
         for (let j = 0; j < T; j++) {
           if (j > i) {
             out[row + j] = -Infinity;
@@ -79,7 +83,8 @@ function attentionScores(q: Tensor, k: Tensor, B: number, T: number, H: number, 
 /** cos/sin tables [T, 1, dHead] for rotary embeddings (GPT-NeoX layout: halves rotate together). */
 function rotaryTables(T: number, dHead: number): { cos: Tensor; sin: Tensor } {
   const half = dHead / 2;
-  const cos = allocRaw(T * dHead), sin = allocRaw(T * dHead);
+  const cos = allocRaw(T * dHead),
+    sin = allocRaw(T * dHead);
   for (let t = 0; t < T; t++) {
     for (let i = 0; i < half; i++) {
       const theta = t / Math.pow(10000, (2 * i) / dHead);
@@ -93,7 +98,8 @@ function rotaryTables(T: number, dHead: number): { cos: Tensor; sin: Tensor } {
 /** x [B, T, H·D] → x·cos + rotate_half(x)·sin, rotate_half(x) = [−x₂, x₁] per head. */
 function rotary(x: Tensor, B: number, T: number, H: number, D: number, tables: { cos: Tensor; sin: Tensor }): Tensor {
   const x4 = op.reshape(x, [B, T, H, D]);
-  const x1 = op.slice(x4, 3, 0, D / 2), x2 = op.slice(x4, 3, D / 2, D);
+  const x1 = op.slice(x4, 3, 0, D / 2),
+    x2 = op.slice(x4, 3, D / 2, D);
   const rot = op.concat([op.neg(x2), x1], 3);
   const y = op.add(op.mul(x4, tables.cos), op.mul(rot, tables.sin));
   return op.reshape(y, [B, T, H * D]);
@@ -119,11 +125,12 @@ function headMask(H: number, D: number, layer: number, hooks: HookOptions): Tens
   return track(new Tensor(m, [H * D]));
 }
 
-function attentionBlock(ps: ParamSet, c: AttentionConfig, l: number, resid: Tensor, pass: Pass,
-  rope: { cos: Tensor; sin: Tensor } | null): Tensor {
+function attentionBlock(ps: ParamSet, c: AttentionConfig, l: number, resid: Tensor, pass: Pass, rope: { cos: Tensor; sin: Tensor } | null): Tensor {
   const { B, T } = pass;
-  const H = c.nHeads, D = c.dHead;
-  const pre = `blocks.${l}`, hk = blockHooks(l);
+  const H = c.nHeads,
+    D = c.dHead;
+  const pre = `blocks.${l}`,
+    hk = blockHooks(l);
   const heads = (t: Tensor) => op.reshape(t, [B, T, H, D]);
   const xv = c.layerNorm ? pass.hook(hk.ln1, ln(ps, `${pre}.ln1`, resid, true)) : resid;
   let xqk = xv;
@@ -135,7 +142,8 @@ function attentionBlock(ps: ParamSet, c: AttentionConfig, l: number, resid: Tens
     xqk = ln(ps, `${pre}.ln1`, op.add(resid, op.slice(ps.get("pos_embed.W_pos"), 0, 0, T)), c.layerNorm);
   }
   const proj = (x: Tensor, m: string) => op.add(op.matmul(x, ps.get(`${pre}.attn.W_${m}`)), ps.get(`${pre}.attn.b_${m}`));
-  let q = proj(xqk, "Q"), k = proj(xqk, "K");
+  let q = proj(xqk, "Q"),
+    k = proj(xqk, "K");
   const v = pass.hook(hk.v, proj(xv, "V"), heads);
   if (rope !== null) {
     q = rotary(q, B, T, H, D, rope);
@@ -144,7 +152,11 @@ function attentionBlock(ps: ParamSet, c: AttentionConfig, l: number, resid: Tens
   if (c.smearedKeys) k = smearKeys(k, ps.get(`${pre}.attn.smear_alpha`), B, T, H, D);
   pass.hook(hk.q, q, heads);
   pass.hook(hk.k, k, heads);
-  if (pass.wants(hk.attnScores)) pass.hook(hk.attnScores, noGrad(() => attentionScores(q, k, B, T, H, D)));
+  if (pass.wants(hk.attnScores))
+    pass.hook(
+      hk.attnScores,
+      noGrad(() => attentionScores(q, k, B, T, H, D)),
+    );
   const fixed = pass.hooks.patterns?.get(l);
   let z: Tensor;
   if (fixed !== undefined) {
@@ -163,7 +175,8 @@ function attentionBlock(ps: ParamSet, c: AttentionConfig, l: number, resid: Tens
 }
 
 function mlpBlock(ps: ParamSet, l: number, resid: Tensor, layerNorm: boolean, pass: Pass): Tensor {
-  const pre = `blocks.${l}`, hk = blockHooks(l);
+  const pre = `blocks.${l}`,
+    hk = blockHooks(l);
   const x = layerNorm ? pass.hook(hk.ln2, ln(ps, `${pre}.ln2`, resid, true)) : resid;
   const hPre = pass.hook(hk.mlpPre, op.add(op.matmul(x, ps.get(`${pre}.mlp.W_in`)), ps.get(`${pre}.mlp.b_in`)));
   const h = pass.hook(hk.mlpPost, op.gelu(hPre));
@@ -180,7 +193,7 @@ function attentionModel(c: AttentionConfig, seed: number, withMlp: boolean): Lan
   }
   addUnembed(ps, c);
   return languageModel(c, ps, c.layerNorm, (tokens, pass) => {
-    const { B, T } = pass;
+    const { T } = pass;
     const rope = c.positions === "rotary" ? noGrad(() => rotaryTables(T, c.dHead)) : null;
     const positions = c.positions === "learned" ? "residual" : c.positions === "rotary" || c.positions === "none" ? "none" : "shortformer";
     let resid = embedTokens(ps, tokens, pass, positions);
@@ -218,4 +231,3 @@ export function buildMlpOnly(c: MlpOnly, seed: number): LanguageModel {
     return resid;
   });
 }
-

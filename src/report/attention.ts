@@ -52,7 +52,10 @@ export interface HeadPattern {
  * or the run has none.
  */
 export function inputsOfCheckpoint(path: string): MeasureInputs | null {
-  const ckDir = dirname(path), runFolder = dirname(ckDir), runs = dirname(runFolder), lab = dirname(runs);
+  const ckDir = dirname(path),
+    runFolder = dirname(ckDir),
+    runs = dirname(runFolder),
+    lab = dirname(runs);
   if (basename(ckDir) !== "checkpoints" || basename(runs) !== "runs" || !existsSync(join(lab, "lab.db"))) return null;
   const store = RunStore.open(lab);
   try {
@@ -76,35 +79,46 @@ export function headPatternFromCheckpoint(
   const config = parseModelConfig(opts.model);
   if (!isAttentionModel(config)) throw new Error(`headPatternFromCheckpoint: a ${config.kind} model has no attention heads`);
   if (opts.layer < 0 || opts.layer >= config.nLayers || opts.head < 0 || opts.head >= config.nHeads) {
-    throw new Error(`headPatternFromCheckpoint: head L${opts.layer}H${opts.head} does not exist in a model of ${config.nLayers} layers × ${config.nHeads} heads`);
+    throw new Error(
+      `headPatternFromCheckpoint: head L${opts.layer}H${opts.head} does not exist in a model of ${config.nLayers} layers × ${config.nHeads} heads`,
+    );
   }
   const { model, checkpoint: ck } = modelFromCheckpoint(config, path);
   const inputs = opts.inputs === undefined ? inputsOfCheckpoint(path) : opts.inputs;
-  const bos = inputs !== null ? inputs.bos : opts.bos ?? null;
+  const bos = inputs !== null ? inputs.bos : (opts.bos ?? null);
   const seed = opts.seed ?? inputs?.seed ?? 0;
   const offset = bos === null ? 0 : 1;
   const length = Math.max(2, Math.min(opts.length ?? 25, Math.floor((config.nCtx - offset) / 2)));
   const pool = inputs !== null ? inputs.pools.heads : tokenPool(config.dVocab, { bos });
   const { tokens, T } = repeatedSequences(pool, new Rng(seed), { count: 1, length: Math.min(length, pool.length), repeats: 2, bos });
   const name = blockHooks(opts.layer).pattern;
-  const all = noGrad(() => tidy(() => {
-    const { cache } = model.forward(tokens, 1, { positions: Int32Array.of(0), hooks: { capture: [name] } });
-    const p = cache.get(name);
-    if (p === undefined) throw new Error(`headPatternFromCheckpoint: the model did not provide hook '${name}'`);
-    return Float32Array.from(p.data); // [1, H, T, T]
-  }));
+  const all = noGrad(() =>
+    tidy(() => {
+      const { cache } = model.forward(tokens, 1, { positions: Int32Array.of(0), hooks: { capture: [name] } });
+      const p = cache.get(name);
+      if (p === undefined) throw new Error(`headPatternFromCheckpoint: the model did not provide hook '${name}'`);
+      return Float32Array.from(p.data); // [1, H, T, T]
+    }),
+  );
   const base = opts.head * T * T;
   const pattern = Array.from({ length: T }, (_, q) => Array.from(all.subarray(base + q * T, base + (q + 1) * T)));
   const det = inductionDetection(tokens);
   const targets: Array<{ query: number; key: number }> = [];
   for (let q = 0; q < T; q++) for (let k = 0; k <= q; k++) if (det[q * T + k] > 0) targets.push({ query: q, key: k });
   return {
-    layer: opts.layer, head: opts.head, tokens: Array.from(tokens), pattern, targets,
+    layer: opts.layer,
+    head: opts.head,
+    tokens: Array.from(tokens),
+    pattern,
+    targets,
     // The measure's own ratio (heads.ts), so that this is the induction score on this sequence.
     score: patternScore(all.subarray(base, base + T * T), det, { rows: "targeted" }),
     checkpointTokens: ck.tokens,
     seed,
     pool: inputs !== null ? "run" : "all",
-    note: inputs !== null ? null : "the run has no stored measurement inputs (it was trained before they were stored): the random tokens come from every token but BOS, not from the head scores' pool",
+    note:
+      inputs !== null
+        ? null
+        : "the run has no stored measurement inputs (it was trained before they were stored): the random tokens come from every token but BOS, not from the head scores' pool",
   };
 }

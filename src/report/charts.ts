@@ -55,21 +55,27 @@ export function iclScoreChart(data: { points: readonly IclPoint[]; windows?: rea
           x: { field: "start", type: "quantitative", scale: { type: "log" } },
           x2: { field: "end" },
           color: { field: "label", type: "nominal", title: "run" },
-          tooltip: [{ field: "label", title: "phase change" }, { field: "start", format: ",.0f" }, { field: "end", format: ",.0f" }],
+          tooltip: [
+            { field: "label", title: "phase change" },
+            { field: "start", format: ",.0f" },
+            { field: "end", format: ",.0f" },
+          ],
         },
       },
       ...(band.length > 0
-        ? [{
-          data: { name: DATASETS.icl },
-          transform: [{ filter: "isValid(datum.lo) && isValid(datum.hi)" }],
-          mark: { type: "area" as const, opacity: 0.18 },
-          encoding: {
-            x: tokensAxis(),
-            y: { field: "lo", type: "quantitative" as const },
-            y2: { field: "hi" },
-            color: { field: "label", type: "nominal" as const, title: "run" },
-          },
-        }]
+        ? [
+            {
+              data: { name: DATASETS.icl },
+              transform: [{ filter: "isValid(datum.lo) && isValid(datum.hi)" }],
+              mark: { type: "area" as const, opacity: 0.18 },
+              encoding: {
+                x: tokensAxis(),
+                y: { field: "lo", type: "quantitative" as const },
+                y2: { field: "hi" },
+                color: { field: "label", type: "nominal" as const, title: "run" },
+              },
+            },
+          ]
         : []),
       {
         data: { name: DATASETS.icl },
@@ -136,7 +142,11 @@ export function trainLossChart(data: { points: readonly LossPoint[]; bumps?: rea
         encoding: {
           x: { field: "peak", type: "quantitative", scale: { type: "log" } },
           color: { field: "label", type: "nominal", title: "run" },
-          tooltip: [{ field: "label", title: "loss bump" }, { field: "peak", format: ",.0f" }, { field: "height", format: ".4f" }],
+          tooltip: [
+            { field: "label", title: "loss bump" },
+            { field: "peak", format: ",.0f" },
+            { field: "height", format: ".4f" },
+          ],
         },
       },
       {
@@ -236,7 +246,10 @@ export function positionLossChart(data: { curves: readonly PositionCurve[]; titl
           x: { field: "position", type: "quantitative", scale: { type: "log" }, axis: { title: "token position in the context (log scale)" } },
           y: { field: "loss", type: "quantitative", title: "mean loss (nats)", scale: { zero: false } },
           color: {
-            field: "series", type: "ordinal", sort: sortOrder, title: data.seriesTitle ?? "checkpoint",
+            field: "series",
+            type: "ordinal",
+            sort: sortOrder,
+            title: data.seriesTitle ?? "checkpoint",
             ...(data.sequential === false ? { scale: { scheme: "category10" } } : { scale: { scheme: "viridis" } }),
           },
           tooltip: [{ field: "series" }, { field: "position" }, { field: "loss", format: ".3f" }],

@@ -5,8 +5,20 @@ import { describeMixture, describeModel, labelRuns, selectCheckpoints, type Stor
 
 function info(id: string, kind = "attn-only"): RunInfo {
   return {
-    id, experiment: "e", kind, config: null, corrupt: null, status: "finished", stale: false, createdAt: 0, updatedAt: 0,
-    pid: null, host: null, heartbeatAt: null, tokens: 0, error: null,
+    id,
+    experiment: "e",
+    kind,
+    config: null,
+    corrupt: null,
+    status: "finished",
+    stale: false,
+    createdAt: 0,
+    updatedAt: 0,
+    pid: null,
+    host: null,
+    heartbeatAt: null,
+    tokens: 0,
+    error: null,
   };
 }
 
@@ -36,17 +48,26 @@ test("labelRuns() names corpus runs by their mixtures, and prefers distinct conf
     { info: info("a"), config: cfg({ sources: { brown: 1 } }) },
     { info: info("b"), config: cfg({ sources: { email: 1, brown: 1 } }) },
   ];
-  assert.deepEqual(labelRuns(corpus).map((l) => l.label), ["brown", "brown+email"]);
+  assert.deepEqual(
+    labelRuns(corpus).map((l) => l.label),
+    ["brown", "brown+email"],
+  );
   const named = [
     { info: info("a"), config: cfg({ name: "demo-1l", layers: 1 }) },
     { info: info("b"), config: cfg({ name: "demo-2l", layers: 2 }) },
   ];
-  assert.deepEqual(labelRuns(named), [{ label: "demo-1l", group: "demo-1l" }, { label: "demo-2l", group: "demo-2l" }]);
+  assert.deepEqual(labelRuns(named), [
+    { label: "demo-1l", group: "demo-1l" },
+    { label: "demo-2l", group: "demo-2l" },
+  ]);
   const seeds = [
     { info: info("a"), config: cfg({ name: "p-s0", seed: 0 }) },
     { info: info("b"), config: cfg({ name: "p-s1", seed: 1 }) },
   ];
-  assert.deepEqual(labelRuns(seeds), [{ label: "p-s0", group: "attn-only 2L" }, { label: "p-s1", group: "attn-only 2L" }]);
+  assert.deepEqual(labelRuns(seeds), [
+    { label: "p-s0", group: "attn-only 2L" },
+    { label: "p-s1", group: "attn-only 2L" },
+  ]);
   assert.deepEqual(labelRuns([{ info: info("only"), config: null }]), [{ label: "attn-only", group: "attn-only" }]);
 });
 

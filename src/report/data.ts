@@ -89,8 +89,17 @@ export interface StoredConfig {
   tokens?: number;
   batch?: number;
   model?: {
-    kind?: string; nLayers?: number; dModel?: number; nHeads?: number; dHead?: number; dMlp?: number;
-    dHidden?: number; nCtx?: number; dVocab?: number; positions?: string; smearedKeys?: boolean;
+    kind?: string;
+    nLayers?: number;
+    dModel?: number;
+    nHeads?: number;
+    dHead?: number;
+    dMlp?: number;
+    dHidden?: number;
+    nCtx?: number;
+    dVocab?: number;
+    positions?: string;
+    smearedKeys?: boolean;
   };
   data?: { sources?: Record<string, number>; uniqueTokens?: number; tokenizer?: { kind?: string; vocab?: number } };
   optim?: { lr?: number };
@@ -107,7 +116,12 @@ function series(store: RunStore, id: string, name: string): Array<{ tokens: numb
 }
 
 function byTokens(store: RunStore, id: string, name: string): Map<number, number> {
-  return new Map(store.metricSeries(id, name).filter((p) => Number.isFinite(p.value)).map((p) => [p.tokens, p.value]));
+  return new Map(
+    store
+      .metricSeries(id, name)
+      .filter((p) => Number.isFinite(p.value))
+      .map((p) => [p.tokens, p.value]),
+  );
 }
 
 /** "attn-only · 2 layers · d_model 128 · 8 heads × 16 · rotary · smeared keys". */
@@ -161,7 +175,10 @@ export function labelRuns(runs: ReadonlyArray<{ info: RunInfo; config: StoredCon
   const seedIdx = FACETS.findIndex((f) => f.seed);
   return runs.map((r, ri) => {
     const parts = FACETS.flatMap((f, i) => (differs[i] && facetValues[i][ri] !== null ? [{ seed: f.seed === true, text: facetValues[i][ri]! }] : []));
-    const withoutSeed = parts.filter((p) => !p.seed).map((p) => p.text).join(" ");
+    const withoutSeed = parts
+      .filter((p) => !p.seed)
+      .map((p) => p.text)
+      .join(" ");
     const common = shortModel(r.config, r.info);
     let label: string, group: string;
     if (names.every((n) => typeof n === "string") && new Set(names).size === names.length) {
@@ -188,34 +205,47 @@ function shortModel(c: StoredConfig | null, info: RunInfo): string {
 export function readRun(store: RunStore, info: RunInfo): Omit<RunData, "label" | "group"> {
   const id = info.id;
   const config = asConfig(info.config);
-  const lo = byTokens(store, id, METRIC.iclLo), hi = byTokens(store, id, METRIC.iclHi), se = byTokens(store, id, METRIC.iclSe);
-  const l50 = byTokens(store, id, METRIC.iclLoss50), l500 = byTokens(store, id, METRIC.iclLoss500);
+  const lo = byTokens(store, id, METRIC.iclLo),
+    hi = byTokens(store, id, METRIC.iclHi),
+    se = byTokens(store, id, METRIC.iclSe);
+  const l50 = byTokens(store, id, METRIC.iclLoss50),
+    l500 = byTokens(store, id, METRIC.iclLoss500);
   const icl: IclCheckpoint[] = series(store, id, METRIC.iclScore).map((p) => ({
-    tokens: p.tokens, score: p.value,
-    lo: lo.get(p.tokens) ?? null, hi: hi.get(p.tokens) ?? null, se: se.get(p.tokens) ?? null,
-    loss50: l50.get(p.tokens) ?? null, loss500: l500.get(p.tokens) ?? null,
+    tokens: p.tokens,
+    score: p.value,
+    lo: lo.get(p.tokens) ?? null,
+    hi: hi.get(p.tokens) ?? null,
+    se: se.get(p.tokens) ?? null,
+    loss50: l50.get(p.tokens) ?? null,
+    loss500: l500.get(p.tokens) ?? null,
   }));
   const trainLoss = series(store, id, METRIC.trainLoss);
-  const positionLoss = store.vectors(id, VECTOR.positionLoss)
+  const positionLoss = store
+    .vectors(id, VECTOR.positionLoss)
     .filter((v) => v.tokens > 0)
     .map((v) => ({ tokens: v.tokens, meanLoss: Array.from(v.data) }));
-  const heads = store.jsonSeries(id, RECORD.heads)
+  const heads = store
+    .jsonSeries(id, RECORD.heads)
     .filter((r) => r.tokens > 0 && isHeadList(r.value))
     .map((r) => ({ tokens: r.tokens, heads: r.value as HeadScore[] }));
   const ablationHeads = store.jsonSeries(id, RECORD.ablationHeads);
   const ablationClean = store.jsonSeries(id, RECORD.ablationClean);
   const lastAbl = ablationHeads[ablationHeads.length - 1];
-  const ablation = lastAbl && Array.isArray(lastAbl.value)
-    ? {
-      tokens: lastAbl.tokens,
-      clean: (ablationClean.find((c) => c.tokens === lastAbl.tokens)?.value ?? null) as AblationClean | null,
-      heads: lastAbl.value as HeadAblation[],
-    }
-    : null;
+  const ablation =
+    lastAbl && Array.isArray(lastAbl.value)
+      ? {
+          tokens: lastAbl.tokens,
+          clean: (ablationClean.find((c) => c.tokens === lastAbl.tokens)?.value ?? null) as AblationClean | null,
+          heads: lastAbl.value as HeadAblation[],
+        }
+      : null;
   const taskRecords = store.jsonSeries(id, RECORD.tasks);
   const lastTasks = taskRecords[taskRecords.length - 1];
   const tasks = lastTasks && Array.isArray(lastTasks.value) ? { tokens: lastTasks.tokens, tasks: lastTasks.value as TaskResult[] } : null;
-  const tokenLoss = store.vectors(id, VECTOR.tokenLoss).filter((v) => v.tokens > 0).map((v) => ({ tokens: v.tokens, losses: v.data }));
+  const tokenLoss = store
+    .vectors(id, VECTOR.tokenLoss)
+    .filter((v) => v.tokens > 0)
+    .map((v) => ({ tokens: v.tokens, losses: v.data }));
   const extraIcl: Record<string, number> = {};
   const extraIclSeries: RunData["extraIclSeries"] = {};
   for (const name of store.metricNames(id)) {
@@ -224,7 +254,8 @@ export function readRun(store: RunStore, info: RunInfo): Omit<RunData, "label" |
     const s = series(store, id, name);
     if (s.length === 0) continue;
     extraIcl[measure] = s[s.length - 1].value;
-    const xlo = byTokens(store, id, stored(measure, "lo")), xhi = byTokens(store, id, stored(measure, "hi"));
+    const xlo = byTokens(store, id, stored(measure, "lo")),
+      xhi = byTokens(store, id, stored(measure, "hi"));
     extraIclSeries[measure] = s.map((p) => ({ tokens: p.tokens, score: p.value, lo: xlo.get(p.tokens) ?? null, hi: xhi.get(p.tokens) ?? null }));
   }
   const conf = series(store, id, METRIC.iclConfidence);
@@ -239,9 +270,25 @@ export function readRun(store: RunStore, info: RunInfo): Omit<RunData, "label" |
   const analysis = phaseAnalysis({ icl: icl.map((c) => ({ tokens: c.tokens, value: c.score, se: c.se })), heads, loss: trainLoss });
   const last = store.lastCheckpoint(id);
   return {
-    id, info, config, model: describeModel(config, info.kind),
-    icl, trainLoss, positionLoss, heads, ablation, tasks, tokenLoss, extraIcl, extraIclSeries, confidence, bos, inputs,
-    phase: analysis.icl, inductionPhase: analysis.induction, bump: analysis.lossBump,
+    id,
+    info,
+    config,
+    model: describeModel(config, info.kind),
+    icl,
+    trainLoss,
+    positionLoss,
+    heads,
+    ablation,
+    tasks,
+    tokenLoss,
+    extraIcl,
+    extraIclSeries,
+    confidence,
+    bos,
+    inputs,
+    phase: analysis.icl,
+    inductionPhase: analysis.induction,
+    bump: analysis.lossBump,
     lastCheckpoint: last ? { tokens: last.tokens, path: last.path } : null,
   };
 }
@@ -266,7 +313,8 @@ export function selectCheckpoints(tokens: readonly number[], opts: { n?: number;
   const sorted = [...new Set(tokens.filter((t) => t > 0))].sort((a, b) => a - b);
   const n = opts.n ?? 5;
   if (sorted.length <= n) return sorted;
-  const lo = Math.log10(sorted[0]), hi = Math.log10(sorted[sorted.length - 1]);
+  const lo = Math.log10(sorted[0]),
+    hi = Math.log10(sorted[sorted.length - 1]);
   const nearest = (x: number) => sorted.reduce((p, q) => (Math.abs(Math.log10(q) - x) < Math.abs(Math.log10(p) - x) ? q : p));
   const picked = new Set<number>();
   for (let i = 0; i < n; i++) picked.add(nearest(lo + ((hi - lo) * i) / (n - 1)));

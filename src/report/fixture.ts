@@ -48,9 +48,14 @@ export interface Fixture {
 
 function config(name: string, model: Record<string, unknown>, measures: string[]) {
   return {
-    name, experiment: FIXTURE_EXPERIMENT, seed: 0, model: parseModelConfig(model),
+    name,
+    experiment: FIXTURE_EXPERIMENT,
+    seed: 0,
+    model: parseModelConfig(model),
     data: { sources: { brown: 1 }, tokenizer: { kind: "byte" }, evalWindows: 64, evalPolicy: "packed" },
-    batch: 8, tokens: FIXTURE_TOKENS[FIXTURE_TOKENS.length - 1], measures,
+    batch: 8,
+    tokens: FIXTURE_TOKENS[FIXTURE_TOKENS.length - 1],
+    measures,
   };
 }
 
@@ -58,8 +63,18 @@ function config(name: string, model: Record<string, unknown>, measures: string[]
 export function buildFixtureLab(lab: string): Fixture {
   const store = RunStore.open(lab);
   try {
-    const twoLayer = addRun(store, "fx-2l", config("fx-2l", TINY_2L, ["icl", "positionLoss", "heads", "ablation", "tasks", "tokenLoss"]), { drop: 0.4, bump: 0.12, induction: 0.8, layers: 2 });
-    const oneLayer = addRun(store, "fx-1l", config("fx-1l", TINY_1L, ["icl", "positionLoss", "heads", "tokenLoss"]), { drop: 0, bump: 0, induction: 0.02, layers: 1 });
+    const twoLayer = addRun(store, "fx-2l", config("fx-2l", TINY_2L, ["icl", "positionLoss", "heads", "ablation", "tasks", "tokenLoss"]), {
+      drop: 0.4,
+      bump: 0.12,
+      induction: 0.8,
+      layers: 2,
+    });
+    const oneLayer = addRun(store, "fx-1l", config("fx-1l", TINY_1L, ["icl", "positionLoss", "heads", "tokenLoss"]), {
+      drop: 0,
+      bump: 0,
+      induction: 0.02,
+      layers: 1,
+    });
     const lstm = addRun(store, "fx-lstm", config("fx-lstm", TINY_LSTM, ["icl"]), { drop: 0.02, bump: 0, induction: null, layers: 1 });
 
     // A real checkpoint of the 2-layer run (random weights: only its shapes matter here).
@@ -75,7 +90,12 @@ export function buildFixtureLab(lab: string): Fixture {
   }
 }
 
-function addRun(store: RunStore, id: string, cfg: ReturnType<typeof config>, shape: { drop: number; bump: number; induction: number | null; layers: number }): FixtureRun {
+function addRun(
+  store: RunStore,
+  id: string,
+  cfg: ReturnType<typeof config>,
+  shape: { drop: number; bump: number; induction: number | null; layers: number },
+): FixtureRun {
   store.createRun({ id, experiment: FIXTURE_EXPERIMENT, kind: cfg.model.kind, config: cfg });
   const measures = new Set(cfg.measures);
   const run: FixtureRun = { id, icl: [], trainLoss: [] };
@@ -83,17 +103,23 @@ function addRun(store: RunStore, id: string, cfg: ReturnType<typeof config>, sha
   FIXTURE_TOKENS.forEach((tokens, i) => {
     // ICL score: −0.05 before, −0.05 − drop after.
     const score = step(tokens, -0.05, -0.05 - shape.drop, at) + wiggle(i, 0.01);
-    const loss50 = 3.2 - 0.4 * Math.log10(tokens / 1e4) / 3;
+    const loss50 = 3.2 - (0.4 * Math.log10(tokens / 1e4)) / 3;
     const icl = { tokens, score, lo: score - 0.03, hi: score + 0.03, se: 0.015, loss50, loss500: loss50 + score };
     run.icl.push(icl);
     // Training loss: convex in log tokens, plus a bump centred on the phase change.
     const x = Math.log10(tokens);
-    const value = 2 + 0.5 * (7 - x) ** 2 / 3 + shape.bump * Math.exp(-(((x - Math.log10(at)) / 0.15) ** 2));
+    const value = 2 + (0.5 * (7 - x) ** 2) / 3 + shape.bump * Math.exp(-(((x - Math.log10(at)) / 0.15) ** 2));
     run.trainLoss.push({ tokens, value });
     store.logMetrics(id, tokens, { [METRIC.trainLoss]: value, [METRIC.lr]: 1e-3, [METRIC.gradNorm]: 1, [METRIC.step]: i + 1, [METRIC.tokensPerSecond]: 5000 });
     store.logMetrics(id, tokens, {
-      [METRIC.iclScore]: icl.score, [METRIC.iclLo]: icl.lo, [METRIC.iclHi]: icl.hi, [METRIC.iclSe]: icl.se,
-      [METRIC.iclLoss50]: icl.loss50, [METRIC.iclLoss500]: icl.loss500, [METRIC.iclConfidence]: 0.95, [METRIC.iclNWindows]: 64,
+      [METRIC.iclScore]: icl.score,
+      [METRIC.iclLo]: icl.lo,
+      [METRIC.iclHi]: icl.hi,
+      [METRIC.iclSe]: icl.se,
+      [METRIC.iclLoss50]: icl.loss50,
+      [METRIC.iclLoss500]: icl.loss500,
+      [METRIC.iclConfidence]: 0.95,
+      [METRIC.iclNWindows]: 64,
     });
     if (measures.has("positionLoss")) {
       const meanLoss = Array.from({ length: 64 }, (_, p) => loss50 + (score / Math.log(500 / 50)) * Math.log((p + 1) / 50));
@@ -107,9 +133,14 @@ function addRun(store: RunStore, id: string, cfg: ReturnType<typeof config>, sha
           const best = l === shape.layers - 1 && h === 0;
           const induction = best ? step(tokens, 0.01, shape.induction, at) : 0.01 + 0.005 * h;
           heads.push({
-            layer: l, head: h, induction, inductionTL: induction / 2,
-            prefixMatching: best ? induction * 0.9 : 0.02, previousToken: l === 0 && h === 1 ? 0.7 : 0.05,
-            copying: best ? 0.6 : -0.2, copyingRaw: best ? 0.4 : 0.2,
+            layer: l,
+            head: h,
+            induction,
+            inductionTL: induction / 2,
+            prefixMatching: best ? induction * 0.9 : 0.02,
+            previousToken: l === 0 && h === 1 ? 0.7 : 0.05,
+            copying: best ? 0.6 : -0.2,
+            copyingRaw: best ? 0.4 : 0.2,
           });
         }
       }
@@ -117,15 +148,31 @@ function addRun(store: RunStore, id: string, cfg: ReturnType<typeof config>, sha
       store.logMetrics(id, tokens, { [METRIC.headsBos]: 0, [METRIC.headsNSequences]: 10 });
     }
     if (measures.has("tokenLoss")) {
-      const losses = Array.from({ length: 20 }, (_, w) => 3 - (w % 5 === 0 ? shape.drop * 2 : 0.1) * (1 / (1 + Math.exp(-(x - Math.log10(at)) / 0.25))) + 0.05 * Math.sin(w + x));
+      const losses = Array.from(
+        { length: 20 },
+        (_, w) => 3 - (w % 5 === 0 ? shape.drop * 2 : 0.1) * (1 / (1 + Math.exp(-(x - Math.log10(at)) / 0.25))) + 0.05 * Math.sin(w + x),
+      );
       store.logVector(id, tokens, VECTOR.tokenLoss, Float64Array.from(losses), [20]);
-      store.logVector(id, tokens, VECTOR.tokenLossIndices, Float64Array.from({ length: 20 }, (_, w) => w), [20]);
+      store.logVector(
+        id,
+        tokens,
+        VECTOR.tokenLossIndices,
+        Float64Array.from({ length: 20 }, (_, w) => w),
+        [20],
+      );
     }
   });
   const last = FIXTURE_TOKENS[FIXTURE_TOKENS.length - 1];
   if (measures.has("ablation")) {
     const clean = run.icl[run.icl.length - 1];
-    store.logJson(id, last, RECORD.ablationClean, { score: clean.score, loss50: clean.loss50, loss500: clean.loss500, lo: clean.lo, hi: clean.hi, halfWidth: 0.03 });
+    store.logJson(id, last, RECORD.ablationClean, {
+      score: clean.score,
+      loss50: clean.loss50,
+      loss500: clean.loss500,
+      lo: clean.lo,
+      hi: clean.hi,
+      halfWidth: 0.03,
+    });
     const effect = (delta: number) => ({ score: clean.score + delta, delta, deltaLo: delta - 0.02, deltaHi: delta + 0.02, share: -delta / clean.score });
     store.logJson(id, last, RECORD.ablationHeads, [
       { layer: 0, head: 0, zero: effect(0.01), pattern: effect(0.005) },

@@ -26,9 +26,7 @@ export const HEAD_SCORE_KINDS = [
 
 /** Four heatmaps (layers × heads), one per head score, each cell labelled with its value. */
 export function headScoresChart(data: { heads: readonly HeadScoreRow[]; title?: string }): TopLevelSpec {
-  const rows = data.heads.flatMap((h) =>
-    HEAD_SCORE_KINDS.map((k) => ({ layer: h.layer, head: h.head, score: k.key, value: h[k.key] })),
-  );
+  const rows = data.heads.flatMap((h) => HEAD_SCORE_KINDS.map((k) => ({ layer: h.layer, head: h.head, score: k.key, value: h[k.key] })));
   const nHeads = Math.max(1, ...data.heads.map((h) => h.head + 1));
   const nLayers = Math.max(1, ...data.heads.map((h) => h.layer + 1));
   const cell = Math.max(18, Math.min(34, Math.floor(360 / nHeads)));
@@ -52,7 +50,9 @@ export function headScoresChart(data: { heads: readonly HeadScoreRow[]; title?: 
           mark: { type: "rect" as const },
           encoding: {
             color: {
-              field: "value", type: "quantitative" as const, title: k.title,
+              field: "value",
+              type: "quantitative" as const,
+              title: k.title,
               scale: { domain: [...k.domain], scheme: k.key === "copying" ? "redblue" : "blues", ...(k.key === "copying" ? { reverse: true } : {}) },
               legend: { orient: "bottom" as const, gradientLength: 100 },
             },
@@ -60,13 +60,15 @@ export function headScoresChart(data: { heads: readonly HeadScoreRow[]; title?: 
           },
         },
         ...(nHeads <= 16
-          ? [{
-            mark: { type: "text" as const, fontSize: 9 },
-            encoding: {
-              text: { field: "value", type: "quantitative" as const, format: ".2f" },
-              color: { condition: { test: `abs(datum.value) > 0.6`, value: "white" }, value: "black" },
-            },
-          }]
+          ? [
+              {
+                mark: { type: "text" as const, fontSize: 9 },
+                encoding: {
+                  text: { field: "value", type: "quantitative" as const, format: ".2f" },
+                  color: { condition: { test: `abs(datum.value) > 0.6`, value: "white" }, value: "black" },
+                },
+              },
+            ]
           : []),
       ],
     })),

@@ -8,7 +8,6 @@ import type { RunSummary } from "./summary.ts";
 import { escapeHtml, formatNumber, formatTokens, htmlTable } from "./tables.ts";
 import type { Section } from "./sections/types.ts";
 
-
 const CSS = `
 body { font-family: "DejaVu Sans", system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; padding: 0 1rem; color: #222; line-height: 1.45; }
 h1 { font-size: 1.6rem; margin-bottom: .2rem; } h2 { font-size: 1.25rem; margin-top: 2.2rem; border-bottom: 1px solid #ddd; padding-bottom: .2rem; }
@@ -28,7 +27,15 @@ details { font-size: .85rem; margin: .3rem 0; } pre { background: #f6f6f6; paddi
 small.id { color: #888; }
 `;
 
-export function page(p: { title: string; lab: string; runs: RunData[]; summaries: RunSummary[]; sections: Section[]; notes: string[]; font: string | null }): string {
+export function page(p: {
+  title: string;
+  lab: string;
+  runs: RunData[];
+  summaries: RunSummary[];
+  sections: Section[];
+  notes: string[];
+  font: string | null;
+}): string {
   const summaryRows = p.summaries.map((s) => [
     s.label,
     s.model,
@@ -44,9 +51,13 @@ export function page(p: { title: string; lab: string; runs: RunData[]; summaries
     summaryRows,
     { className: "summary", numeric: [false, false, true, true, true, true, true, true] },
   );
-  const runList = p.runs.map((r) =>
-    `<details><summary>${escapeHtml(r.label)} <small class="id">${escapeHtml(r.id)}${r.info.experiment ? ` · experiment ${escapeHtml(r.info.experiment)}` : ""}</small></summary>` +
-    `<pre>${escapeHtml(JSON.stringify(r.info.config, null, 2) ?? "null")}</pre></details>`).join("\n");
+  const runList = p.runs
+    .map(
+      (r) =>
+        `<details><summary>${escapeHtml(r.label)} <small class="id">${escapeHtml(r.id)}${r.info.experiment ? ` · experiment ${escapeHtml(r.info.experiment)}` : ""}</small></summary>` +
+        `<pre>${escapeHtml(JSON.stringify(r.info.config, null, 2) ?? "null")}</pre></details>`,
+    )
+    .join("\n");
   const notes = p.notes.length ? `<h2>Not shown</h2>\n<ul class="notes">${p.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join("")}</ul>` : "";
   return `<!DOCTYPE html>
 <html lang="en">

@@ -38,11 +38,22 @@ export async function renderSvg(spec: TopLevelSpec): Promise<RenderedChart> {
   const { vega, vl } = await loadLibs();
   const warnings: string[] = [];
   const logger = {
-    level(): number { return 0; },
-    error(...args: unknown[]): never { throw new Error(`vega-lite: ${args.map(String).join(" ")}`); },
-    warn(...args: unknown[]) { warnings.push(args.map(String).join(" ")); return this; },
-    info() { return this; },
-    debug() { return this; },
+    level(): number {
+      return 0;
+    },
+    error(...args: unknown[]): never {
+      throw new Error(`vega-lite: ${args.map(String).join(" ")}`);
+    },
+    warn(...args: unknown[]) {
+      warnings.push(args.map(String).join(" "));
+      return this;
+    },
+    info() {
+      return this;
+    },
+    debug() {
+      return this;
+    },
   };
   const compiled = vl.compile(spec, { logger: logger as never }).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: "none" });
@@ -70,16 +81,18 @@ let fontChoice: FontChoice | undefined;
 /** DejaVu Sans from the system, or from the npm package dejavu-fonts-ttf; empty if neither (see the module comment). */
 export function findFont(): FontChoice {
   if (fontChoice) return fontChoice;
-  const candidates = [
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/TTF/DejaVuSans.ttf",
-  ];
+  const candidates = ["/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/dejavu/DejaVuSans.ttf", "/usr/share/fonts/TTF/DejaVuSans.ttf"];
   for (const f of candidates) {
     if (existsSync(f)) return (fontChoice = { files: [f], family: "DejaVu Sans", source: `system font ${f}` });
   }
   try {
-    const [f, family] = execFileSync("fc-match", ["-f", "%{file}|%{family[0]}", "sans-serif"], { encoding: "utf8", timeout: 5000, stdio: ["ignore", "pipe", "ignore"] }).trim().split("|");
+    const [f, family] = execFileSync("fc-match", ["-f", "%{file}|%{family[0]}", "sans-serif"], {
+      encoding: "utf8",
+      timeout: 5000,
+      stdio: ["ignore", "pipe", "ignore"],
+    })
+      .trim()
+      .split("|");
     if (f && family && /\.(ttf|otf|ttc)$/i.test(f) && existsSync(f)) return (fontChoice = { files: [f], family, source: `system font ${f} (fc-match)` });
   } catch {
     /* no fontconfig */

@@ -44,7 +44,9 @@ function figureSvg(id: string): string {
 /** The cells of the summary-table row of run label `label`. */
 function summaryRow(label: string): string[] {
   const table = /<table class="summary">(.*?)<\/table>/s.exec(html)![1];
-  const row = [...table.matchAll(/<tr>(.*?)<\/tr>/gs)].map((m) => [...m[1].matchAll(/<td[^>]*>(.*?)<\/td>/g)].map((c) => c[1])).find((cells) => cells[0] === label);
+  const row = [...table.matchAll(/<tr>(.*?)<\/tr>/gs)]
+    .map((m) => [...m[1].matchAll(/<td[^>]*>(.*?)<\/td>/g)].map((c) => c[1]))
+    .find((cells) => cells[0] === label);
   assert.ok(row, `summary row for ${label}`);
   return row;
 }
@@ -65,7 +67,10 @@ test("the summary table shows each run's stored final ICL score, interval, loss@
 });
 
 test("the summary's phase-change window is the one detected on the stored ICL scores; none for the flat runs", () => {
-  const phase = iclPhaseChange(fx.runs.twoLayer.icl.map((c) => ({ tokens: c.tokens, value: c.score })), { noise: 0.015 });
+  const phase = iclPhaseChange(
+    fx.runs.twoLayer.icl.map((c) => ({ tokens: c.tokens, value: c.score })),
+    { noise: 0.015 },
+  );
   assert.equal(phase.status, "found");
   if (phase.status !== "found") return;
   const s = report.summaries.find((x) => x.id === "fx-2l")!;
@@ -78,9 +83,14 @@ test("the summary's phase-change window is the one detected on the stored ICL sc
 
 test("the ICL chart holds every stored point, and its shaded window spans the detected start to end", async () => {
   const spec = embeddedSpec("icl-score");
-  const stored = [fx.runs.twoLayer, fx.runs.oneLayer, fx.runs.lstm].flatMap((r) => r.icl.map((c) => ({ label: r.id, tokens: c.tokens, score: c.score, lo: c.lo, hi: c.hi })));
+  const stored = [fx.runs.twoLayer, fx.runs.oneLayer, fx.runs.lstm].flatMap((r) =>
+    r.icl.map((c) => ({ label: r.id, tokens: c.tokens, score: c.score, lo: c.lo, hi: c.hi })),
+  );
   assert.deepEqual(spec.datasets.icl, stored);
-  const phase = iclPhaseChange(fx.runs.twoLayer.icl.map((c) => ({ tokens: c.tokens, value: c.score })), { noise: 0.015 });
+  const phase = iclPhaseChange(
+    fx.runs.twoLayer.icl.map((c) => ({ tokens: c.tokens, value: c.score })),
+    { noise: 0.015 },
+  );
   assert.equal(phase.status, "found");
   if (phase.status !== "found") return;
   assert.deepEqual(spec.datasets.iclWindows, [{ label: "fx-2l", start: phase.start, end: phase.end }]);
@@ -103,7 +113,10 @@ test("the ICL chart holds every stored point, and its shaded window spans the de
 
 test("the training-loss chart holds the stored losses and marks the detected bump", () => {
   const spec = embeddedSpec("train-loss");
-  assert.deepEqual(spec.datasets.trainLoss.filter((p) => p.label === "fx-2l").map((p) => [p.tokens, p.loss]), fx.runs.twoLayer.trainLoss.map((p) => [p.tokens, p.value]));
+  assert.deepEqual(
+    spec.datasets.trainLoss.filter((p) => p.label === "fx-2l").map((p) => [p.tokens, p.loss]),
+    fx.runs.twoLayer.trainLoss.map((p) => [p.tokens, p.value]),
+  );
   const bump = detectLossBump(fx.runs.twoLayer.trainLoss);
   assert.equal(bump.status, "found");
   if (bump.status !== "found") return;
@@ -137,7 +150,10 @@ test("the loss-by-position chart holds the stored vectors of the selected checkp
   assert.ok(orders.length >= 5 && orders.length <= 7, `${orders.length} checkpoints drawn`);
   for (const t of orders) {
     const v = vectors.find((x) => x.tokens === t)!;
-    assert.deepEqual(rows.filter((r) => r.order === t).map((r) => r.loss), Array.from(v.data));
+    assert.deepEqual(
+      rows.filter((r) => r.order === t).map((r) => r.loss),
+      Array.from(v.data),
+    );
   }
   assert.ok(orders.includes(vectors[0].tokens) && orders.includes(vectors.at(-1)!.tokens), "first and last checkpoints drawn");
 });
@@ -161,16 +177,31 @@ test("the PCA, ablation, few-shot and comparison figures are drawn from the stor
   assert.deepEqual([...new Set(pca.map((p) => p.label))], ["fx-2l", "fx-1l"]);
   assert.equal(pca.length, 50);
   const abl = embeddedSpec("ablation-fx-2l").datasets.ablation;
-  assert.deepEqual(abl.find((b) => b.head === "L1H0" && b.variant === "zero"), { head: "L1H0", variant: "zero", delta: 0.35, lo: 0.35 - 0.02, hi: 0.35 + 0.02 });
+  assert.deepEqual(
+    abl.find((b) => b.head === "L1H0" && b.variant === "zero"),
+    { head: "L1H0", variant: "zero", delta: 0.35, lo: 0.35 - 0.02, hi: 0.35 + 0.02 },
+  );
   const tasks = embeddedSpec("tasks").datasets.tasks;
-  assert.deepEqual(tasks.filter((t) => t.task === "kv-recall").map((t) => t.accuracy), [0.12, 0.3, 0.45]); // the null at 4 shots is left out
+  assert.deepEqual(
+    tasks.filter((t) => t.task === "kv-recall").map((t) => t.accuracy),
+    [0.12, 0.3, 0.45],
+  ); // the null at 4 shots is left out
   assert.ok(report.comparison);
   const icl = report.comparison.rows.map((r) => r.values.icl);
-  assert.deepEqual(icl, [fx.runs.twoLayer, fx.runs.oneLayer, fx.runs.lstm].map((r) => r.icl.at(-1)!.score));
-  assert.deepEqual(report.comparison.marks.map((m) => m.icl), ["bold", "underline", "underline"]);
+  assert.deepEqual(
+    icl,
+    [fx.runs.twoLayer, fx.runs.oneLayer, fx.runs.lstm].map((r) => r.icl.at(-1)!.score),
+  );
+  assert.deepEqual(
+    report.comparison.marks.map((m) => m.icl),
+    ["bold", "underline", "underline"],
+  );
   assert.match(html, /<table class="shin">/);
   const bars = embeddedSpec("comparison").datasets.comparison;
-  assert.deepEqual(bars.filter((b) => b.metric === "ICL score").map((b) => b.mark), ["better", "worse", "worse"]);
+  assert.deepEqual(
+    bars.filter((b) => b.metric === "ICL score").map((b) => b.mark),
+    ["better", "worse", "worse"],
+  );
 });
 
 test("every figure is also a PNG file beside the HTML", () => {
@@ -194,9 +225,15 @@ test("every figure has a caption citing its anchor, and the page is self-contain
 
 test("a single-run report works without heads and says what it cannot show", async () => {
   const r = await renderReport({ lab: fx.lab, runIds: ["fx-lstm"], out: join(dir, "lstm"), png: false });
-  assert.deepEqual(r.figures.map((f) => f.id), ["icl-score", "train-loss"]);
+  assert.deepEqual(
+    r.figures.map((f) => f.id),
+    ["icl-score", "train-loss"],
+  );
   assert.equal(r.comparison, null);
-  assert.ok(r.notes.some((n) => n.includes("positionLoss")), r.notes.join("\n"));
+  assert.ok(
+    r.notes.some((n) => n.includes("positionLoss")),
+    r.notes.join("\n"),
+  );
   assert.ok(r.figures.every((f) => f.png === null));
   assert.match(readFileSync(r.html, "utf8"), /<li>Loss by position: no run stored `positionLoss.meanLoss`/);
 });
@@ -207,8 +244,11 @@ test("an unknown ID gives a clear error that lists what the lab holds", async ()
     assert.deepEqual(resolveTarget(store, "fx-2l"), { runIds: ["fx-2l"] });
     assert.deepEqual(resolveTarget(store, FIXTURE_EXPERIMENT), { experiment: FIXTURE_EXPERIMENT });
     assert.deepEqual(resolveTarget(store, "fx-ls"), { runIds: ["fx-lstm"] }); // a unique start of a run id
-    assert.throws(() => resolveTarget(store, "nope"), (e: Error) =>
-      e instanceof ReportError && /no run or experiment named 'nope' in .*; experiments: fixture-exp; runs: fx-2l, fx-1l, fx-lstm$/.test(e.message));
+    assert.throws(
+      () => resolveTarget(store, "nope"),
+      (e: Error) =>
+        e instanceof ReportError && /no run or experiment named 'nope' in .*; experiments: fixture-exp; runs: fx-2l, fx-1l, fx-lstm$/.test(e.message),
+    );
     assert.throws(() => resolveTarget(store, "fx-"), /'fx-' is the start of 3 run ids/);
   } finally {
     store.close();
@@ -224,17 +264,24 @@ test("`icl-lab report` turns an unknown ID or a missing lab into a one-line User
     register(p);
     return p;
   };
-  await assert.rejects(program().parseAsync(["node", "icl-lab", "report", "nope", "--lab", fx.lab]),
-    (e: Error) => e instanceof UserError && /no run or experiment named 'nope'/.test(e.message));
-  await assert.rejects(program().parseAsync(["node", "icl-lab", "report", "x", "--lab", join(dir, "no-lab")]),
-    (e: Error) => e instanceof UserError && /no lab at .*no-lab/.test(e.message));
+  await assert.rejects(
+    program().parseAsync(["node", "icl-lab", "report", "nope", "--lab", fx.lab]),
+    (e: Error) => e instanceof UserError && /no run or experiment named 'nope'/.test(e.message),
+  );
+  await assert.rejects(
+    program().parseAsync(["node", "icl-lab", "report", "x", "--lab", join(dir, "no-lab")]),
+    (e: Error) => e instanceof UserError && /no lab at .*no-lab/.test(e.message),
+  );
   assert.ok(!existsSync(join(dir, "no-lab")), "a missing lab is not created");
 });
 
 test("runs differing only in seed are averaged: the ICL chart shows mean ± sd and the table one row per configuration", async () => {
   const store = RunStore.open(fx.lab);
   const base = { experiment: "seeds", model: { kind: "attn-only", nLayers: 2 }, data: { sources: { brown: 1 } } };
-  const scores = [[-0.1, -0.3], [-0.2, -0.5]]; // seed 0 and seed 1 at 1k and 10k tokens
+  const scores = [
+    [-0.1, -0.3],
+    [-0.2, -0.5],
+  ]; // seed 0 and seed 1 at 1k and 10k tokens
   try {
     for (const seed of [0, 1]) {
       store.createRun({ id: `s${seed}`, experiment: "seeds", kind: "attn-only", config: { ...base, seed } });
@@ -250,13 +297,22 @@ test("runs differing only in seed are averaged: the ICL chart shows mean ± sd a
   const r = await renderReport({ lab: fx.lab, experiment: "seeds", out: join(dir, "seeds"), png: false });
   const icl = r.figures.find((f) => f.id === "icl-score")!.spec as unknown as { datasets: { icl: Array<Record<string, unknown>> } };
   const brown = icl.datasets.icl.filter((p) => p.label === "brown");
-  assert.deepEqual(brown.map((p) => p.tokens), [1000, 10_000]);
+  assert.deepEqual(
+    brown.map((p) => p.tokens),
+    [1000, 10_000],
+  );
   assert.ok(Math.abs((brown[1].score as number) - -0.4) < 1e-12);
   const sd = Math.sqrt(((-0.3 + 0.4) ** 2 + (-0.5 + 0.4) ** 2) / 1);
   assert.ok(Math.abs((brown[1].hi as number) - (-0.4 + sd)) < 1e-12 && Math.abs((brown[1].lo as number) - (-0.4 - sd)) < 1e-12);
   // Rows follow the runs' creation order; runs created in the same millisecond tie, so compare as a set.
   const rows = [...r.comparison!.rows].sort((a, b) => a.label.localeCompare(b.label));
-  assert.deepEqual(rows.map((x) => [x.label, x.n]), [["brown", 2], ["email", 1]]);
+  assert.deepEqual(
+    rows.map((x) => [x.label, x.n]),
+    [
+      ["brown", 2],
+      ["email", 1],
+    ],
+  );
   assert.ok(Math.abs(rows[0].sd!.icl! - sd) < 1e-12);
   // A further stored ICL score (here on one domain's windows) becomes a column of its own.
   const extra = r.comparison!.columns.find((c) => c.key === "extra:icl@brown")!;
@@ -266,8 +322,14 @@ test("runs differing only in seed are averaged: the ICL chart shows mean ± sd a
   // …and a figure over training: one curve per run with the stored values.
   const fig = r.figures.find((f) => f.id === "icl-brown")!.spec as unknown as { datasets: { icl: Array<{ label: string; tokens: number; score: number }> } };
   const curve = (label: string) => fig.datasets.icl.filter((p) => p.label === label).map((p) => [p.tokens, p.score]);
-  assert.deepEqual(curve("brown seed 0"), [[1000, -0.2], [10_000, -0.4]]);
-  assert.deepEqual(curve("brown seed 1"), [[1000, -1.2], [10_000, -1.4]]);
+  assert.deepEqual(curve("brown seed 0"), [
+    [1000, -0.2],
+    [10_000, -0.4],
+  ]);
+  assert.deepEqual(curve("brown seed 1"), [
+    [1000, -1.2],
+    [10_000, -1.4],
+  ]);
   assert.deepEqual(curve("email seed 0"), []);
   assert.match(readFileSync(r.html, "utf8"), /ICL score on brown/);
 });

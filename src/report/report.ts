@@ -98,8 +98,10 @@ function unknownTarget(id: string, all: readonly RunInfo[], lab: string, ambiguo
   if (all.length === 0) return `no run or experiment named '${id}': the lab ${lab} has no runs yet`;
   const experiments = [...new Set(all.map((r) => r.experiment).filter((e): e is string => e !== null))];
   const runs = all.slice(-8).map((r) => r.id);
-  return `no run or experiment named '${id}' in ${lab}; experiments: ${experiments.length ? experiments.join(", ") : "(none)"}; ` +
-    `runs: ${runs.join(", ")}${all.length > runs.length ? ` (and ${all.length - runs.length} more)` : ""}`;
+  return (
+    `no run or experiment named '${id}' in ${lab}; experiments: ${experiments.length ? experiments.join(", ") : "(none)"}; ` +
+    `runs: ${runs.join(", ")}${all.length > runs.length ? ` (and ${all.length - runs.length} more)` : ""}`
+  );
 }
 
 /** Reads the runs an option set names (a ReportError when it names none). */
@@ -157,28 +159,36 @@ export async function renderReport(opts: RenderReportOptions): Promise<RenderedR
     figures.push({ id, title, png, spec });
     figNo++;
     const specJson = JSON.stringify(spec).replace(/</g, "\\u003c");
-    return `<figure id="fig-${escapeHtml(id)}">\n<div class="chart">${svg}</div>\n` +
+    return (
+      `<figure id="fig-${escapeHtml(id)}">\n<div class="chart">${svg}</div>\n` +
       `<figcaption><b>Figure ${figNo}. ${escapeHtml(title)}.</b> ${captionHtml}` +
       `${png ? ` <a class="png" href="${escapeHtml(`${id}.png`)}">PNG</a>` : ""}</figcaption>\n` +
-      `<script type="application/json" class="vega-lite-spec" data-figure="${escapeHtml(id)}">${specJson}</script>\n</figure>`;
+      `<script type="application/json" class="vega-lite-spec" data-figure="${escapeHtml(id)}">${specJson}</script>\n</figure>`
+    );
   };
 
   const summaries = runs.map(summarize);
   const groups = groupRuns(runs);
   const ctx: SectionContext = {
-    runs, groups, seeds: [...groups.values()].some((g) => g.length > 1), maxRuns: opts.maxRunFigures ?? 6, notes, figure,
+    runs,
+    groups,
+    seeds: [...groups.values()].some((g) => g.length > 1),
+    maxRuns: opts.maxRunFigures ?? 6,
+    notes,
+    figure,
   };
   // In page order: figures are numbered as they are drawn.
   const sections: Section[] = [];
   for (const section of [iclSection, otherIclSections, trainLossSection, inductionSection, positionLossSection, headScoresSection]) {
-    sections.push(...await section(ctx));
+    sections.push(...(await section(ctx)));
   }
-  if (opts.attention ?? true) sections.push(...await attentionSection(ctx));
-  for (const section of [pcaSection, ablationSection, tasksSection]) sections.push(...await section(ctx));
+  if (opts.attention ?? true) sections.push(...(await attentionSection(ctx)));
+  for (const section of [pcaSection, ablationSection, tasksSection]) sections.push(...(await section(ctx)));
   const { sections: compared, comparison } = await comparisonSection(ctx);
   sections.push(...compared);
 
-  const title = opts.title ?? (opts.experiment !== undefined ? `icl-lab report: experiment ${opts.experiment}` : `icl-lab report: ${runs.map((r) => r.id).join(", ")}`);
+  const title =
+    opts.title ?? (opts.experiment !== undefined ? `icl-lab report: experiment ${opts.experiment}` : `icl-lab report: ${runs.map((r) => r.id).join(", ")}`);
   const html = page({ title, lab, runs, summaries, sections, notes, font: writePng ? findFont().source : null });
   const htmlPath = join(dir, "report.html");
   writeAtomic(htmlPath, html);

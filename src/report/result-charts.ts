@@ -154,7 +154,12 @@ export function comparisonChart(data: { bars: readonly ComparisonBar[]; title?: 
     description: "Each metric per row; blue: better than the column mean, orange: worse; the rule is the mean",
     datasets: { [DATASETS.comparison]: data.bars.map((b) => ({ ...b, metricTitle: `${b.metric} (${b.better === "higher" ? "higher" : "lower"} is better)` })) },
     data: { name: DATASETS.comparison },
-    facet: { field: "metricTitle", type: "nominal", title: null, sort: metrics.map((m) => data.bars.find((b) => b.metric === m)!).map((b) => `${b.metric} (${b.better} is better)`) },
+    facet: {
+      field: "metricTitle",
+      type: "nominal",
+      title: null,
+      sort: metrics.map((m) => data.bars.find((b) => b.metric === m)!).map((b) => `${b.metric} (${b.better} is better)`),
+    },
     columns: 3,
     spec: {
       width: Math.max(160, Math.min(320, rows.length * 28)),
@@ -166,7 +171,9 @@ export function comparisonChart(data: { bars: readonly ComparisonBar[]; title?: 
             x: { field: "row", type: "nominal", sort: rows, title: null, axis: { labelAngle: -30, labelLimit: 120 } },
             y: { field: "value", type: "quantitative", title: null },
             color: {
-              field: "mark", type: "nominal", title: "vs column mean",
+              field: "mark",
+              type: "nominal",
+              title: "vs column mean",
               scale: { domain: ["better", "worse", "mean"], range: ["#4c78a8", "#f58518", "#9d9d9d"] },
             },
             tooltip: [{ field: "row" }, { field: "metric" }, { field: "value", format: ".3f" }, { field: "mean", format: ".3f" }],

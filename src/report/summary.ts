@@ -27,11 +27,15 @@ export function meanSd(xs: readonly number[]): MeanSd {
  * Per key, the mean and standard deviation over the finite values the rows hold (null, undefined
  * and non-finite values left out; a key no row has finite is null in both).
  */
-export function meanSdByKey(rows: ReadonlyArray<Record<string, number | null | undefined>>, keys: Iterable<string>): {
+export function meanSdByKey(
+  rows: ReadonlyArray<Record<string, number | null | undefined>>,
+  keys: Iterable<string>,
+): {
   values: Record<string, number | null>;
   sd: Record<string, number | null>;
 } {
-  const values: Record<string, number | null> = {}, sds: Record<string, number | null> = {};
+  const values: Record<string, number | null> = {},
+    sds: Record<string, number | null> = {};
   for (const k of keys) {
     const xs = rows.map((r) => r[k]).filter((x): x is number => x !== null && x !== undefined && Number.isFinite(x));
     const s = xs.length > 0 ? meanSd(xs) : null;
@@ -136,10 +140,16 @@ export interface RunSummary {
 export function summarize(run: RunData): RunSummary {
   const last = finalIcl(run);
   return {
-    id: run.id, label: run.label, model: run.model, tokens: run.info.tokens,
+    id: run.id,
+    label: run.label,
+    model: run.model,
+    tokens: run.info.tokens,
     status: run.info.stale ? "stale" : run.info.status,
-    score: last?.score ?? null, lo: last?.lo ?? null, hi: last?.hi ?? null,
-    loss50: last?.loss50 ?? null, loss500: last?.loss500 ?? null,
+    score: last?.score ?? null,
+    lo: last?.lo ?? null,
+    hi: last?.hi ?? null,
+    loss50: last?.loss50 ?? null,
+    loss500: last?.loss500 ?? null,
     window: run.phase.status === "found" ? { start: run.phase.start, end: run.phase.end, size: run.phase.size } : null,
     windowReason: run.phase.status === "none" ? run.phase.reason : null,
     bestHead: bestHead(run),

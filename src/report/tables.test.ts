@@ -19,25 +19,43 @@ test("shinTable() bolds values better than the column mean and underlines worse 
   assert.ok(Math.abs(t.means.icl! - -0.2) < 1e-12);
   assert.ok(Math.abs(t.means.acc! - 0.6) < 1e-12);
   // ICL score: lower is better, so −0.4 (below the mean) is bold and −0.1 (above it) underlined.
-  assert.deepEqual(t.marks.map((m) => m.icl), ["bold", "underline", "underline"]);
+  assert.deepEqual(
+    t.marks.map((m) => m.icl),
+    ["bold", "underline", "underline"],
+  );
   // Accuracy: higher is better.
-  assert.deepEqual(t.marks.map((m) => m.acc), ["bold", "underline", "underline"]);
+  assert.deepEqual(
+    t.marks.map((m) => m.acc),
+    ["bold", "underline", "underline"],
+  );
 });
 
 test("shinTable() leaves cells equal to the mean, missing cells and single-value columns unmarked", () => {
-  const t = shinTable([
-    { label: "a", values: { icl: 1, acc: 0.5 } },
-    { label: "b", values: { icl: 2, acc: 0.5 } },
-    { label: "c", values: { icl: 3, acc: null } },
-  ], columns);
+  const t = shinTable(
+    [
+      { label: "a", values: { icl: 1, acc: 0.5 } },
+      { label: "b", values: { icl: 2, acc: 0.5 } },
+      { label: "c", values: { icl: 3, acc: null } },
+    ],
+    columns,
+  );
   assert.equal(t.marks[1].icl, null); // 2 is the mean of 1, 2, 3
   assert.equal(t.marks[0].icl, "bold");
   assert.equal(t.marks[2].icl, "underline");
-  assert.deepEqual(t.marks.map((m) => m.acc), [null, null, null]); // equal to the mean / missing
-  assert.deepEqual(t.marks.map((m) => m.ppl), [null, null, null]);
+  assert.deepEqual(
+    t.marks.map((m) => m.acc),
+    [null, null, null],
+  ); // equal to the mean / missing
+  assert.deepEqual(
+    t.marks.map((m) => m.ppl),
+    [null, null, null],
+  );
   assert.equal(t.means.ppl, null);
   const single = shinTable(rows, columns);
-  assert.deepEqual(single.marks.map((m) => m.ppl), [null, null, null]); // one value: nothing to compare
+  assert.deepEqual(
+    single.marks.map((m) => m.ppl),
+    [null, null, null],
+  ); // one value: nothing to compare
   assert.equal(single.means.ppl, 20);
 });
 
@@ -58,10 +76,15 @@ test("shinTableHtml() writes bold as <strong>, underline as <u>, with the direct
 });
 
 test("shinTableHtml() shows ± sd for rows of several runs and escapes labels", () => {
-  const html = shinTableHtml(shinTable([
-    { label: "<b>x</b>", values: { icl: -0.3 }, sd: { icl: 0.05 }, n: 3 },
-    { label: "y", values: { icl: -0.1 } },
-  ], [columns[0]]));
+  const html = shinTableHtml(
+    shinTable(
+      [
+        { label: "<b>x</b>", values: { icl: -0.3 }, sd: { icl: 0.05 }, n: 3 },
+        { label: "y", values: { icl: -0.1 } },
+      ],
+      [columns[0]],
+    ),
+  );
   assert.match(html, /&lt;b&gt;x&lt;\/b&gt; <span class="sd">\(3 runs\)<\/span>/);
   assert.match(html, /<strong>−0.300 <span class="sd">± 0.050<\/span><\/strong>/);
 });

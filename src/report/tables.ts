@@ -118,19 +118,21 @@ export function shinTableHtml(table: ShinTable, opts: { caption?: string } = {})
       return `<tr><th scope="row">${escapeHtml(r.label)}${n}</th>${cells}</tr>`;
     })
     .join("\n");
-  const means = table.columns
-    .map((c) => `<td class="num">${escapeHtml(formatNumber(table.means[c.key], c.digits ?? 3))}</td>`)
-    .join("");
+  const means = table.columns.map((c) => `<td class="num">${escapeHtml(formatNumber(table.means[c.key], c.digits ?? 3))}</td>`).join("");
   const caption = opts.caption ? `<caption>${escapeHtml(opts.caption)}</caption>` : "";
-  return `<table class="shin">${caption}<thead><tr><th></th>${head}</tr></thead>\n<tbody>\n${body}\n</tbody>` +
-    `<tfoot><tr><th scope="row">column mean</th>${means}</tr></tfoot></table>`;
+  return (
+    `<table class="shin">${caption}<thead><tr><th></th>${head}</tr></thead>\n<tbody>\n${body}\n</tbody>` +
+    `<tfoot><tr><th scope="row">column mean</th>${means}</tr></tfoot></table>`
+  );
 }
 
 /** A plain HTML table from a header and rows of already formatted cells (escaped here). */
-export function htmlTable(header: readonly string[], rows: ReadonlyArray<ReadonlyArray<string>>, opts: { className?: string; numeric?: readonly boolean[] } = {}): string {
+export function htmlTable(
+  header: readonly string[],
+  rows: ReadonlyArray<ReadonlyArray<string>>,
+  opts: { className?: string; numeric?: readonly boolean[] } = {},
+): string {
   const th = header.map((h) => `<th>${escapeHtml(h)}</th>`).join("");
-  const tr = rows
-    .map((r) => `<tr>${r.map((c, i) => `<td${opts.numeric?.[i] ? ' class="num"' : ""}>${escapeHtml(c)}</td>`).join("")}</tr>`)
-    .join("\n");
+  const tr = rows.map((r) => `<tr>${r.map((c, i) => `<td${opts.numeric?.[i] ? ' class="num"' : ""}>${escapeHtml(c)}</td>`).join("")}</tr>`).join("\n");
   return `<table${opts.className ? ` class="${escapeHtml(opts.className)}"` : ""}><thead><tr>${th}</tr></thead>\n<tbody>\n${tr}\n</tbody></table>`;
 }

@@ -26,7 +26,10 @@ import { compareView, runRow, runView } from "./views.ts";
 
 /** An error the API answers with its status code and message. */
 export class HttpError extends Error {
-  constructor(readonly statusCode: number, message: string) {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+  ) {
     super(message);
     this.name = "HttpError";
   }
@@ -152,7 +155,8 @@ export function registerApi(app: FastifyInstance, lab: Lab): void {
       seed: intParam(q, "seed", [0, 2 ** 31 - 1]),
       text: q.text === undefined || q.text === "" ? undefined : q.text,
     };
-    if (request.text !== undefined && request.text.length > 10_000) throw new HttpError(400, `'text' must be at most 10,000 characters, found ${request.text.length}`);
+    if (request.text !== undefined && request.text.length > 10_000)
+      throw new HttpError(400, `'text' must be at most 10,000 characters, found ${request.text.length}`);
     const { computeAttention, AttentionRequestError } = await import("./attention.ts");
     try {
       return computeAttention(store, info, request);
@@ -166,7 +170,14 @@ export function registerApi(app: FastifyInstance, lab: Lab): void {
     const store = lab.open();
     let infos: RunInfo[];
     if (req.query.runs) {
-      const ids = [...new Set(req.query.runs.split(",").map((s) => s.trim()).filter((s) => s !== ""))];
+      const ids = [
+        ...new Set(
+          req.query.runs
+            .split(",")
+            .map((s) => s.trim())
+            .filter((s) => s !== ""),
+        ),
+      ];
       if (ids.length > MAX_COMPARE) throw new HttpError(400, `at most ${MAX_COMPARE} runs can be compared, found ${ids.length}`);
       infos = ids.map((id) => runOf(store, id).info);
     } else if (req.query.experiment) {

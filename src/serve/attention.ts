@@ -40,7 +40,10 @@ export const MAX_REPEAT_LENGTH = 60;
 
 /** A request the page can get wrong: the server answers with `statusCode` and the message. */
 export class AttentionRequestError extends Error {
-  constructor(readonly statusCode: 400 | 404 | 409, message: string) {
+  constructor(
+    readonly statusCode: 400 | 404 | 409,
+    message: string,
+  ) {
     super(message);
     this.name = "AttentionRequestError";
   }
@@ -88,7 +91,11 @@ function tokenLabel(tok: Tokenizer | null, id: number, bos: number | null): stri
   if (!tok) return `#${id}`;
   if (id === tok.eodId) return "⟨eod⟩";
   const text = new TextDecoder("utf-8", { fatal: false }).decode(tok.tokenBytes(id));
-  const shown = text.replace(/ /g, "·").replace(/\n/g, "↵").replace(/\t/g, "→").replace(/[\u0000-\u001f\u007f]/g, "�");
+  const shown = text
+    .replace(/ /g, "·")
+    .replace(/\n/g, "↵")
+    .replace(/\t/g, "→")
+    .replace(/[\u0000-\u001f\u007f]/g, "�");
   return shown === "" ? `#${id}` : shown;
 }
 
@@ -107,7 +114,10 @@ export function computeAttention(store: RunStore, info: RunInfo, req: AttentionR
   if (checkpoints.length === 0) throw new AttentionRequestError(404, `run '${info.id}' has no checkpoint file recorded yet`);
   const ck = req.checkpoint === undefined ? checkpoints[checkpoints.length - 1] : checkpoints.find((c) => c.tokens === req.checkpoint);
   if (!ck) {
-    throw new AttentionRequestError(404, `run '${info.id}' has no checkpoint at ${req.checkpoint} tokens; it has ${checkpoints.map((c) => c.tokens).join(", ")}`);
+    throw new AttentionRequestError(
+      404,
+      `run '${info.id}' has no checkpoint at ${req.checkpoint} tokens; it has ${checkpoints.map((c) => c.tokens).join(", ")}`,
+    );
   }
   // Only files inside the lab folder are read.
   if (!fileInside(store.labDir, relative(store.labDir, ck.path).split("\\").join("/"))) {
@@ -139,7 +149,8 @@ export function computeAttention(store: RunStore, info: RunInfo, req: AttentionR
   let source: AttentionView["source"];
   let seed: number | null = null;
   if (req.text !== undefined) {
-    if (!tok) throw new AttentionRequestError(409, `run '${info.id}' has no usable tokenizer (no tokenizer.json in its run folder): use a repeated random sequence`);
+    if (!tok)
+      throw new AttentionRequestError(409, `run '${info.id}' has no usable tokenizer (no tokenizer.json in its run folder): use a repeated random sequence`);
     const encoded = tok.encode(req.text);
     if (encoded.length === 0) throw new AttentionRequestError(400, "the text is empty");
     const prefix = bos !== null ? [bos] : [];
@@ -153,7 +164,9 @@ export function computeAttention(store: RunStore, info: RunInfo, req: AttentionR
     if (inputs !== null) pool = inputs.pools.heads;
     else {
       pool = tokenPool(config.dVocab, { bos });
-      notes.push("this run has no stored measurement inputs (it was trained before they were stored): the random tokens come from every token but BOS, not from its head scores' pool");
+      notes.push(
+        "this run has no stored measurement inputs (it was trained before they were stored): the random tokens come from every token but BOS, not from its head scores' pool",
+      );
     }
     const wanted = req.length ?? 20;
     const length = Math.max(2, Math.min(wanted, MAX_REPEAT_LENGTH, Math.floor((config.nCtx - offset) / 2), pool.length));
@@ -167,19 +180,23 @@ export function computeAttention(store: RunStore, info: RunInfo, req: AttentionR
   const H = config.nHeads;
   const perLayer = attentionPatterns(model, tokens, 1); // per layer [1, H, T, T]
   const round = (x: number) => Math.round(x * 1e4) / 1e4;
-  const patterns = perLayer.map((p) => Array.from({ length: H }, (_, h) =>
-    Array.from({ length: T }, (_, q) => Array.from(p.subarray((h * T + q) * T, (h * T + q) * T + q + 1), round))));
+  const patterns = perLayer.map((p) =>
+    Array.from({ length: H }, (_, h) => Array.from({ length: T }, (_, q) => Array.from(p.subarray((h * T + q) * T, (h * T + q) * T + q + 1), round))),
+  );
 
   const det = inductionDetection(tokens);
   const targets: Array<{ query: number; key: number }> = [];
   for (let q = 0; q < T; q++) for (let k = 0; k <= q; k++) if (det[q * T + k] > 0) targets.push({ query: q, key: k });
   // The measure's own ratio (heads.ts): the induction score on this sequence.
-  const sequenceScores = perLayer.map((p) => Array.from({ length: H }, (_, h) => {
-    if (targets.length === 0) return null;
-    return patternScore(p.subarray(h * T * T, (h + 1) * T * T), det, { rows: "targeted" });
-  }));
+  const sequenceScores = perLayer.map((p) =>
+    Array.from({ length: H }, (_, h) => {
+      if (targets.length === 0) return null;
+      return patternScore(p.subarray(h * T * T, (h + 1) * T * T), det, { rows: "targeted" });
+    }),
+  );
 
-  const stored = store.jsonSeries(info.id, RECORD.heads)
+  const stored = store
+    .jsonSeries(info.id, RECORD.heads)
     .filter((r) => r.tokens <= ck.tokens && Array.isArray(r.value))
     .at(-1) as { tokens: number; value: HeadScore[] } | undefined;
   const inductionHeads: string[] = [];

@@ -26,8 +26,14 @@ import { skipOrFail } from "../util/test-env.ts";
 
 const CHROMIUM = process.env.ICL_LAB_TEST_CHROMIUM || "/usr/bin/chromium";
 const ARGS = [
-  "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-  "--disable-component-update", "--disable-sync", "--disable-quic",
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--disable-quic",
 ];
 const ARTIFACTS = fileURLToPath(new URL("../../test-artifacts/serve/", import.meta.url));
 const available = existsSync(CHROMIUM);
@@ -48,7 +54,10 @@ before(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   const { chromium } = await import("playwright-core");
   browser = await chromium.launchPersistentContext(join(dir, "chromium-profile"), {
-    executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1280, height: 900 },
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ARGS,
+    viewport: { width: 1280, height: 900 },
   });
   browser.on("request", (r) => requests.push(r.url()));
   browser.on("weberror", (e) => pageErrors.push(e.error().message));
@@ -124,13 +133,26 @@ test("a run page draws its charts: ICL score and loss with the phase window and 
   await page.waitForFunction((n) => document.querySelectorAll('[data-chart="positionLoss"] svg g.mark-line.role-mark path').length === n + 1, curves);
   // Head scores: 4 heatmaps × 4 heads; the slider goes back to the first checkpoint, where L1H0 was no induction head yet.
   assert.equal(await marks(page, "heads", "rect"), 16);
-  const inductionOf = () => page.evaluate(() => (window.iclDashboard.views.get("heads")!.data("heads") as Array<{ layer: number; head: number; score: string; value: number }>)
-    .find((r) => r.layer === 1 && r.head === 0 && r.score === "induction")!.value);
+  const inductionOf = () =>
+    page.evaluate(
+      () =>
+        (window.iclDashboard.views.get("heads")!.data("heads") as Array<{ layer: number; head: number; score: string; value: number }>).find(
+          (r) => r.layer === 1 && r.head === 0 && r.score === "induction",
+        )!.value,
+    );
   assert.ok((await inductionOf()) > 0.7);
   await page.locator("#heads-slider").fill("0");
-  await page.waitForFunction(() => /^10\.0k tokens \(1 of 25\)/.test(document.getElementById("heads-slider-label")!.textContent!), undefined, { timeout: 5000 });
-  await page.waitForFunction(() => (window.iclDashboard.views.get("heads")!.data("heads") as Array<{ layer: number; head: number; score: string; value: number }>)
-    .some((r) => r.layer === 1 && r.head === 0 && r.score === "induction" && r.value < 0.1), undefined, { timeout: 5000 });
+  await page.waitForFunction(() => /^10\.0k tokens \(1 of 25\)/.test(document.getElementById("heads-slider-label")!.textContent!), undefined, {
+    timeout: 5000,
+  });
+  await page.waitForFunction(
+    () =>
+      (window.iclDashboard.views.get("heads")!.data("heads") as Array<{ layer: number; head: number; score: string; value: number }>).some(
+        (r) => r.layer === 1 && r.head === 0 && r.score === "induction" && r.value < 0.1,
+      ),
+    undefined,
+    { timeout: 5000 },
+  );
   assert.equal(await page.locator('[data-chart="heads"]').getAttribute("data-embeds"), "1", "the slider changes the data, not the chart");
   // Ablation table: L1H0 carries most of the ICL score.
   assert.equal(await page.locator("#ablation-table tbody tr").first().getAttribute("data-head"), "L1H0");
@@ -170,7 +192,7 @@ test("the attention view shows the tokens and, on hover, where every head attend
   // Clicking a head focuses it and draws its whole pattern.
   await page.locator('.head-card[data-head="L0H1"]').click();
   await page.waitForFunction(() => document.getElementById("focus-title")?.textContent === "Pattern of L0H1");
-  assert.equal(await marks(page, "attention", "rect") > 0, true);
+  assert.equal((await marks(page, "attention", "rect")) > 0, true);
   await page.hover('.tok[data-i="20"]');
   await shot(page, "attention");
 });
@@ -181,7 +203,9 @@ test("compare overlays the ICL curves of the selected runs", async (t) => {
   for (const id of ["fx-2l", "fx-1l", "fx-lstm"]) await page.locator(`tr[data-run="${id}"] input[type=checkbox]`).check();
   await page.locator("#compare-selected").click();
   assert.equal(await marks(page, "compareIcl", "symbol"), 75);
-  const labels = await page.evaluate(() => [...new Set((window.iclDashboard.views.get("compareIcl")!.data("icl") as Array<{ label: string }>).map((p) => p.label))]);
+  const labels = await page.evaluate(() => [
+    ...new Set((window.iclDashboard.views.get("compareIcl")!.data("icl") as Array<{ label: string }>).map((p) => p.label)),
+  ]);
   assert.deepEqual(labels, ["fx-2l", "fx-1l", "fx-lstm"]);
   await page.locator("#compare-table table.shin").waitFor();
   assert.equal(await page.locator("#compare-table tbody tr").count(), 3);
@@ -193,37 +217,48 @@ test("live: a run training in this process updates its open page within 2 s of e
   let page: Page | null = null;
   const delays: number[] = [];
   let checkpoints = 0;
-  const result = await train({
-    name: "live-demo", experiment: "live", seed: 1,
-    model: { kind: "attn-only", nLayers: 2, dModel: 16, nHeads: 2, dHead: 8, nCtx: 16 },
-    optim: { lr: 3e-3, warmupTokens: 64, schedule: "cosine" },
-    batch: 2, tokens: 32 * 60, checkpoints: { perDecade: 4 }, measures: ["icl"],
-  }, {
-    lab: lab.lab,
-    progress: "none",
-    log: () => {},
-    data: async (c) => syntheticData({ vocab: 13, nCtx: c.model.nCtx, evalWindows: 4, seed: c.seed }),
-    measures: {
-      // A stand-in ICL score that falls as training goes on.
-      icl: (_model, ctx) => {
-        const score = -0.05 - 0.1 * Math.log10(ctx.tokens / 32);
-        return { score, lo: score - 0.02, hi: score + 0.02, se: 0.01, loss50: 2.5, loss500: 2.5 + score };
+  const result = await train(
+    {
+      name: "live-demo",
+      experiment: "live",
+      seed: 1,
+      model: { kind: "attn-only", nLayers: 2, dModel: 16, nHeads: 2, dHead: 8, nCtx: 16 },
+      optim: { lr: 3e-3, warmupTokens: 64, schedule: "cosine" },
+      batch: 2,
+      tokens: 32 * 60,
+      checkpoints: { perDecade: 4 },
+      measures: ["icl"],
+    },
+    {
+      lab: lab.lab,
+      progress: "none",
+      log: () => {},
+      data: async (c) => syntheticData({ vocab: 13, nCtx: c.model.nCtx, evalWindows: 4, seed: c.seed }),
+      measures: {
+        // A stand-in ICL score that falls as training goes on.
+        icl: (_model, ctx) => {
+          const score = -0.05 - 0.1 * Math.log10(ctx.tokens / 32);
+          return { score, lo: score - 0.02, hi: score + 0.02, se: 0.01, loss50: 2.5, loss500: 2.5 + score };
+        },
+      },
+      onCheckpoint: async (info) => {
+        checkpoints++;
+        if (page === null) {
+          page = await open(`#/run/${info.runId}`);
+          await page.waitForFunction(() => window.iclDashboard?.views.get("trainLoss")?.data("trainLoss").length === 1, undefined, { timeout: 10_000 });
+          return;
+        }
+        // The trainer waits here (it awaits this callback): the page must show the new point within 2 s.
+        const t0 = Date.now();
+        await page.waitForFunction(
+          (n) => window.iclDashboard.views.get("trainLoss")?.data("trainLoss").length === n && window.iclDashboard.views.get("icl")?.data("icl").length === n,
+          checkpoints,
+          { timeout: 2000, polling: 50 },
+        );
+        delays.push(Date.now() - t0);
       },
     },
-    onCheckpoint: async (info) => {
-      checkpoints++;
-      if (page === null) {
-        page = await open(`#/run/${info.runId}`);
-        await page.waitForFunction(() => window.iclDashboard?.views.get("trainLoss")?.data("trainLoss").length === 1, undefined, { timeout: 10_000 });
-        return;
-      }
-      // The trainer waits here (it awaits this callback): the page must show the new point within 2 s.
-      const t0 = Date.now();
-      await page.waitForFunction((n) => window.iclDashboard.views.get("trainLoss")?.data("trainLoss").length === n
-        && window.iclDashboard.views.get("icl")?.data("icl").length === n, checkpoints, { timeout: 2000, polling: 50 });
-      delays.push(Date.now() - t0);
-    },
-  });
+  );
   assert.ok(result.finished);
   assert.ok(checkpoints >= 5, `${checkpoints} checkpoints`);
   assert.equal(delays.length, checkpoints - 1);

@@ -10,7 +10,10 @@ import { RunStore } from "../store/run-store.ts";
 export class Lab {
   private store: RunStore | null = null;
 
-  constructor(readonly dir: string, private readonly options: { staleAfterS?: number } = {}) {}
+  constructor(
+    readonly dir: string,
+    private readonly options: { staleAfterS?: number } = {},
+  ) {}
 
   /** The store, or null while the lab has no `lab.db`. */
   open(): RunStore | null {

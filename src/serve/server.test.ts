@@ -100,7 +100,10 @@ test("one run's data: series, the detected phase change and loss bump, head scor
   assert.deepEqual(v.bestHead && [v.bestHead.layer, v.bestHead.head], [1, 0]);
   assert.equal(v.ablation!.heads.length, 4);
   assert.equal(v.tasks!.tasks.length, 2);
-  assert.deepEqual(v.checkpoints.map((c) => c.tokens), [lab.runs.twoLayer.icl.at(-1)!.tokens]);
+  assert.deepEqual(
+    v.checkpoints.map((c) => c.tokens),
+    [lab.runs.twoLayer.icl.at(-1)!.tokens],
+  );
   assert.equal(v.hasAttention, true);
   const lstm = await get<RunView>("/api/runs/fx-lstm");
   assert.equal(lstm.hasAttention, false);
@@ -110,7 +113,10 @@ test("one run's data: series, the detected phase change and loss bump, head scor
 test("series, vectors, records, checkpoints and the summary of a run", async () => {
   assert.ok((await get<string[]>("/api/runs/fx-2l/metrics")).includes("icl.score"));
   const icl = await get<Array<{ tokens: number; value: number }>>("/api/runs/fx-2l/metrics/icl.score");
-  assert.deepEqual(icl, lab.runs.twoLayer.icl.map((c) => ({ tokens: c.tokens, value: c.score })));
+  assert.deepEqual(
+    icl,
+    lab.runs.twoLayer.icl.map((c) => ({ tokens: c.tokens, value: c.score })),
+  );
   assert.ok((await get<string[]>("/api/runs/fx-2l/vectors")).includes("positionLoss.meanLoss"));
   const vec = await get<Array<{ tokens: number; shape: number[]; data: number[] }>>("/api/runs/fx-2l/vectors/positionLoss.meanLoss");
   assert.deepEqual(vec[0].shape, [64]);
@@ -125,9 +131,19 @@ test("series, vectors, records, checkpoints and the summary of a run", async () 
 
 test("an unknown run, metric, vector, record or checkpoint is a 404 with a JSON error", async () => {
   for (const url of [
-    "/api/runs/nope", "/api/runs/nope/summary", "/api/runs/nope/metrics/icl.score", "/api/runs/nope/attention",
-    "/api/runs/..%2F..%2Fetc", "/api/runs/fx-2l/metrics/nope", "/api/runs/fx-2l/vectors/nope", "/api/runs/fx-2l/records/nope",
-    "/api/runs/fx-2l/attention?checkpoint=12345", "/api/compare?runs=fx-2l,nope", "/api/compare?experiment=nope", "/api/nothing", "/nothing",
+    "/api/runs/nope",
+    "/api/runs/nope/summary",
+    "/api/runs/nope/metrics/icl.score",
+    "/api/runs/nope/attention",
+    "/api/runs/..%2F..%2Fetc",
+    "/api/runs/fx-2l/metrics/nope",
+    "/api/runs/fx-2l/vectors/nope",
+    "/api/runs/fx-2l/records/nope",
+    "/api/runs/fx-2l/attention?checkpoint=12345",
+    "/api/compare?runs=fx-2l,nope",
+    "/api/compare?experiment=nope",
+    "/api/nothing",
+    "/nothing",
   ]) {
     const body = await get<{ error: string; statusCode: number }>(url, 404);
     assert.equal(body.statusCode, 404);
@@ -197,7 +213,10 @@ test("attention on a text: encoded with the run's tokenizer, shown as text, cut 
   assert.deepEqual(a.labels, ["a", "b", "·", "c", "↵", "a", "b"]);
   assert.deepEqual(a.tokens, [97, 98, 32, 99, 10, 97, 98]);
   // The second "a" (5) repeats the first (0): an induction head looks at the "b" after it (1); likewise "b" (6) → 2.
-  assert.deepEqual(a.targets, [{ query: 5, key: 1 }, { query: 6, key: 2 }]);
+  assert.deepEqual(a.targets, [
+    { query: 5, key: 1 },
+    { query: 6, key: 2 },
+  ]);
   assert.equal(a.stored, null, "the run stored no head scores");
   assert.deepEqual([a.pool, a.seed, a.notes], [null, null, []], "a text needs no pool");
   const long = await get<AttentionView>(`/api/runs/bytes/attention?text=${"x".repeat(100)}`);
@@ -226,14 +245,29 @@ test("a run page links the run's HTML report when the lab holds one", async () =
 
 test("compare: the ICL curves of several runs with their labels, windows and the Shin-style table", async () => {
   const v = await get<CompareView>("/api/compare?runs=fx-2l,fx-1l,fx-lstm");
-  assert.deepEqual(v.runs.map((r) => r.label), ["fx-2l", "fx-1l", "fx-lstm"]);
+  assert.deepEqual(
+    v.runs.map((r) => r.label),
+    ["fx-2l", "fx-1l", "fx-lstm"],
+  );
   assert.equal(v.icl.length, 75);
   assert.deepEqual([...new Set(v.icl.map((p) => p.label))], ["fx-2l", "fx-1l", "fx-lstm"]);
-  assert.deepEqual(v.windows.map((w) => w.label), ["fx-2l"]);
-  assert.deepEqual(v.positionLoss.map((c) => c.series), ["fx-2l", "fx-1l"]);
-  assert.deepEqual(v.table!.rows.map((r) => r.label), ["fx-2l", "fx-1l", "fx-lstm"]);
+  assert.deepEqual(
+    v.windows.map((w) => w.label),
+    ["fx-2l"],
+  );
+  assert.deepEqual(
+    v.positionLoss.map((c) => c.series),
+    ["fx-2l", "fx-1l"],
+  );
+  assert.deepEqual(
+    v.table!.rows.map((r) => r.label),
+    ["fx-2l", "fx-1l", "fx-lstm"],
+  );
   const byExperiment = await get<CompareView>("/api/compare?experiment=fixture-exp");
-  assert.deepEqual(byExperiment.runs.map((r) => r.id), ["fx-2l", "fx-1l", "fx-lstm", "bad-config", "bad-record"]);
+  assert.deepEqual(
+    byExperiment.runs.map((r) => r.id),
+    ["fx-2l", "fx-1l", "fx-lstm", "bad-config", "bad-record"],
+  );
 });
 
 test("files inside the lab folder are served; every way out of it is a 404", async () => {
@@ -242,10 +276,22 @@ test("files inside the lab folder are served; every way out of it is a 404", asy
   assert.match(ok.body, /report of fx-2l/);
   assert.match(String(ok.headers["content-type"]), /text\/html/);
   for (const url of [
-    "/files/../secret.txt", "/files/..%2Fsecret.txt", "/files/%2e%2e/secret.txt", "/files/%2E%2E%2Fsecret.txt", "/files/reports/../../secret.txt",
-    "/files/reports/%2e%2e/%2e%2e/secret.txt", "/files/..%5Csecret.txt", `/files/${encodeURIComponent(lab.secret)}`, `/files/%2F${lab.secret.slice(1)}`,
-    "/files/runs/fx-2l/escape.txt", "/files/runs/fx-2l", "/files/", "/files/nothing.txt", "/files/reports/fx-2l/report.html%00.png",
-    "/../secret.txt", "/%2e%2e/secret.txt",
+    "/files/../secret.txt",
+    "/files/..%2Fsecret.txt",
+    "/files/%2e%2e/secret.txt",
+    "/files/%2E%2E%2Fsecret.txt",
+    "/files/reports/../../secret.txt",
+    "/files/reports/%2e%2e/%2e%2e/secret.txt",
+    "/files/..%5Csecret.txt",
+    `/files/${encodeURIComponent(lab.secret)}`,
+    `/files/%2F${lab.secret.slice(1)}`,
+    "/files/runs/fx-2l/escape.txt",
+    "/files/runs/fx-2l",
+    "/files/",
+    "/files/nothing.txt",
+    "/files/reports/fx-2l/report.html%00.png",
+    "/../secret.txt",
+    "/%2e%2e/secret.txt",
   ]) {
     const res = await app.inject({ url });
     assert.equal(res.statusCode, 404, `${url} → ${res.statusCode} ${res.body.slice(0, 80)}`);
@@ -289,7 +335,11 @@ test("the page and its script are served, with a policy that loads nothing from 
 });
 
 /** Reads server-sent events from `url` until `until` returns true. */
-function readEvents(url: string, until: (events: Array<{ event: string; data: unknown }>) => boolean, timeoutMs: number): Promise<Array<{ event: string; data: unknown }>> {
+function readEvents(
+  url: string,
+  until: (events: Array<{ event: string; data: unknown }>) => boolean,
+  timeoutMs: number,
+): Promise<Array<{ event: string; data: unknown }>> {
   return new Promise((resolve, reject) => {
     const events: Array<{ event: string; data: unknown }> = [];
     let buffer = "";
@@ -332,18 +382,22 @@ test("live: a new checkpoint of a run is pushed as a server-sent event within 2 
     try {
       store.createRun({ id: "live-1", experiment: "other", kind: "attn-only", config: { name: "live-1" } });
       let written = 0;
-      const events = await readEvents(`${dashboard.url}api/events`, (evs) => {
-        if (evs.some((e) => e.event === "connected") && written === 0) {
-          // Connected: now a checkpoint arrives (the trainer logs its results, then touches the run).
-          setTimeout(() => {
-            store.logMetrics("live-1", 512, { train_loss: 3.1, "icl.score": -0.05 });
-            store.heartbeat("live-1", 512);
-            written = Date.now();
-          }, 300);
-          written = -1;
-        }
-        return evs.some((e) => e.event === "run" && (e.data as RunEvent).id === "live-1" && (e.data as RunEvent).tokens === 512);
-      }, 5000);
+      const events = await readEvents(
+        `${dashboard.url}api/events`,
+        (evs) => {
+          if (evs.some((e) => e.event === "connected") && written === 0) {
+            // Connected: now a checkpoint arrives (the trainer logs its results, then touches the run).
+            setTimeout(() => {
+              store.logMetrics("live-1", 512, { train_loss: 3.1, "icl.score": -0.05 });
+              store.heartbeat("live-1", 512);
+              written = Date.now();
+            }, 300);
+            written = -1;
+          }
+          return evs.some((e) => e.event === "run" && (e.data as RunEvent).id === "live-1" && (e.data as RunEvent).tokens === 512);
+        },
+        5000,
+      );
       const ev = events.find((e) => e.event === "run" && (e.data as RunEvent).id === "live-1")!.data as RunEvent;
       assert.equal(ev.status, "running");
       assert.ok(Date.now() - written < 2000, `pushed ${Date.now() - written} ms after the checkpoint`);

@@ -107,9 +107,24 @@ export async function buildDashboard(opts: DashboardOptions = {}): Promise<{ app
   // The page. Bundling starts now so the first visit does not wait for it.
   const assets = webAssets();
   assets.catch(() => {}); // reported by the routes below
-  app.get("/", async (_req, reply) => reply.type("text/html; charset=utf-8").header("cache-control", "no-cache").send((await assets).html));
-  app.get("/app.js", async (_req, reply) => reply.type("text/javascript; charset=utf-8").header("cache-control", "no-cache").send((await assets).js));
-  app.get("/app.css", async (_req, reply) => reply.type("text/css; charset=utf-8").header("cache-control", "no-cache").send((await assets).css));
+  app.get("/", async (_req, reply) =>
+    reply
+      .type("text/html; charset=utf-8")
+      .header("cache-control", "no-cache")
+      .send((await assets).html),
+  );
+  app.get("/app.js", async (_req, reply) =>
+    reply
+      .type("text/javascript; charset=utf-8")
+      .header("cache-control", "no-cache")
+      .send((await assets).js),
+  );
+  app.get("/app.css", async (_req, reply) =>
+    reply
+      .type("text/css; charset=utf-8")
+      .header("cache-control", "no-cache")
+      .send((await assets).css),
+  );
   app.get("/favicon.ico", async (_req, reply) => reply.code(204).send());
 
   app.route({
@@ -140,7 +155,7 @@ export async function startDashboard(opts: DashboardOptions = {}): Promise<Dashb
   const host = opts.host ?? "127.0.0.1";
   await app.listen({ host, port: opts.port ?? DEFAULT_PORT });
   const address = app.server.address();
-  const port = typeof address === "object" && address !== null ? address.port : opts.port ?? DEFAULT_PORT;
+  const port = typeof address === "object" && address !== null ? address.port : (opts.port ?? DEFAULT_PORT);
   const shown = host.includes(":") ? `[${host}]` : host;
   return { url: `http://${shown}:${port}/`, app, lab, close: () => app.close() };
 }

@@ -30,7 +30,10 @@ export class LiveHub {
   readonly pollMs: number;
   private readonly fullEveryMs: number;
 
-  constructor(private readonly lab: Lab, options: LiveHubOptions = {}) {
+  constructor(
+    private readonly lab: Lab,
+    options: LiveHubOptions = {},
+  ) {
     this.pollMs = options.pollMs ?? 500;
     this.fullEveryMs = options.fullEveryMs ?? 5000;
   }

@@ -10,9 +10,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { RunInfo, RunStore } from "../store/run-store.ts";
-import {
-  describeMixture, describeModel, labelRuns, readRun, type RunData, type StoredConfig,
-} from "../report/data.ts";
+import { describeMixture, describeModel, labelRuns, readRun, type RunData, type StoredConfig } from "../report/data.ts";
 import { bestHead } from "../report/summary.ts";
 import type { LossBump, PhaseChange } from "../measure/phase-change.ts";
 import { METRIC } from "../measure/names.ts";
@@ -55,7 +53,11 @@ export function runRow(store: RunStore, info: RunInfo): RunRow {
   };
   try {
     row.checkpoints = store.checkpoints(info.id).length;
-    const last = (name: string) => store.metricSeries(info.id, name).filter((p) => Number.isFinite(p.value)).at(-1);
+    const last = (name: string) =>
+      store
+        .metricSeries(info.id, name)
+        .filter((p) => Number.isFinite(p.value))
+        .at(-1);
     const icl = last(METRIC.iclScore);
     if (icl) {
       const at = (name: string) => finiteOrNull(store.metricSeries(info.id, name).find((p) => p.tokens === icl.tokens)?.value);
@@ -75,9 +77,7 @@ function phaseDetection(p: PhaseChange): Detection {
 }
 
 function bumpDetection(b: LossBump): Detection {
-  return b.status === "found"
-    ? { status: "found", start: b.start, end: b.end, size: b.height, peak: b.peak }
-    : { status: "none", reason: b.reason };
+  return b.status === "found" ? { status: "found", start: b.start, end: b.end, size: b.height, peak: b.peak } : { status: "none", reason: b.reason };
 }
 
 const NO_DETECTION: Detection = { status: "none", reason: "the run's results could not be read" };
@@ -93,8 +93,22 @@ export function runView(store: RunStore, info: RunInfo): RunView {
   // `icl-lab report ID` writes <lab>/reports/<ID>/report.html by default.
   const report = existsSync(join(store.labDir, "reports", info.id, "report.html")) ? `/files/reports/${encodeURIComponent(info.id)}/report.html` : null;
   const empty: RunView = {
-    row, label, config: info.config, icl: [], phase: NO_DETECTION, trainLoss: [], bump: NO_DETECTION, positionLoss: [], heads: [],
-    inductionPhase: { ...NO_DETECTION, layer: null, head: null }, bestHead: null, ablation: null, tasks: null, checkpoints, hasAttention, report,
+    row,
+    label,
+    config: info.config,
+    icl: [],
+    phase: NO_DETECTION,
+    trainLoss: [],
+    bump: NO_DETECTION,
+    positionLoss: [],
+    heads: [],
+    inductionPhase: { ...NO_DETECTION, layer: null, head: null },
+    bestHead: null,
+    ablation: null,
+    tasks: null,
+    checkpoints,
+    hasAttention,
+    report,
   };
   let run: RunData;
   try {
@@ -115,7 +129,11 @@ export function runView(store: RunStore, info: RunInfo): RunView {
     inductionPhase: { ...phaseDetection(ip), layer: ip.layer, head: ip.head },
     bestHead: bestHead(run),
     ablation: run.ablation
-      ? { tokens: run.ablation.tokens, clean: run.ablation.clean && { score: run.ablation.clean.score, lo: run.ablation.clean.lo, hi: run.ablation.clean.hi }, heads: run.ablation.heads }
+      ? {
+          tokens: run.ablation.tokens,
+          clean: run.ablation.clean && { score: run.ablation.clean.score, lo: run.ablation.clean.lo, hi: run.ablation.clean.hi },
+          heads: run.ablation.heads,
+        }
       : null,
     tasks: run.tasks,
   };
@@ -137,7 +155,12 @@ function safe<T>(fn: () => T, fallback: T): T {
 export function compareView(store: RunStore, infos: readonly RunInfo[]): CompareView {
   const read: Array<Omit<RunData, "label" | "group"> | null> = infos.map((info) => safe(() => readRun(store, info), null));
   const labels = labelRuns(infos.map((info) => ({ info, config: asConfig(info.config) })));
-  const runs = infos.map((info, i) => ({ id: info.id, label: labels[i].label, status: displayStatus(info), model: describeModel(asConfig(info.config), info.kind) }));
+  const runs = infos.map((info, i) => ({
+    id: info.id,
+    label: labels[i].label,
+    status: displayStatus(info),
+    model: describeModel(asConfig(info.config), info.kind),
+  }));
   const data: RunData[] = [];
   read.forEach((r, i) => {
     if (r) data.push({ ...r, ...labels[i] });

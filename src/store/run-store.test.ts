@@ -128,7 +128,10 @@ test("setStatus() and heartbeat() update the run; unknown runs are a RunNotFound
   assert.equal(store.getRun("nope"), undefined);
   assert.throws(() => store.setStatus("nope", "finished"), RunNotFoundError);
   assert.throws(() => store.heartbeat("nope"), RunNotFoundError);
-  assert.throws(() => store.logMetrics("nope", 1, { loss: 1 }), (e: Error) => e instanceof RunNotFoundError && /run 'nope' does not exist/.test(e.message));
+  assert.throws(
+    () => store.logMetrics("nope", 1, { loss: 1 }),
+    (e: Error) => e instanceof RunNotFoundError && /run 'nope' does not exist/.test(e.message),
+  );
   assert.throws(() => store.setStatus("r1", "paused" as never), /must be 'running', 'finished' or 'failed'/);
 });
 
@@ -152,10 +155,14 @@ test("logMetrics() stores a batch; metricSeries() returns it by tokens; a repeat
   assert.throws(() => store.logMetrics("r1", -1, { loss: 1 }), /tokens passed to logMetrics must be a non-negative integer/);
   assert.throws(() => store.logMetrics("r1", 1, { loss: "1" as never }), /metric 'loss' passed to logMetrics must be a number/);
   // A failing batch stores none of its values.
-  assert.throws(() => store.batch(() => {
-    store.logMetrics("r1", 400, { loss: 1 });
-    throw new Error("boom");
-  }), /boom/);
+  assert.throws(
+    () =>
+      store.batch(() => {
+        store.logMetrics("r1", 400, { loss: 1 });
+        throw new Error("boom");
+      }),
+    /boom/,
+  );
   assert.equal(store.metricSeries("r1", "loss").length, 3);
 });
 
@@ -172,7 +179,10 @@ test("logVector() keeps float32 and float64 data with its shape, exactly", (t) =
   assert.ok(h.data instanceof Float32Array);
   assert.deepEqual([...h.data], [...heads]);
   const pl = store.vectors("r1", "position_loss");
-  assert.deepEqual(pl.map((v) => v.tokens), [10, 20]);
+  assert.deepEqual(
+    pl.map((v) => v.tokens),
+    [10, 20],
+  );
   assert.ok(pl[0].data instanceof Float64Array);
   assert.deepEqual([...pl[0].data], [1 / 3, -Infinity, 2.5]);
   assert.deepEqual([...pl[1].data], [2, 3]);
@@ -187,7 +197,10 @@ test("checkpoints are recorded relative to the lab, so the lab folder can move",
   store.addCheckpoint("r1", { tokens: 1000, step: 10, path: join(store.runDir("r1"), "ckpt-1000.safetensors"), sha256: "aa" });
   store.addCheckpoint("r1", { tokens: 5000, step: 50, path: join(store.runDir("r1"), "ckpt-5000.safetensors"), sha256: "bb" });
   store.addCheckpoint("r1", { tokens: 3000, step: 30, path: "/elsewhere/ckpt.safetensors", sha256: "cc" });
-  assert.deepEqual(store.checkpoints("r1").map((c) => c.tokens), [1000, 3000, 5000]);
+  assert.deepEqual(
+    store.checkpoints("r1").map((c) => c.tokens),
+    [1000, 3000, 5000],
+  );
   store.close();
   const moved = `${lab}-moved`;
   renameSync(lab, moved);
@@ -208,8 +221,14 @@ test("rewind() forgets what was logged after the checkpoint a run resumes from",
     store.addCheckpoint("r1", { tokens, step: tokens, path: `/c/${tokens}`, sha256: "x" });
   }
   store.rewind("r1", 200);
-  assert.deepEqual(store.metricSeries("r1", "loss").map((p) => p.tokens), [100, 200]);
-  assert.deepEqual(store.vectors("r1", "v").map((p) => p.tokens), [100, 200]);
+  assert.deepEqual(
+    store.metricSeries("r1", "loss").map((p) => p.tokens),
+    [100, 200],
+  );
+  assert.deepEqual(
+    store.vectors("r1", "v").map((p) => p.tokens),
+    [100, 200],
+  );
   assert.equal(store.lastCheckpoint("r1")?.tokens, 200);
   assert.equal(store.getRun("r1")?.tokens, 200);
 });
@@ -234,7 +253,10 @@ test("listRuns() marks a running run stale when its pid is dead here or its hear
       ["old-heartbeat", "running", true],
     ].sort(),
   );
-  assert.deepEqual(store.listRuns({ status: "finished" }).map((r) => r.id), ["finished"]);
+  assert.deepEqual(
+    store.listRuns({ status: "finished" }).map((r) => r.id),
+    ["finished"],
+  );
   // A fresh heartbeat from a live process makes it current again.
   store.heartbeat("old-heartbeat");
   assert.equal(store.getRun("old-heartbeat")?.stale, false);
@@ -291,5 +313,11 @@ test("two processes writing to one fresh lab at once lose nothing and never see 
     assert.equal(store.metricSeries(`${who}-own`, "loss").length, n);
     assert.equal(store.vectors("shared", `${who}.v`).length, n / 50);
   }
-  assert.deepEqual(store.listRuns().map((r) => r.id).sort(), ["child-own", "parent-own", "shared"]);
+  assert.deepEqual(
+    store
+      .listRuns()
+      .map((r) => r.id)
+      .sort(),
+    ["child-own", "parent-own", "shared"],
+  );
 });

@@ -95,9 +95,7 @@ export { DEFAULT_LAB_DIR, resolveLabDir } from "../util/lab.ts";
 /** Throws unless `id` can name a run (and so a folder): 1-128 letters, digits, '.', '_', '-'. */
 export function checkRunId(id: unknown): asserts id is string {
   if (typeof id !== "string" || !RUN_ID.test(id)) {
-    throw new Error(
-      `run id must be 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit; found ${JSON.stringify(id)}`,
-    );
+    throw new Error(`run id must be 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit; found ${JSON.stringify(id)}`);
   }
 }
 
@@ -108,7 +106,6 @@ export function runDir(lab: string, id: string): string {
 }
 
 /** JSON with object keys sorted at every level, so that equal configs compare equal as text. */
-
 
 function checkTokens(tokens: unknown, what: string): asserts tokens is number {
   if (!Number.isSafeInteger(tokens) || (tokens as number) < 0) {
@@ -141,13 +138,9 @@ function prepareStatements(db: Database.Database) {
       `INSERT INTO runs (id, experiment, kind, config, status, created_at, updated_at, pid, host, heartbeat_at)
        VALUES (@id, @experiment, @kind, @config, 'running', @now, @now, @pid, @host, @now)`,
     ),
-    setRunning: db.prepare(
-      "UPDATE runs SET status = 'running', error = NULL, pid = ?, host = ?, heartbeat_at = ?, updated_at = ? WHERE id = ?",
-    ),
+    setRunning: db.prepare("UPDATE runs SET status = 'running', error = NULL, pid = ?, host = ?, heartbeat_at = ?, updated_at = ? WHERE id = ?"),
     setDone: db.prepare("UPDATE runs SET status = ?, error = ?, updated_at = ? WHERE id = ?"),
-    heartbeat: db.prepare(
-      "UPDATE runs SET heartbeat_at = ?, updated_at = ?, pid = ?, host = ?, tokens = coalesce(?, tokens) WHERE id = ?",
-    ),
+    heartbeat: db.prepare("UPDATE runs SET heartbeat_at = ?, updated_at = ?, pid = ?, host = ?, tokens = coalesce(?, tokens) WHERE id = ?"),
     putMetric: db.prepare("INSERT OR REPLACE INTO metrics (run_id, name, tokens, value) VALUES (?, ?, ?, ?)"),
     series: db.prepare<[string, string], { tokens: number; value: number | null }>(
       "SELECT tokens, value FROM metrics WHERE run_id = ? AND name = ? ORDER BY tokens",
@@ -158,9 +151,7 @@ function prepareStatements(db: Database.Database) {
       "SELECT tokens, dtype, shape, data FROM vectors WHERE run_id = ? AND name = ? ORDER BY tokens",
     ),
     vectorNames: db.prepare<[string], { name: string }>("SELECT DISTINCT name FROM vectors WHERE run_id = ? ORDER BY name"),
-    putCheckpoint: db.prepare(
-      "INSERT OR REPLACE INTO checkpoints (run_id, tokens, step, path, sha256, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-    ),
+    putCheckpoint: db.prepare("INSERT OR REPLACE INTO checkpoints (run_id, tokens, step, path, sha256, created_at) VALUES (?, ?, ?, ?, ?, ?)"),
     checkpoints: db.prepare<[string], { tokens: number; step: number; path: string; sha256: string; created_at: number }>(
       "SELECT tokens, step, path, sha256, created_at FROM checkpoints WHERE run_id = ? ORDER BY tokens",
     ),
@@ -320,7 +311,10 @@ export class RunStore {
 
   /** A structured result's values by tokens ascending. */
   jsonSeries(runId: string, name: string): Array<{ tokens: number; value: unknown }> {
-    const rows = this.db.prepare("SELECT tokens, json FROM records WHERE run_id = ? AND name = ? ORDER BY tokens").all(runId, name) as Array<{ tokens: number; json: string }>;
+    const rows = this.db.prepare("SELECT tokens, json FROM records WHERE run_id = ? AND name = ? ORDER BY tokens").all(runId, name) as Array<{
+      tokens: number;
+      json: string;
+    }>;
     return rows.map((r) => ({ tokens: r.tokens, value: JSON.parse(r.json) as unknown }));
   }
 
@@ -356,9 +350,7 @@ export class RunStore {
     const abs = resolve(checkpoint.path);
     const rel = relative(this.labDir, abs);
     const stored = rel && !rel.startsWith(`..${sep}`) && rel !== ".." && !isAbsolute(rel) ? rel : abs;
-    this.foreignKey(runId, () =>
-      this.sql.putCheckpoint.run(runId, checkpoint.tokens, checkpoint.step, stored, checkpoint.sha256, Date.now()),
-    );
+    this.foreignKey(runId, () => this.sql.putCheckpoint.run(runId, checkpoint.tokens, checkpoint.step, stored, checkpoint.sha256, Date.now()));
   }
 
   /**
@@ -414,7 +406,9 @@ export class RunStore {
       const shape = JSON.parse(r.shape) as number[];
       const count = shape.reduce((a, b) => a * b, 1);
       if (r.data.byteLength !== count * ctor.BYTES_PER_ELEMENT) {
-        throw new Error(`vector '${name}' of run '${runId}' at ${r.tokens} tokens is corrupt: ${r.data.byteLength} bytes for shape [${shape.join(", ")}] ${r.dtype}`);
+        throw new Error(
+          `vector '${name}' of run '${runId}' at ${r.tokens} tokens is corrupt: ${r.data.byteLength} bytes for shape [${shape.join(", ")}] ${r.dtype}`,
+        );
       }
       const data = new ctor(count);
       new Uint8Array(data.buffer).set(r.data);
@@ -457,10 +451,7 @@ export class RunStore {
     } catch (e) {
       corrupt = `config is not valid JSON (${(e as Error).message})`;
     }
-    const gone =
-      row.heartbeat_at === null ||
-      now - row.heartbeat_at > this.staleAfterMs ||
-      (row.host === this.host && row.pid !== null && !isAlive(row.pid));
+    const gone = row.heartbeat_at === null || now - row.heartbeat_at > this.staleAfterMs || (row.host === this.host && row.pid !== null && !isAlive(row.pid));
     return {
       id: row.id,
       experiment: row.experiment,

@@ -24,11 +24,10 @@ const expand = (spec: Record<string, unknown>) => expandSweep(parseSweepSpec({ n
 test("expandSweep() is the product of the axes, first slowest, seeds innermost", async () => {
   const runs = await expand({ axes: { "model.nLayers": [1, 2], "optim.lr": [0.01, 0.001] }, seeds: [0, 7] });
   assert.equal(runs.length, 8);
-  assert.deepEqual(runs.slice(0, 3).map((r) => formatVaried(r.varied)), [
-    "model.nLayers=1 optim.lr=0.01 seed=0",
-    "model.nLayers=1 optim.lr=0.01 seed=7",
-    "model.nLayers=1 optim.lr=0.001 seed=0",
-  ]);
+  assert.deepEqual(
+    runs.slice(0, 3).map((r) => formatVaried(r.varied)),
+    ["model.nLayers=1 optim.lr=0.01 seed=0", "model.nLayers=1 optim.lr=0.01 seed=7", "model.nLayers=1 optim.lr=0.001 seed=0"],
+  );
   assert.equal(runs[7].config.seed, 7);
   assert.equal((runs[7].config.model as { nLayers: number }).nLayers, 2);
   assert.equal(new Set(runs.map((r) => r.id)).size, 8);
@@ -55,8 +54,10 @@ test("each expanded config is checked with the trainer's parser; the message nam
   await bad({ axes: { "optimizer.lr": [0.1] } }, /axes\.optimizer\.lr: unknown config key 'optimizer'/);
   await bad({ axes: { data: [{ evalWindows: 0 }] } }, /axes\.data\[0\]\.evalWindows: Too small/);
   await bad({ axes: { measures: [["probe"], ["nope"]] } }, /axes\.measures\[1\]\[0\]: unknown measurement 'nope' \(known: probe\)/);
-  await bad({ axes: { "model.positions": ["rotary"] }, base: { ...base, model: { ...model, dHead: 3, nHeads: 1 } } },
-    /run model\.positions=rotary: invalid model config: model\.dHead must be even for rotary positions/);
+  await bad(
+    { axes: { "model.positions": ["rotary"] }, base: { ...base, model: { ...model, dHead: 3, nHeads: 1 } } },
+    /run model\.positions=rotary: invalid model config: model\.dHead must be even for rotary positions/,
+  );
   await bad({ base: { ...base, batch: "2" } }, /base\.batch: /);
   await bad({ base: { ...base, tokens: undefined } }, /base\.tokens: /);
   await bad({ axes: { "batch.size": [1] } }, /axes\.batch\.size: batch is 2 in the base config, not an object/);

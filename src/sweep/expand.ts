@@ -11,7 +11,7 @@
  * allows fewer tokens than asked: the trainer's id then differs, and the sweep learns it from the
  * worker (`findRun()` matches such a run by config).
  */
-import { z } from "zod";
+import type { z } from "zod";
 import { ModelConfig, parseModelConfig } from "../model/config.ts";
 import { presetConfig } from "../train/presets.ts";
 import { TrainConfig as TrainConfigSchema, canonicalJson, parseTrainConfig, resolveModel, runIdFor, type TrainConfig } from "../train/config.ts";
@@ -101,7 +101,12 @@ function checkConfig(config: Record<string, unknown>, measureNames: readonly str
   parsed.measures.forEach((name, i) => {
     // `icl@SOURCE`: the icl measure on one source's windows; the trainer checks SOURCE against the data.
     const known = measureNames.includes(name) || (measureNames.includes("icl") && /^icl@[a-z][a-z0-9_]*$/.test(name));
-    if (!known) issues.push({ path: ["measures", String(i)], message: `unknown measurement '${name}' (known: ${measureNames.join(", ")}${measureNames.includes("icl") ? ", icl@SOURCE" : ""})`, unknownKey: false });
+    if (!known)
+      issues.push({
+        path: ["measures", String(i)],
+        message: `unknown measurement '${name}' (known: ${measureNames.join(", ")}${measureNames.includes("icl") ? ", icl@SOURCE" : ""})`,
+        unknownKey: false,
+      });
   });
   if (issues.length) return { issues };
   // The trainer's own parser has the last word (cross-field rules such as rotary needing an even dHead).
@@ -147,7 +152,9 @@ export async function expandSweep(spec: SweepSpec, options: ExpandOptions = {}):
   const measureNames = options.measureNames ?? (await import("../measure/index.ts")).MEASURE_NAMES;
   const base = baseConfig(spec);
   const axes: Array<{ path: string; values: unknown[]; label: (i: number) => string }> = Object.entries(spec.axes).map(([path, values]) => ({
-    path, values, label: (i) => `axes.${path}[${i}]`,
+    path,
+    values,
+    label: (i) => `axes.${path}[${i}]`,
   }));
   if (spec.seeds !== undefined) axes.push({ path: "seed", values: spec.seeds, label: (i) => `seeds[${i}]` });
 
@@ -182,7 +189,9 @@ export async function expandSweep(spec: SweepSpec, options: ExpandOptions = {}):
   for (const run of runs) {
     const other = seen.get(run.id);
     if (other) {
-      throw new SpecError(`axes: runs ${other.index + 1} (${formatVaried(other.varied)}) and ${run.index + 1} (${formatVaried(run.varied)}) have the same config (run id ${run.id}); is a value listed twice?`);
+      throw new SpecError(
+        `axes: runs ${other.index + 1} (${formatVaried(other.varied)}) and ${run.index + 1} (${formatVaried(run.varied)}) have the same config (run id ${run.id}); is a value listed twice?`,
+      );
     }
     seen.set(run.id, run);
   }
@@ -213,7 +222,8 @@ const formatPath = (path: readonly string[]): string => path.map((p) => (/^\d+$/
 export function findRun(store: RunStore, run: SweepRun): RunInfo | undefined {
   const exact = store.getRun(run.id);
   if (exact) return exact;
-  if (run.resolved.data.tokenizer.kind !== "bpe" || run.config.model === undefined || (run.config.model as Record<string, unknown>).dVocab !== undefined) return undefined;
+  if (run.resolved.data.tokenizer.kind !== "bpe" || run.config.model === undefined || (run.config.model as Record<string, unknown>).dVocab !== undefined)
+    return undefined;
   const strip = (c: unknown) => {
     const copy = structuredClone(c) as { model?: Record<string, unknown> };
     if (copy.model) delete copy.model.dVocab;

@@ -50,8 +50,14 @@ test("a small grid completes in the pool; running it again skips every finished 
   const runs = await expandSweep(parseSweepSpec({ name: "pool", base, axes: { "model.nLayers": [1, 2] }, seeds: [0, 1] }), { measureNames: ["probe"] });
   const events: PoolEvent[] = [];
   const outcomes = await runLocalPool(runs, { lab, cores: 2, dataModule: synthetic, onEvent: (e) => events.push(e) });
-  assert.deepEqual(outcomes.map((o) => o.status), ["finished", "finished", "finished", "finished"]);
-  assert.deepEqual(outcomes.map((o) => o.runId), runs.map((r) => r.id));
+  assert.deepEqual(
+    outcomes.map((o) => o.status),
+    ["finished", "finished", "finished", "finished"],
+  );
+  assert.deepEqual(
+    outcomes.map((o) => o.runId),
+    runs.map((r) => r.id),
+  );
   const plan = events.find((e) => e.type === "plan");
   assert.deepEqual(plan, { type: "plan", pending: 4, skipped: 0, processes: 2, threadsPerRun: 1 });
 
@@ -60,8 +66,14 @@ test("a small grid completes in the pool; running it again skips every finished 
     const expected = logSpacedCheckpoints(3200, 32, 2);
     for (const run of runs) {
       assert.equal(store.getRun(run.id)?.status, "finished");
-      assert.deepEqual(store.metricSeries(run.id, "train_loss").map((p) => p.tokens), expected);
-      assert.deepEqual(store.metricSeries(run.id, "probe.tokens").map((p) => p.value), expected);
+      assert.deepEqual(
+        store.metricSeries(run.id, "train_loss").map((p) => p.tokens),
+        expected,
+      );
+      assert.deepEqual(
+        store.metricSeries(run.id, "probe.tokens").map((p) => p.value),
+        expected,
+      );
     }
     assert.equal(store.listRuns().length, 4);
   } finally {
@@ -71,7 +83,10 @@ test("a small grid completes in the pool; running it again skips every finished 
   const again: PoolEvent[] = [];
   const t0 = performance.now();
   const second = await runLocalPool(runs, { lab, cores: 2, dataModule: synthetic, onEvent: (e) => again.push(e) });
-  assert.deepEqual(second.map((o) => o.status), ["skipped", "skipped", "skipped", "skipped"]);
+  assert.deepEqual(
+    second.map((o) => o.status),
+    ["skipped", "skipped", "skipped", "skipped"],
+  );
   assert.equal(again.filter((e) => e.type === "started").length, 0);
   assert.ok(performance.now() - t0 < 2000, "skipping starts no trainer process");
 });
@@ -84,7 +99,10 @@ test("a trainer process that dies is replaced and its run resumes; a training er
   const runs = await expandSweep(spec, { measureNames: ["crash-once", "boom"] });
   const events: PoolEvent[] = [];
   const outcomes = await runLocalPool(runs, { lab, cores: 2, processes: 1, dataModule: faulty, onEvent: (e) => events.push(e) });
-  assert.deepEqual(outcomes.map((o) => o.status), ["finished", "failed"]);
+  assert.deepEqual(
+    outcomes.map((o) => o.status),
+    ["finished", "failed"],
+  );
   assert.match(outcomes[1].error!, /boom: this measurement always fails/);
 
   const crashedAt = Number(readFileSync(join(lab, "crashed-0"), "utf8"));
@@ -99,7 +117,10 @@ test("a trainer process that dies is replaced and its run resumes; a training er
   const store = RunStore.open(lab);
   try {
     assert.equal(store.getRun(runs[0].id)?.status, "finished");
-    assert.deepEqual(store.metricSeries(runs[0].id, "train_loss").map((p) => p.tokens), logSpacedCheckpoints(3200, 32, 2));
+    assert.deepEqual(
+      store.metricSeries(runs[0].id, "train_loss").map((p) => p.tokens),
+      logSpacedCheckpoints(3200, 32, 2),
+    );
     assert.equal(store.getRun(runs[1].id)?.status, "failed");
   } finally {
     store.close();

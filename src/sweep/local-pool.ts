@@ -64,13 +64,20 @@ export interface RunOutcome {
 export function estimatedCost(config: { tokens: number; model: object }): number {
   const m = config.model as Record<string, unknown>;
   const num = (k: string, dflt: number) => (typeof m[k] === "number" ? (m[k] as number) : dflt);
-  const d = num("dModel", num("dHidden", 64)), L = num("nLayers", 1), T = num("nCtx", 512), V = num("dVocab", 256);
+  const d = num("dModel", num("dHidden", 64)),
+    L = num("nLayers", 1),
+    T = num("nCtx", 512),
+    V = num("dVocab", 256);
   const attention = m.kind === "lstm" || m.kind === "rnn" || m.kind === "mlp-only" ? 0 : 2 * T * d;
   return config.tokens * (L * (12 * d * d + attention) + 2 * d * V);
 }
 
 /** The pool's shape for `pending` runs on `cores` cores. */
-export function planPool(pending: number, cores: number, options: { threadsPerRun?: number; processes?: number } = {}): { threadsPerRun: number; processes: number } {
+export function planPool(
+  pending: number,
+  cores: number,
+  options: { threadsPerRun?: number; processes?: number } = {},
+): { threadsPerRun: number; processes: number } {
   const threadsPerRun = options.threadsPerRun ?? (pending >= cores ? 1 : Math.max(1, Math.floor(cores / Math.max(1, pending))));
   const processes = options.processes ?? Math.max(1, Math.min(pending, Math.floor(cores / threadsPerRun)));
   return { threadsPerRun, processes };
@@ -97,7 +104,13 @@ export async function runLocalPool(runs: readonly SweepRun[], options: LocalPool
   // Longest first (a stable sort: equal costs keep the given order).
   pending.sort((a, b) => estimatedCost(b.run.resolved) - estimatedCost(a.run.resolved));
   const plan = planPool(pending.length, options.cores ?? availableParallelism(), options);
-  emit({ type: "plan", pending: pending.length, skipped: runs.length - pending.length, processes: pending.length ? plan.processes : 0, threadsPerRun: plan.threadsPerRun });
+  emit({
+    type: "plan",
+    pending: pending.length,
+    skipped: runs.length - pending.length,
+    processes: pending.length ? plan.processes : 0,
+    threadsPerRun: plan.threadsPerRun,
+  });
   const retries = options.retries ?? 1;
   const procs = new Set<TrainerProcess>();
   let stopped = false;

@@ -58,7 +58,10 @@ const WATCHDOG = 'exec 3<&0; "$0" "$@" </dev/null & pid=$!; (read -r _ <&3; kill
 async function testRedis(): Promise<{ url: string; unavailable: string | null }> {
   const given = process.env.ICL_LAB_TEST_REDIS;
   if (given) {
-    const why = await checkRedis(given, { connectTimeoutMs: 1000 }).then(() => null, (e: Error) => e.message);
+    const why = await checkRedis(given, { connectTimeoutMs: 1000 }).then(
+      () => null,
+      (e: Error) => e.message,
+    );
     return { url: given, unavailable: why && `ICL_LAB_TEST_REDIS: ${why}` };
   }
   const server = which("redis-server");
@@ -88,7 +91,13 @@ async function testRedis(): Promise<{ url: string; unavailable: string | null }>
     after(stop);
     const t0 = Date.now();
     while (running() && Date.now() - t0 < 10_000) {
-      if (await checkRedis(url, { connectTimeoutMs: 500 }).then(() => true, () => false)) return { url, unavailable: null };
+      if (
+        await checkRedis(url, { connectTimeoutMs: 500 }).then(
+          () => true,
+          () => false,
+        )
+      )
+        return { url, unavailable: null };
       await new Promise((r) => setTimeout(r, 100));
     }
     await stop();
@@ -138,10 +147,28 @@ interface WorkerProcess {
 
 /** Starts `icl-lab worker` (its own lab, the shared run folder) and waits until it listens. */
 async function startWorker(t: TestContext, ns: string, name: string, shared: string): Promise<WorkerProcess> {
-  const proc = spawn(process.execPath, [
-    bin, "worker", "--queue", REDIS, "--namespace", ns, "--lab", join(root, ns, name), "--shared", shared,
-    "--threads-per-run", "1", "--lock-duration", "2000", "--data-module", synthetic,
-  ], { stdio: ["ignore", "pipe", "pipe"] });
+  const proc = spawn(
+    process.execPath,
+    [
+      bin,
+      "worker",
+      "--queue",
+      REDIS,
+      "--namespace",
+      ns,
+      "--lab",
+      join(root, ns, name),
+      "--shared",
+      shared,
+      "--threads-per-run",
+      "1",
+      "--lock-duration",
+      "2000",
+      "--data-module",
+      synthetic,
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
   let out = "";
   proc.stdout!.on("data", (d) => (out += d));
   proc.stderr!.on("data", (d) => (out += d));
@@ -161,7 +188,8 @@ async function startWorker(t: TestContext, ns: string, name: string, shared: str
 function cli(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; seconds: number }> {
   const t0 = performance.now();
   const proc = spawn(process.execPath, [bin, ...args], { stdio: ["ignore", "pipe", "pipe"], timeout: 60_000 });
-  let stdout = "", stderr = "";
+  let stdout = "",
+    stderr = "";
   proc.stdout.on("data", (d) => (stdout += d));
   proc.stderr.on("data", (d) => (stderr += d));
   return new Promise((resolve) => proc.on("close", (code) => resolve({ code, stdout, stderr, seconds: (performance.now() - t0) / 1000 })));
@@ -196,15 +224,36 @@ function alive(pid: number): boolean {
 function assertComplete(lab: string, runs: readonly SweepRun[], tokens: number): void {
   const store = RunStore.open(lab);
   try {
-    assert.deepEqual(store.listRuns().map((r) => r.id).sort(), runs.map((r) => r.id).sort(), "one stored run per grid point");
+    assert.deepEqual(
+      store
+        .listRuns()
+        .map((r) => r.id)
+        .sort(),
+      runs.map((r) => r.id).sort(),
+      "one stored run per grid point",
+    );
     const expected = logSpacedCheckpoints(tokens, perStep, 2);
     for (const run of runs) {
       assert.equal(store.getRun(run.id)?.status, "finished", run.id);
-      assert.deepEqual(store.metricSeries(run.id, "train_loss").map((p) => p.tokens), expected, `${run.id}: train_loss`);
-      assert.deepEqual(store.metricSeries(run.id, "probe.tokens").map((p) => p.value), expected, `${run.id}: probe.tokens`);
+      assert.deepEqual(
+        store.metricSeries(run.id, "train_loss").map((p) => p.tokens),
+        expected,
+        `${run.id}: train_loss`,
+      );
+      assert.deepEqual(
+        store.metricSeries(run.id, "probe.tokens").map((p) => p.value),
+        expected,
+        `${run.id}: probe.tokens`,
+      );
       // probe.vec is [seed, parameter count, tokens]: it travelled as raw float64 bytes.
-      assert.deepEqual(store.vectors(run.id, "probe.vec").map((v) => [v.data[0], v.data[2]]), expected.map((tk) => [run.resolved.seed, tk]));
-      assert.deepEqual(store.jsonSeries(run.id, "probe.label").map((r) => r.value), expected.map(() => ({ seed: run.resolved.seed, note: "synthetic" })));
+      assert.deepEqual(
+        store.vectors(run.id, "probe.vec").map((v) => [v.data[0], v.data[2]]),
+        expected.map((tk) => [run.resolved.seed, tk]),
+      );
+      assert.deepEqual(
+        store.jsonSeries(run.id, "probe.label").map((r) => r.value),
+        expected.map(() => ({ seed: run.resolved.seed, note: "synthetic" })),
+      );
       assert.equal(store.getRun(run.id)?.tokens, tokens);
     }
   } finally {
@@ -276,7 +325,9 @@ test("a worker killed with SIGKILL mid-run: the other worker resumes its job fro
   const messages: ResultMessage[] = [];
   let killed: { pid: number; runId: string; at: number; trainers: number[] } | null = null;
   const result = await coordinateSweep(REDIS, "killed", runs, {
-    lab, shared, namespace: ns,
+    lab,
+    shared,
+    namespace: ns,
     onEvent: (e) => {
       if (e.type !== "result") return;
       messages.push(e.message);

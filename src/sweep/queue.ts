@@ -43,7 +43,18 @@ export interface RunJobData {
 /** What a results job carries: one message of a worker about a run. */
 export type ResultMessage =
   | { type: "started"; runId: string; config: TrainConfig; resumedFrom: number | null; totalTokens: number; worker: string; jobId: string }
-  | { type: "checkpoint"; runId: string; tokens: number; totalTokens: number; loss: number; icl: number | null; report: CheckpointReport; worker: string; jobId: string; replayed: boolean }
+  | {
+      type: "checkpoint";
+      runId: string;
+      tokens: number;
+      totalTokens: number;
+      loss: number;
+      icl: number | null;
+      report: CheckpointReport;
+      worker: string;
+      jobId: string;
+      replayed: boolean;
+    }
   | { type: "done"; runId: string; finished: boolean; tokens: number; worker: string; jobId: string }
   | { type: "failed"; runId: string | null; error: string; worker: string; jobId: string };
 
@@ -119,8 +130,13 @@ export function bullConnection(url: string, options: ConnectOptions = {}): BullC
 export async function checkRedis(url: string, options: ConnectOptions = {}): Promise<void> {
   const timeout = options.connectTimeoutMs ?? 3000;
   const client = new Redis({
-    ...redisOptions(url), lazyConnect: true, connectTimeout: timeout, maxRetriesPerRequest: 0,
-    enableOfflineQueue: false, retryStrategy: () => null, disconnectTimeout: 50,
+    ...redisOptions(url),
+    lazyConnect: true,
+    connectTimeout: timeout,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: () => null,
+    disconnectTimeout: 50,
   });
   // The socket's error (ECONNREFUSED, ENOTFOUND…) says more than the rejection ("Connection is closed").
   let socketError: string | null = null;
@@ -159,11 +175,14 @@ export function watchRedis(url: string, onLost: (message: string) => void, optio
   let lastOk = Date.now();
   let fired = false;
   const timer = setInterval(() => {
-    client.ping().then(() => {
-      lastOk = Date.now();
-    }, (e: Error) => {
-      lastError = e.message;
-    });
+    client.ping().then(
+      () => {
+        lastOk = Date.now();
+      },
+      (e: Error) => {
+        lastError = e.message;
+      },
+    );
     if (!fired && Date.now() - lastOk > lostAfterMs) {
       fired = true;
       onLost(`lost the connection to Redis at ${displayUrl(url)} for ${Math.round((Date.now() - lastOk) / 1000)} s${lastError ? ` (${lastError})` : ""}`);
@@ -212,14 +231,18 @@ export async function submitSweep(queue: Queue<RunJobData>, sweep: string, runs:
         } else summary.existing.push({ run, state });
         continue;
       }
-      await queue.add("train", { sweep, config: run.config, results: resultsQueueName(sweep) }, {
-        jobId: run.id,
-        // A trainer process that dies is retried once (it resumes); a training error is not (UnrecoverableError).
-        attempts: 2,
-        backoff: { type: "fixed", delay: 1000 },
-        removeOnComplete: false,
-        removeOnFail: false,
-      });
+      await queue.add(
+        "train",
+        { sweep, config: run.config, results: resultsQueueName(sweep) },
+        {
+          jobId: run.id,
+          // A trainer process that dies is retried once (it resumes); a training error is not (UnrecoverableError).
+          attempts: 2,
+          backoff: { type: "fixed", delay: 1000 },
+          removeOnComplete: false,
+          removeOnFail: false,
+        },
+      );
       summary.added.push(run);
     }
   } finally {
@@ -320,10 +343,14 @@ export async function coordinateSweep(url: string, sweep: string, runs: readonly
   queue.on("error", () => {}); // connection errors: the health check reports them
   let lost: string | null = null;
   let wake: () => void = () => {};
-  const watch = watchRedis(url, (m) => {
-    lost = m;
-    wake();
-  }, { lostAfterMs: options.lostAfterMs });
+  const watch = watchRedis(
+    url,
+    (m) => {
+      lost = m;
+      wake();
+    },
+    { lostAfterMs: options.lostAfterMs },
+  );
   let results: Worker<ResultMessage> | null = null;
   const states = new Map<SweepRun, JobState | "finished" | "absent" | "unknown">();
   try {
@@ -338,10 +365,14 @@ export async function coordinateSweep(url: string, sweep: string, runs: readonly
     resultsQueue.on("error", () => {});
     try {
       // One at a time, in order: a run's "started" comes before its checkpoints.
-      results = new Worker<ResultMessage>(resultsName, async (job: Job<ResultMessage>) => {
-        applyResult(store, job.data, options.shared);
-        emit({ type: "result", message: job.data });
-      }, { connection: bullConnection(url, options), prefix: options.namespace ?? DEFAULT_NAMESPACE, concurrency: 1 });
+      results = new Worker<ResultMessage>(
+        resultsName,
+        async (job: Job<ResultMessage>) => {
+          applyResult(store, job.data, options.shared);
+          emit({ type: "result", message: job.data });
+        },
+        { connection: bullConnection(url, options), prefix: options.namespace ?? DEFAULT_NAMESPACE, concurrency: 1 },
+      );
       results.on("error", () => {});
       results.on("failed", (job, err) => {
         if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) emit({ type: "result-failed", message: job.data, error: err.message });

@@ -34,7 +34,9 @@ export function readCheckpointReport(store: RunStore, runId: string, tokens: num
     const v = store.vectors(runId, name).find((p) => p.tokens === tokens);
     if (v) {
       vectors.push({
-        name, dtype: v.data instanceof Float32Array ? "f32" : "f64", shape: v.shape,
+        name,
+        dtype: v.data instanceof Float32Array ? "f32" : "f64",
+        shape: v.shape,
         base64: Buffer.from(v.data.buffer, v.data.byteOffset, v.data.byteLength).toString("base64"),
       });
     }

@@ -34,12 +34,7 @@ export const SweepSpec = z.strictObject({
   /** A training-config input (defaults and dVocab are filled in by the trainer's parser). */
   base: z.record(z.string(), z.unknown()).default({}),
   /** Config path → values; runs are the product of all axes, the first varying slowest. */
-  axes: z
-    .record(
-      z.string().regex(CONFIG_PATH),
-      z.array(z.unknown()).min(1, "expected a non-empty list of values"),
-    )
-    .default({}),
+  axes: z.record(z.string().regex(CONFIG_PATH), z.array(z.unknown()).min(1, "expected a non-empty list of values")).default({}),
   /** Seeds, the innermost axis (default: the base config's seed). */
   seeds: z.array(z.number().int().min(0)).min(1, "expected a non-empty list of seeds").optional(),
 });
@@ -64,7 +59,9 @@ function formatSpecIssues(error: z.ZodError): string {
 /** Validates a spec object; `source` names it in errors (a file path). */
 export function parseSweepSpec(input: unknown, source = "sweep spec"): SweepSpec {
   if (!isPlainObject(input)) {
-    throw new Error(`${source}: expected an object with name, base, axes and seeds, found ${Array.isArray(input) ? "a list" : input === null ? "null" : typeof input}`);
+    throw new Error(
+      `${source}: expected an object with name, base, axes and seeds, found ${Array.isArray(input) ? "a list" : input === null ? "null" : typeof input}`,
+    );
   }
   const r = SweepSpec.safeParse(input);
   if (!r.success) throw new Error(`${source}: ${formatSpecIssues(r.error)}`);

@@ -46,8 +46,29 @@ export interface ChildJob {
 export type ChildMessage =
   | { type: "ready"; pid: number }
   | { type: "started"; key: string; runId: string; config: TrainConfig; totalTokens: number; resumedFrom: number | null; worker: string }
-  | { type: "checkpoint"; key: string; runId: string; tokens: number; totalTokens: number; loss: number; icl: number | null; report?: CheckpointReport; worker: string; replayed: boolean }
-  | { type: "done"; key: string; runId: string; finished: boolean; tokens: number; steps: number; lastLoss: number; resumedFrom: number | null; seconds: number }
+  | {
+      type: "checkpoint";
+      key: string;
+      runId: string;
+      tokens: number;
+      totalTokens: number;
+      loss: number;
+      icl: number | null;
+      report?: CheckpointReport;
+      worker: string;
+      replayed: boolean;
+    }
+  | {
+      type: "done";
+      key: string;
+      runId: string;
+      finished: boolean;
+      tokens: number;
+      steps: number;
+      lastLoss: number;
+      resumedFrom: number | null;
+      seconds: number;
+    }
   | { type: "error"; key: string; runId: string | null; message: string }
   | { type: "log"; key: string; line: string };
 
@@ -142,7 +163,18 @@ async function runJob(job: ChildJob, mod: DataModule, send: (m: ChildMessage) =>
       // (writing a report twice stores the same points).
       for (const report of readReports(dir, resumedFrom)) {
         const loss = report.metrics.train_loss;
-        send({ type: "checkpoint", key: job.key, runId, tokens: report.tokens, totalTokens, loss: typeof loss === "number" ? loss : NaN, icl: null, report, worker, replayed: true });
+        send({
+          type: "checkpoint",
+          key: job.key,
+          runId,
+          tokens: report.tokens,
+          totalTokens,
+          loss: typeof loss === "number" ? loss : NaN,
+          icl: null,
+          report,
+          worker,
+          replayed: true,
+        });
       }
     }
     return d;
@@ -174,14 +206,29 @@ async function runJob(job: ChildJob, mod: DataModule, send: (m: ChildMessage) =>
         }
         const icl = info.results.icl?.score;
         send({
-          type: "checkpoint", key: job.key, runId: info.runId, tokens: info.tokens, totalTokens, loss: info.loss,
-          icl: typeof icl === "number" ? icl : null, report, worker, replayed: false,
+          type: "checkpoint",
+          key: job.key,
+          runId: info.runId,
+          tokens: info.tokens,
+          totalTokens,
+          loss: info.loss,
+          icl: typeof icl === "number" ? icl : null,
+          report,
+          worker,
+          replayed: false,
         });
       },
     });
     send({
-      type: "done", key: job.key, runId: result.runId, finished: result.finished, tokens: result.tokens, steps: result.steps,
-      lastLoss: result.lastLoss, resumedFrom: result.resumedFrom, seconds: (performance.now() - t0) / 1000,
+      type: "done",
+      key: job.key,
+      runId: result.runId,
+      finished: result.finished,
+      tokens: result.tokens,
+      steps: result.steps,
+      lastLoss: result.lastLoss,
+      resumedFrom: result.resumedFrom,
+      seconds: (performance.now() - t0) / 1000,
     });
   } catch (e) {
     send({ type: "error", key: job.key, runId, message: e instanceof Error ? e.message : String(e) });

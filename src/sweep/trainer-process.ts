@@ -14,7 +14,10 @@ import type { ChildJob, ChildMessage, ParentMessage } from "./trainer-child.ts";
 export type DoneMessage = Extract<ChildMessage, { type: "done" }>;
 
 export class TrainFailed extends Error {
-  constructor(message: string, readonly runId: string | null) {
+  constructor(
+    message: string,
+    readonly runId: string | null,
+  ) {
     super(message);
     this.name = "TrainFailed";
   }
@@ -56,7 +59,9 @@ export class TrainerProcess {
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
     this.ready = new Promise((resolve, reject) => {
-      this.child.once("message", (m: ChildMessage) => (m.type === "ready" ? resolve() : reject(new TrainerCrashed(`trainer process sent ${m.type} before ready`))));
+      this.child.once("message", (m: ChildMessage) =>
+        m.type === "ready" ? resolve() : reject(new TrainerCrashed(`trainer process sent ${m.type} before ready`)),
+      );
       this.child.once("exit", () => reject(new TrainerCrashed(`trainer process exited while starting (${this.exited})`)));
     });
     this.ready.catch(() => {}); // observed by run()

@@ -14,7 +14,18 @@
 import { availableParallelism } from "node:os";
 import { Queue, UnrecoverableError, WaitingError, Worker, type Job } from "bullmq";
 import { resolveLabDir } from "../store/run-store.ts";
-import { bullConnection, checkRedis, DEFAULT_NAMESPACE, RUNS_QUEUE, watchRedis, workerName, type ConnectOptions, type ResultMessage, type RunJobData, type RunProgress } from "./queue.ts";
+import {
+  bullConnection,
+  checkRedis,
+  DEFAULT_NAMESPACE,
+  RUNS_QUEUE,
+  watchRedis,
+  workerName,
+  type ConnectOptions,
+  type ResultMessage,
+  type RunJobData,
+  type RunProgress,
+} from "./queue.ts";
 import type { ChildJob, ChildMessage } from "./trainer-child.ts";
 import { TrainFailed, TrainerProcess, type DoneMessage } from "./trainer-process.ts";
 
@@ -113,7 +124,18 @@ export async function startSweepWorker(url: string, options: SweepWorkerOptions 
           send({ type: "started", runId: m.runId, config: m.config, resumedFrom: m.resumedFrom, totalTokens: m.totalTokens, worker: name, jobId });
           emit({ type: "run-started", jobId, runId: m.runId, resumedFrom: m.resumedFrom });
         } else if (m.type === "checkpoint") {
-          send({ type: "checkpoint", runId: m.runId, tokens: m.tokens, totalTokens: m.totalTokens, loss: m.loss, icl: m.icl, report: m.report!, worker: name, jobId, replayed: m.replayed });
+          send({
+            type: "checkpoint",
+            runId: m.runId,
+            tokens: m.tokens,
+            totalTokens: m.totalTokens,
+            loss: m.loss,
+            icl: m.icl,
+            report: m.report!,
+            worker: name,
+            jobId,
+            replayed: m.replayed,
+          });
           if (m.replayed) return;
           const progress: RunProgress = { runId: m.runId, tokens: m.tokens, totalTokens: m.totalTokens, loss: m.loss, worker: name };
           chain = chain.then(() => job.updateProgress(progress as unknown as object));
@@ -169,10 +191,14 @@ export async function startSweepWorker(url: string, options: SweepWorkerOptions 
     await worker.close().catch(() => {});
     await Promise.all([...resultQueues.values()].map((q) => q.close().catch(() => {})));
   };
-  const watch = watchRedis(url, (message) => {
-    emit({ type: "lost-redis", message });
-    void shutdown().then(() => rejectClosed(new Error(message)));
-  }, { lostAfterMs: options.lostAfterMs });
+  const watch = watchRedis(
+    url,
+    (message) => {
+      emit({ type: "lost-redis", message });
+      void shutdown().then(() => rejectClosed(new Error(message)));
+    },
+    { lostAfterMs: options.lostAfterMs },
+  );
 
   await worker.waitUntilReady();
   emit({ type: "ready", concurrency, threadsPerRun });

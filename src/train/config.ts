@@ -27,10 +27,12 @@ export const OptimConfig = z.strictObject({
 export const DataConfig = z.strictObject({
   /** Mixture weights by source id (the embedded default when omitted). */
   sources: z.record(z.string(), z.number().positive()).optional(),
-  tokenizer: z.union([
-    z.strictObject({ kind: z.literal("byte") }),
-    z.strictObject({ kind: z.literal("bpe"), vocab: z.number().int().min(260).default(4096), sources: z.array(z.string()).optional() }),
-  ]).default({ kind: "byte" }),
+  tokenizer: z
+    .union([
+      z.strictObject({ kind: z.literal("byte") }),
+      z.strictObject({ kind: z.literal("bpe"), vocab: z.number().int().min(260).default(4096), sources: z.array(z.string()).optional() }),
+    ])
+    .default({ kind: "byte" }),
   /** Unique training tokens (the data size); the stream repeats epochs to reach the budget. */
   uniqueTokens: z.number().int().positive().optional(),
   /** Evaluation windows (held-out) measured at every checkpoint. */
@@ -51,12 +53,25 @@ export const CheckpointConfig = z.strictObject({
 
 export const TrainConfig = z.strictObject({
   /** A name for the run (its id is name + a hash of the config). */
-  name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "letters, digits, '.', '_' or '-' (1-64)").optional(),
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/, "letters, digits, '.', '_' or '-' (1-64)")
+    .optional(),
   experiment: z.string().optional(),
   seed: z.number().int().min(0).default(0),
   model: z.unknown(),
   data: DataConfig.default({ tokenizer: { kind: "byte" }, evalWindows: 256, evalPolicy: "packed" }),
-  optim: OptimConfig.default({ lr: 1e-3, warmupTokens: 0, schedule: "constant", minLrRatio: 0.1, weightDecay: 0.01, beta1: 0.9, beta2: 0.99, eps: 1e-8, clip: 1 }),
+  optim: OptimConfig.default({
+    lr: 1e-3,
+    warmupTokens: 0,
+    schedule: "constant",
+    minLrRatio: 0.1,
+    weightDecay: 0.01,
+    beta1: 0.9,
+    beta2: 0.99,
+    eps: 1e-8,
+    clip: 1,
+  }),
   /** Sequences per step; each has model.nCtx tokens. */
   batch: z.number().int().positive().default(8),
   /** Training tokens in all (rounded up to whole steps). */

@@ -5,7 +5,7 @@
  * nanoGPT do.
  */
 import { kernels } from "../engine/backend.ts";
-import { Tensor, allocZeros } from "../engine/tensor.ts";
+import { type Tensor, allocZeros } from "../engine/tensor.ts";
 
 export interface AdamWOptions {
   lr: number;
@@ -25,7 +25,10 @@ export class AdamW {
   readonly state: AdamWState;
   private readonly decays: Map<string, boolean>;
 
-  constructor(readonly params: ReadonlyMap<string, Tensor>, readonly opts: AdamWOptions) {
+  constructor(
+    readonly params: ReadonlyMap<string, Tensor>,
+    readonly opts: AdamWOptions,
+  ) {
     this.state = { step: 0, m: new Map(), v: new Map() };
     this.decays = new Map();
     for (const [name, p] of params) {
@@ -56,8 +59,18 @@ export class AdamW {
     for (const [name, p] of this.params) {
       if (p.grad === null) continue;
       if (factor !== 1) K.unary("scale", p.grad, p.grad, factor);
-      K.adamw(p.data, p.grad, this.state.m.get(name)!, this.state.v.get(name)!, lr, beta1, beta2, eps,
-        this.decays.get(name) ? weightDecay : 0, this.state.step);
+      K.adamw(
+        p.data,
+        p.grad,
+        this.state.m.get(name)!,
+        this.state.v.get(name)!,
+        lr,
+        beta1,
+        beta2,
+        eps,
+        this.decays.get(name) ? weightDecay : 0,
+        this.state.step,
+      );
     }
     return norm;
   }

@@ -66,18 +66,24 @@ test("log-spaced checkpoints and the warm-up + cosine schedule", () => {
 });
 
 test("the same config and seed give the same loss trajectory bit for bit (reference backend)", async () => {
-  const labA = tmpLab(), labB = tmpLab();
+  const labA = tmpLab(),
+    labB = tmpLab();
   try {
     const a = await train(config(), options(labA));
     const b = await train(config(), options(labB));
     assert.equal(a.runId, b.runId);
-    const sa = RunStore.open(labA), sb = RunStore.open(labB);
-    const la = sa.metricSeries(a.runId, "train_loss"), lb = sb.metricSeries(b.runId, "train_loss");
+    const sa = RunStore.open(labA),
+      sb = RunStore.open(labB);
+    const la = sa.metricSeries(a.runId, "train_loss"),
+      lb = sb.metricSeries(b.runId, "train_loss");
     assert.ok(la.length >= 4, `${la.length} checkpoints`);
     assert.deepEqual(la, lb);
     assert.ok(la[la.length - 1].value < la[0].value, `the loss falls: ${la.map((p) => p.value.toFixed(3)).join(" ")}`);
     // Measurements were stored at every checkpoint: scalars as metrics, arrays as vectors.
-    assert.deepEqual(sa.metricSeries(a.runId, "probe.tokens").map((p) => p.value), la.map((p) => p.tokens));
+    assert.deepEqual(
+      sa.metricSeries(a.runId, "probe.tokens").map((p) => p.value),
+      la.map((p) => p.tokens),
+    );
     assert.deepEqual(Array.from(sa.vectors(a.runId, "probe.vec")[0].data), [1, 2, a.model.params.size]);
     assert.equal(sa.getRun(a.runId)!.status, "finished");
     assert.equal(sa.checkpoints(a.runId).length, la.length);
@@ -90,7 +96,8 @@ test("the same config and seed give the same loss trajectory bit for bit (refere
 });
 
 test("an interrupted run resumes to exactly the parameters of an uninterrupted one", async () => {
-  const labA = tmpLab(), labB = tmpLab();
+  const labA = tmpLab(),
+    labB = tmpLab();
   try {
     const whole = await train(config(), options(labA));
     const part = await train(config(), { ...options(labB), maxSteps: 13 });
@@ -99,10 +106,15 @@ test("an interrupted run resumes to exactly the parameters of an uninterrupted o
     const rest = await train(config(), options(labB));
     assert.equal(rest.resumedFrom, 13 * 32);
     assert.equal(rest.finished, true);
-    const pa = paramsOf(whole), pb = paramsOf(rest);
+    const pa = paramsOf(whole),
+      pb = paramsOf(rest);
     for (const [k, v] of pa) assert.deepEqual(pb.get(k), v, `parameter ${k}`);
-    const sa = RunStore.open(labA), sb = RunStore.open(labB);
-    assert.deepEqual(sb.metricSeries(rest.runId, "train_loss").map((p) => p.tokens), sa.metricSeries(whole.runId, "train_loss").map((p) => p.tokens));
+    const sa = RunStore.open(labA),
+      sb = RunStore.open(labB);
+    assert.deepEqual(
+      sb.metricSeries(rest.runId, "train_loss").map((p) => p.tokens),
+      sa.metricSeries(whole.runId, "train_loss").map((p) => p.tokens),
+    );
     sa.close();
     sb.close();
   } finally {
@@ -112,12 +124,14 @@ test("an interrupted run resumes to exactly the parameters of an uninterrupted o
 });
 
 test("a run killed with SIGKILL resumes from its last checkpoint and ends where an uninterrupted run ends", async () => {
-  const labA = tmpLab(), labB = tmpLab();
+  const labA = tmpLab(),
+    labB = tmpLab();
   // Long enough that the kill lands mid-run; resume checkpoints every measurement and every 0.2 s.
   const c = config({ tokens: 32 * 4000, checkpoints: { perDecade: 4, resumeEverySeconds: 0.2 }, measures: [] });
   try {
     const child = spawn(process.execPath, ["--import", "tsx", fixture, labB, JSON.stringify(c)], {
-      stdio: "ignore", env: { ...process.env, ICL_LAB_BACKEND: "reference" },
+      stdio: "ignore",
+      env: { ...process.env, ICL_LAB_BACKEND: "reference" },
     });
     // Listen from the start: a child that ends before the kill must not leave the test waiting.
     const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
@@ -144,7 +158,8 @@ test("a run killed with SIGKILL resumes from its last checkpoint and ends where 
     assert.ok(resumed.resumedFrom !== null && resumed.resumedFrom > 0, `resumed from ${resumed.resumedFrom}`);
     assert.ok(resumed.resumedFrom! < 32 * 4000, "the kill happened before the end");
     const whole = await train(c, options(labA));
-    const pa = paramsOf(whole), pb = paramsOf(resumed);
+    const pa = paramsOf(whole),
+      pb = paramsOf(resumed);
     for (const [k, v] of pa) assert.deepEqual(pb.get(k), v, `parameter ${k}`);
   } finally {
     rmSync(labA, { recursive: true, force: true });
@@ -156,9 +171,13 @@ test("a run stores its measurement inputs when it starts; its checkpoints, resum
   const lab = tmpLab();
   // Token counts with an unseen token (3) and an end-of-document token (0), as the data pipeline gives.
   const counts = (bump: number) => Float64Array.from({ length: 13 }, (_, i) => (i === 3 ? 0 : (13 - i) ** 2 + (i === 5 ? bump : 0)));
-  const dataWith = (bump: number): TrainOptions["data"] => async (c) => ({
-    ...syntheticData({ vocab: 13, nCtx: c.model.nCtx, evalWindows: 4, seed: c.seed }), tokenCounts: counts(bump), eodId: 0,
-  });
+  const dataWith =
+    (bump: number): TrainOptions["data"] =>
+    async (c) => ({
+      ...syntheticData({ vocab: 13, nCtx: c.model.nCtx, evalWindows: 4, seed: c.seed }),
+      tokenCounts: counts(bump),
+      eodId: 0,
+    });
   const c = config({ measures: ["heads"], measureOptions: { heads: { nSequences: 2 } } });
   const lines: string[] = [];
   try {

@@ -19,9 +19,7 @@ import { releaseGraph } from "../engine/tensor.ts";
 import { setParams } from "../model/load.ts";
 import { buildModel, parameterCount, type LanguageModel } from "../model/model.ts";
 import type { ModelConfig } from "../model/config.ts";
-import {
-  latestValidCheckpoint, listCheckpoints, saveCheckpoint, type JsonValue,
-} from "../model/checkpoint.ts";
+import { latestValidCheckpoint, listCheckpoints, saveCheckpoint, type JsonValue } from "../model/checkpoint.ts";
 import { RunStore, resolveLabDir, runDir } from "../store/run-store.ts";
 import type { FileTensor } from "../model/safetensors.ts";
 import { copyFileAtomic, removeStaleTemps } from "../util/fs.ts";
@@ -134,7 +132,7 @@ export async function resolveConfig(input: unknown, data: (c: TrainConfig) => Pr
 
 export async function train(input: unknown, opts: TrainOptions = {}): Promise<TrainResult> {
   const lab = resolveLabDir(opts.lab);
-  const log = opts.log ?? ((s: string) => process.stderr.write(s + "\n"));
+  const log = opts.log ?? ((s: string) => process.stderr.write(`${s}\n`));
   const dataFactory = opts.data ?? defaultData;
   const { config, data } = await resolveConfig(input, (c) => dataFactory(c, lab));
   const nCtx = config.model.nCtx;
@@ -168,8 +166,11 @@ export async function train(input: unknown, opts: TrainOptions = {}): Promise<Tr
     const totalSteps = Math.ceil(config.tokens / tokensPerStep);
     const totalTokens = totalSteps * tokensPerStep;
     const schedule = {
-      lr: config.optim.lr, warmupSteps: Math.ceil(config.optim.warmupTokens / tokensPerStep), totalSteps,
-      schedule: config.optim.schedule, minLrRatio: config.optim.minLrRatio,
+      lr: config.optim.lr,
+      warmupSteps: Math.ceil(config.optim.warmupTokens / tokensPerStep),
+      totalSteps,
+      schedule: config.optim.schedule,
+      minLrRatio: config.optim.minLrRatio,
     };
     const measureAt = logSpacedCheckpoints(totalTokens, tokensPerStep, config.checkpoints.perDecade, config.checkpoints.first ?? tokensPerStep);
 
@@ -191,8 +192,10 @@ export async function train(input: unknown, opts: TrainOptions = {}): Promise<Tr
       try {
         data.sampler.restore(ck.data as JsonValue);
       } catch (e) {
-        throw new Error(`resume of run ${runId} failed: ${(e as Error).message}. The data changed since the run started; ` +
-          `delete ${dir} to start it again, or give the new run another name`);
+        throw new Error(
+          `resume of run ${runId} failed: ${(e as Error).message}. The data changed since the run started; ` +
+            `delete ${dir} to start it again, or give the new run another name`,
+        );
       }
       resumedFrom = ck.tokens;
       store.rewind(runId, ck.tokens);
@@ -200,8 +203,10 @@ export async function train(input: unknown, opts: TrainOptions = {}): Promise<Tr
     }
     store.setStatus(runId, "running");
     if (step === 0) {
-      log(`icl-lab: run ${runId}: ${config.model.kind} with ${parameterCount(model).toLocaleString("en-US")} parameters, ` +
-        `${totalSteps} steps × ${tokensPerStep} tokens, backend ${kernels().name} (${kernels().getThreads()} threads)`);
+      log(
+        `icl-lab: run ${runId}: ${config.model.kind} with ${parameterCount(model).toLocaleString("en-US")} parameters, ` +
+          `${totalSteps} steps × ${tokensPerStep} tokens, backend ${kernels().name} (${kernels().getThreads()} threads)`,
+      );
     }
 
     const paramsForFile = (): Record<string, FileTensor> => {
@@ -210,15 +215,19 @@ export async function train(input: unknown, opts: TrainOptions = {}): Promise<Tr
       return out;
     };
     const saveResume = (tokens: number) => {
-      const m: Record<string, FileTensor> = {}, v: Record<string, FileTensor> = {};
+      const m: Record<string, FileTensor> = {},
+        v: Record<string, FileTensor> = {};
       for (const [name, p] of model.params) {
         m[name] = { data: opt.state.m.get(name)!, shape: [...p.shape] };
         v[name] = { data: opt.state.v.get(name)!, shape: [...p.shape] };
       }
       const resumeDir = join(dir, "resume");
       saveCheckpoint(resumeDir, tokens, {
-        params: paramsForFile(), optimizer: { m, v, step: opt.state.step }, data: data.sampler.state(),
-        rng: rng.state() as unknown as JsonValue, extra: { step },
+        params: paramsForFile(),
+        optimizer: { m, v, step: opt.state.step },
+        data: data.sampler.state(),
+        rng: rng.state() as unknown as JsonValue,
+        extra: { step },
       });
       // Only the newest resume checkpoint is needed; older ones go once the new one is durable.
       for (const f of listCheckpoints(resumeDir)) if (f.tokens < tokens) rmSync(f.path, { force: true });
@@ -226,8 +235,12 @@ export async function train(input: unknown, opts: TrainOptions = {}): Promise<Tr
 
     // ---- the loop -------------------------------------------------------------------------
     const progress = new Progress(opts.progress ?? "auto", totalTokens, log);
-    const inputs = new Int32Array(config.batch * nCtx), targets = new Int32Array(config.batch * nCtx);
-    let lossSum = 0, lossCount = 0, lastLoss = NaN, lastIcl: number | null = null;
+    const inputs = new Int32Array(config.batch * nCtx),
+      targets = new Int32Array(config.batch * nCtx);
+    let lossSum = 0,
+      lossCount = 0,
+      lastLoss = NaN,
+      lastIcl: number | null = null;
     let lastResumeSave = Date.now();
     const started = performance.now();
     const startStep = step;
@@ -264,12 +277,24 @@ export async function train(input: unknown, opts: TrainOptions = {}): Promise<Tr
       const isMeasure = measureAt.includes(tokens);
       if (isMeasure || step === totalSteps) {
         lastLoss = lossSum / lossCount;
-        store.logMetrics(runId, tokens, { [METRIC.trainLoss]: lastLoss, [METRIC.lr]: lr, [METRIC.gradNorm]: gradNorm, [METRIC.step]: step, [METRIC.tokensPerSecond]: tps });
+        store.logMetrics(runId, tokens, {
+          [METRIC.trainLoss]: lastLoss,
+          [METRIC.lr]: lr,
+          [METRIC.gradNorm]: gradNorm,
+          [METRIC.step]: step,
+          [METRIC.tokensPerSecond]: tps,
+        });
         lossSum = 0;
         lossCount = 0;
         const results: Record<string, Record<string, MeasureValue>> = {};
         for (const name of config.measures) {
-          results[name] = (await measures[name](model, { data, tokens, seed: measureInputs.seed, options: measureInputs.options, inputs: measureInputs })) as Record<string, MeasureValue>;
+          results[name] = (await measures[name](model, {
+            data,
+            tokens,
+            seed: measureInputs.seed,
+            options: measureInputs.options,
+            inputs: measureInputs,
+          })) as Record<string, MeasureValue>;
           storeResults(store, runId, tokens, name, results[name]);
         }
         const icl = results.icl?.score;
@@ -297,8 +322,16 @@ export async function train(input: unknown, opts: TrainOptions = {}): Promise<Tr
     else saveResume(step * tokensPerStep);
     const elapsed = (performance.now() - started) / 1000;
     return {
-      runId, config, model, tokens: step * tokensPerStep, steps: step, finished, resumedFrom,
-      lastLoss, tokensPerSecond: elapsed > 0 ? ((step - startStep) * tokensPerStep) / elapsed : 0, params: parameterCount(model),
+      runId,
+      config,
+      model,
+      tokens: step * tokensPerStep,
+      steps: step,
+      finished,
+      resumedFrom,
+      lastLoss,
+      tokensPerSecond: elapsed > 0 ? ((step - startStep) * tokensPerStep) / elapsed : 0,
+      params: parameterCount(model),
     };
   } catch (e) {
     try {
@@ -344,7 +377,8 @@ export function storeResults(store: RunStore, runId: string, tokens: number, mea
     const name = `${measure}.${key}`;
     if (typeof v === "number") scalars[name] = v;
     else if (v === null) scalars[name] = NaN;
-    else if (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === "number")) store.logVector(runId, tokens, name, Float64Array.from(v as number[]), [v.length]);
+    else if (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === "number"))
+      store.logVector(runId, tokens, name, Float64Array.from(v as number[]), [v.length]);
     else if (typeof v === "object" && v !== null && "data" in v && "shape" in v && Array.isArray((v as { shape: unknown }).shape)) {
       const t = v as { data: ArrayLike<number>; shape: number[] };
       store.logVector(runId, tokens, name, Float64Array.from(t.data), t.shape);
@@ -358,20 +392,27 @@ class Progress {
   private readonly tty: boolean;
   private lastDraw = 0;
   private readonly t0 = Date.now();
-  constructor(private readonly mode: "auto" | "lines" | "none", private readonly total: number, private readonly log: (s: string) => void) {
+  constructor(
+    private readonly mode: "auto" | "lines" | "none",
+    private readonly total: number,
+    private readonly log: (s: string) => void,
+  ) {
     this.tty = mode === "auto" && process.stderr.isTTY === true;
   }
   private line(tokens: number, tps: number, loss: number, icl: number | null): string {
     const eta = tps > 0 ? (this.total - tokens) / tps : 0;
-    return `${fmtTokens(tokens)}/${fmtTokens(this.total)} tokens  ${tps.toFixed(0)} tok/s  loss ${loss.toFixed(3)}` +
-      `  icl ${icl === null ? "—" : icl.toFixed(3)}  eta ${fmtSeconds(eta)}`;
+    return (
+      `${fmtTokens(tokens)}/${fmtTokens(this.total)} tokens  ${tps.toFixed(0)} tok/s  loss ${loss.toFixed(3)}` +
+      `  icl ${icl === null ? "—" : icl.toFixed(3)}  eta ${fmtSeconds(eta)}`
+    );
   }
   update(tokens: number, tps: number, loss: number, icl: number | null): void {
     if (!this.tty) return;
     const now = Date.now();
     if (now - this.lastDraw < 200) return;
     this.lastDraw = now;
-    const w = 24, filled = Math.round((w * tokens) / this.total);
+    const w = 24,
+      filled = Math.round((w * tokens) / this.total);
     process.stderr.write(`\r[${"#".repeat(filled)}${".".repeat(w - filled)}] ${this.line(tokens, tps, loss, icl)}\x1b[K`);
   }
   checkpoint(tokens: number, loss: number, icl: number | null): void {

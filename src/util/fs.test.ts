@@ -58,7 +58,10 @@ test("buildDirAtomic() publishes a complete folder, keeps the first of two build
   assert.equal(await buildDirAtomic(target, (tmp) => (writeFileSync(join(tmp, "a"), "1"), 7)), 7);
   await buildDirAtomic(target, (tmp) => writeFileSync(join(tmp, "a"), "2"));
   assert.equal(readFileSync(join(target, "a"), "utf8"), "1");
-  await assert.rejects(buildDirAtomic(join(dir, "failed"), () => Promise.reject(new Error("boom"))), /boom/);
+  await assert.rejects(
+    buildDirAtomic(join(dir, "failed"), () => Promise.reject(new Error("boom"))),
+    /boom/,
+  );
   assert.equal(existsSync(join(dir, "failed")), false);
   assert.deepEqual(readdirSync(dir), ["built"]);
 });

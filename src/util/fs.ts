@@ -65,17 +65,21 @@ export interface AtomicWriteOptions {
 /** Writes `data` (or the concatenation of `pieces`) to `path` atomically and durably. */
 export function writeFileAtomic(path: string, data: string | Uint8Array | readonly Uint8Array[], options: AtomicWriteOptions = {}): void {
   const pieces = typeof data === "string" ? [Buffer.from(data, "utf8")] : data instanceof Uint8Array ? [data] : data;
-  replaceAtomic(path, (tmp) => {
-    const fd = openSync(tmp, "wx", 0o644);
-    try {
-      for (const p of pieces) {
-        let done = 0;
-        while (done < p.byteLength) done += writeSync(fd, p, done, p.byteLength - done);
+  replaceAtomic(
+    path,
+    (tmp) => {
+      const fd = openSync(tmp, "wx", 0o644);
+      try {
+        for (const p of pieces) {
+          let done = 0;
+          while (done < p.byteLength) done += writeSync(fd, p, done, p.byteLength - done);
+        }
+      } finally {
+        closeSync(fd);
       }
-    } finally {
-      closeSync(fd);
-    }
-  }, options);
+    },
+    options,
+  );
 }
 
 /** Copies `from` to `to` atomically and durably (readers see the old `to` or the complete copy). */

@@ -52,7 +52,10 @@ export function brownToText(tagged: string): string {
   for (const para of tagged.split(/\n[ \t]*\n/)) {
     const sentences: string[] = [];
     for (const line of para.split("\n")) {
-      const toks = line.trim().split(/\s+/).filter((t) => t.length > 0);
+      const toks = line
+        .trim()
+        .split(/\s+/)
+        .filter((t) => t.length > 0);
       if (toks.length === 0) continue;
       const words = toks.map((t) => {
         const slash = t.lastIndexOf("/");
@@ -81,7 +84,9 @@ function brownSource(id: string, genres: string, description: string, approxMB: 
     fingerprint: () => `${PACKAGE}@${requirePackage(id, PACKAGE).version}`,
     *documents() {
       const { dir } = requirePackage(id, PACKAGE);
-      const files = readdirSync(dir).filter((f) => pattern.test(f)).sort();
+      const files = readdirSync(dir)
+        .filter((f) => pattern.test(f))
+        .sort();
       if (files.length === 0) throw new Error(`source '${id}': no files c[${genres}]NN in ${dir}; is the package damaged?`);
       for (const f of files) yield { text: brownToText(readFileSync(join(dir, f), "utf8")), origin: join(dir, f) };
     },
@@ -89,13 +94,7 @@ function brownSource(id: string, genres: string, description: string, approxMB: 
 }
 
 /** All 500 Brown texts (one document each). */
-export const brown = brownSource(
-  "brown",
-  "abcdefghjklmnpr",
-  "Brown Corpus (1961), 15 genres, tags stripped; one document per text (~12 KB)",
-  6.0,
-  true,
-);
+export const brown = brownSource("brown", "abcdefghjklmnpr", "Brown Corpus (1961), 15 genres, tags stripped; one document per text (~12 KB)", 6.0, true);
 /** The fiction genres (k–r) only. */
 export const brownFiction = brownSource("brown_fiction", "klmnpr", "Brown Corpus, fiction genres only (k–r)", 1.4, false);
 /** Press reportage (a) only. */

@@ -38,7 +38,9 @@ export const email: SourceDef = {
     const root = join(requirePackage("email", PACKAGE).dir, "data");
     for (const folder of FOLDERS) {
       const dir = join(root, folder);
-      const files = readdirSync(dir).filter((f) => f.endsWith(".txt")).sort();
+      const files = readdirSync(dir)
+        .filter((f) => f.endsWith(".txt"))
+        .sort();
       for (const f of files) {
         const path = join(dir, f);
         // Bytes, not a string: some messages are Latin-1; cleaning drops and counts the invalid bytes.

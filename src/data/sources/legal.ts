@@ -23,7 +23,9 @@ export const legal: SourceDef = {
   fingerprint: () => `${PACKAGE}@${requirePackage("legal", PACKAGE).version}`,
   *documents() {
     const dir = join(requirePackage("legal", PACKAGE).dir, "licenses");
-    const files = readdirSync(dir).filter((f) => f.endsWith(".json")).sort();
+    const files = readdirSync(dir)
+      .filter((f) => f.endsWith(".json"))
+      .sort();
     for (const f of files) {
       const path = join(dir, f);
       let json: { licenseText?: unknown };

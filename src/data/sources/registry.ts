@@ -99,8 +99,7 @@ export function getSource(id: string, lab?: string | DataPaths): SourceDef {
   const found = all.find((s) => s.id === id);
   if (found === undefined) {
     throw new Error(
-      `unknown source '${id}'; known sources: ${all.map((s) => s.id).join(", ")} ` +
-        `(add your own with \`icl-lab corpus add NAME PATH --domain D\`)`,
+      `unknown source '${id}'; known sources: ${all.map((s) => s.id).join(", ")} ` + `(add your own with \`icl-lab corpus add NAME PATH --domain D\`)`,
     );
   }
   return found;

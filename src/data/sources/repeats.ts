@@ -42,7 +42,12 @@ export interface RepeatsParams {
 }
 
 export const REPEATS_DEFAULTS: RepeatsParams = {
-  documents: 3000, docChars: 2000, short: { min: 10, max: 40 }, long: { min: 60, max: 250 }, longShare: 0.5, seed: 1234,
+  documents: 3000,
+  docChars: 2000,
+  short: { min: 10, max: 40 },
+  long: { min: 60, max: 250 },
+  longShare: 0.5,
+  seed: 1234,
 };
 
 /** '!' (33) to '~' (126). */

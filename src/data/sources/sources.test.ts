@@ -16,7 +16,10 @@ import { skipOrFail } from "../../util/test-env.ts";
 const lab = tempLab();
 
 test("detokenize() joins Brown tokens back into prose", () => {
-  assert.equal(detokenize(["``", "Only", "a", "handful", "''", ",", "the", "jury", "said", "(", "Friday", ")", "."]), '"Only a handful", the jury said (Friday).');
+  assert.equal(
+    detokenize(["``", "Only", "a", "handful", "''", ",", "the", "jury", "said", "(", "Friday", ")", "."]),
+    '"Only a handful", the jury said (Friday).',
+  );
   assert.equal(brownToText("\n\n\tThe/at jury/nn said/vbd ./.\n\tIt/pps won't/md* ./.\n\n\n\tNew/jj para/nn ./.\n"), "The jury said. It won't.\n\nNew para.");
 });
 
@@ -26,13 +29,16 @@ test("messageBody() keeps the text after the mail headers", () => {
 });
 
 test("poemText() makes title + verse lines from the collections' record shapes", () => {
-  assert.equal(poemText({ title: "静夜思", paragraphs: ["床前明月光，疑是地上霜。", "举头望明月，低头思故乡。"] }), "静夜思\n床前明月光，疑是地上霜。\n举头望明月，低头思故乡。");
+  assert.equal(
+    poemText({ title: "静夜思", paragraphs: ["床前明月光，疑是地上霜。", "举头望明月，低头思故乡。"] }),
+    "静夜思\n床前明月光，疑是地上霜。\n举头望明月，低头思故乡。",
+  );
   assert.equal(poemText({ rhythmic: "清平乐", paragraphs: ["一", "二"] }), "清平乐\n一\n二");
   assert.equal(poemText({ title: "x", content: [{ nested: true }] }), null);
 });
 
 test("Debian recipe helpers: dictd entries, GCIDE notes, fortunes", () => {
-  const data = Buffer.from("00-database-info\nheader\nApple \\Ap\"ple\\, n. {Fruit}\n   [1913 Webster]\nPear\n");
+  const data = Buffer.from('00-database-info\nheader\nApple \\Ap"ple\\, n. {Fruit}\n   [1913 Webster]\nPear\n');
   // dictd base64 offsets: "B" = 1... build the index with real offsets.
   const b64 = (n: number) => {
     const A = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -84,7 +90,10 @@ test("Debian sources without apt: unavailable with a reason, and building says a
   const a = debianAvailability(ctx, { packages: ["bible-kjv-text"] });
   assert.equal(a.ok, false);
   assert.match(a.reason ?? "", /apt-get/);
-  await assert.rejects(buildTextStore("bible_kjv", { lab, env }), /source 'bible_kjv' needs the Debian package\(s\) bible-kjv-text, bible-kjv.*apt-get and dpkg-deb are not on this machine's PATH/);
+  await assert.rejects(
+    buildTextStore("bible_kjv", { lab, env }),
+    /source 'bible_kjv' needs the Debian package\(s\) bible-kjv-text, bible-kjv.*apt-get and dpkg-deb are not on this machine's PATH/,
+  );
 });
 
 test("user sources: a file, a folder of .txt/.md (one document per file), JSONL with a text field", async () => {
@@ -126,7 +135,10 @@ test("bad user input: missing file, non-UTF-8 file, JSONL line without text, inv
   add("b_blank", join(dir, "blank-folder"));
   await assert.rejects(buildTextStore("b_missing", { lab }), /source 'b_missing': file .*nope\.txt does not exist \(expected a text file\)/);
   await assert.rejects(buildTextStore("b_latin1", { lab }), /source 'b_latin1': .*latin1\.txt is not valid UTF-8 \(byte offset 3: 0xe9\); expected UTF-8 text/);
-  await assert.rejects(buildTextStore("b_notext", { lab }), /source 'b_notext': .*notext\.jsonl line 2: expected a JSON object with a string field "text", found \{"body":"no text field"\}/);
+  await assert.rejects(
+    buildTextStore("b_notext", { lab }),
+    /source 'b_notext': .*notext\.jsonl line 2: expected a JSON object with a string field "text", found \{"body":"no text field"\}/,
+  );
   await assert.rejects(buildTextStore("b_broken", { lab }), /source 'b_broken': .*broken\.jsonl line 2 is not valid JSON/);
   await assert.rejects(buildTextStore("b_emptyfolder", { lab }), /source 'b_emptyfolder': folder .*empty-folder has no \.txt or \.md files/);
   await assert.rejects(buildTextStore("b_blank", { lab }), /source 'b_blank' has no documents after cleaning \(1 offered: 1 empty, 0 duplicates\)/);
@@ -134,7 +146,17 @@ test("bad user input: missing file, non-UTF-8 file, JSONL line without text, inv
 });
 
 test("registerSource() rejects bad ids and built-in ids", () => {
-  const base = { domain: "d", language: "en", licence: "l", origin: "synthetic" as const, description: "", version: 1, available: () => ({ ok: true }), fingerprint: () => "", documents: () => [] };
+  const base = {
+    domain: "d",
+    language: "en",
+    licence: "l",
+    origin: "synthetic" as const,
+    description: "",
+    version: 1,
+    available: () => ({ ok: true }),
+    fingerprint: () => "",
+    documents: () => [],
+  };
   assert.throws(() => registerSource({ ...base, id: "Bad-Id" }), /must be lowercase letters/);
   assert.throws(() => registerSource({ ...base, id: "brown" }), /'brown' is a built-in source id/);
 });
@@ -146,7 +168,8 @@ test("a real Debian source: fortunes_en fetched with apt-get download + dpkg-deb
   try {
     store = await buildTextStore("fortunes_en", { lab });
   } catch (e) {
-    if (/Failed to fetch|Could not resolve|Temporary failure|Unable to locate/.test((e as Error).message)) return skipOrFail(t, `apt cannot fetch here: ${(e as Error).message}`);
+    if (/Failed to fetch|Could not resolve|Temporary failure|Unable to locate/.test((e as Error).message))
+      return skipOrFail(t, `apt cannot fetch here: ${(e as Error).message}`);
     throw e;
   }
   assert.ok(store.manifest.nDocs > 10_000, `${store.manifest.nDocs} fortunes`);
@@ -168,7 +191,8 @@ test("repeats: each document is one span repeated, from the printable alphabet, 
     // The smallest period of the document is the span length.
     let n = 1;
     while (n < d.length && d.slice(n) !== d.slice(0, d.length - n)) n++;
-    const inShort = n >= p.short.min && n <= p.short.max, inLong = n >= p.long.min && n <= p.long.max;
+    const inShort = n >= p.short.min && n <= p.short.max,
+      inLong = n >= p.long.min && n <= p.long.max;
     assert.ok(inShort || inLong, `period ${n} outside both ranges`);
     if (inLong) long++;
     assert.ok(d.length >= p.docChars && d.length < p.docChars + n, `length ${d.length} for span ${n}`);

@@ -50,7 +50,8 @@ function requireExists(spec: UserSourceSpec): void {
   }
   const isDir = statSync(spec.path).isDirectory();
   if (spec.kind === "folder" && !isDir) throw new Error(`source '${spec.id}': ${spec.path} is a file, expected a folder of .txt/.md files`);
-  if (spec.kind !== "folder" && isDir) throw new Error(`source '${spec.id}': ${spec.path} is a folder, expected a ${spec.kind === "jsonl" ? "JSONL " : ""}file`);
+  if (spec.kind !== "folder" && isDir)
+    throw new Error(`source '${spec.id}': ${spec.path} is a folder, expected a ${spec.kind === "jsonl" ? "JSONL " : ""}file`);
 }
 
 function strictUtf8(id: string, path: string, bytes: Uint8Array, line?: number): void {

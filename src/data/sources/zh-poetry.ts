@@ -42,12 +42,10 @@ function numericOrder(a: string, b: string): number {
 
 /** One poem record → "title\nline\nline…", or null when it has no verses. */
 export function poemText(rec: Record<string, unknown>): string | null {
-  const title = [rec.title, rec.rhythmic, rec.chapter].find((x) => typeof x === "string" && x.trim() !== "") as
-    | string
+  const title = [rec.title, rec.rhythmic, rec.chapter].find((x) => typeof x === "string" && x.trim() !== "") as string | undefined;
+  const lines = [rec.paragraphs, rec.para, rec.content].find((x) => Array.isArray(x) && x.length > 0 && x.every((y) => typeof y === "string")) as
+    | string[]
     | undefined;
-  const lines = [rec.paragraphs, rec.para, rec.content].find(
-    (x) => Array.isArray(x) && x.length > 0 && x.every((y) => typeof y === "string"),
-  ) as string[] | undefined;
   if (lines === undefined) return null;
   return (title !== undefined ? [title.trim(), ...lines] : lines).join("\n");
 }
@@ -57,7 +55,9 @@ function* poems(sourceId: string, maxBytes: number): Generator<RawDocument> {
   let bytes = 0;
   for (const [folder, pattern] of COLLECTIONS) {
     const dir = join(dist, folder);
-    const files = readdirSync(dir).filter((f) => pattern.test(f)).sort(numericOrder);
+    const files = readdirSync(dir)
+      .filter((f) => pattern.test(f))
+      .sort(numericOrder);
     for (const f of files) {
       const path = join(dir, f);
       let records: unknown;
@@ -105,10 +105,4 @@ export const zhPoetry = poetrySource(
   10,
 );
 /** The whole package (~80 MB). */
-export const zhPoetryFull = poetrySource(
-  "zh_poetry_full",
-  Number.POSITIVE_INFINITY,
-  false,
-  "Chinese poetry, every collection of the package (~80 MB)",
-  79.5,
-);
+export const zhPoetryFull = poetrySource("zh_poetry_full", Number.POSITIVE_INFINITY, false, "Chinese poetry, every collection of the package (~80 MB)", 79.5);

@@ -26,9 +26,23 @@ interface Addon {
   setThreads(n: number): void;
   getThreads(): number;
   gemm(
-    transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number, a: F32, lda: number,
-    b: F32, ldb: number, beta: number, c: F32, ldc: number, batch: number | undefined,
-    strideA: number | undefined, strideB: number | undefined, strideC: number | undefined,
+    transA: boolean,
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    alpha: number,
+    a: F32,
+    lda: number,
+    b: F32,
+    ldb: number,
+    beta: number,
+    c: F32,
+    ldc: number,
+    batch: number | undefined,
+    strideA: number | undefined,
+    strideB: number | undefined,
+    strideC: number | undefined,
   ): void;
   binary(op: BinaryOp, a: F32, b: F32, out: F32, meta: Float64Array): void;
   unary(op: UnaryOp, x: F32, out: F32, alpha?: number): void;
@@ -68,9 +82,7 @@ function pack(kernel: string, names: string[], vectors: number[][]): Float64Arra
   for (let v = 0; v < vectors.length; v++) {
     const vec = vectors[v];
     if (!Array.isArray(vec) || vec.length !== rank) {
-      throw new Error(
-        `${kernel}: '${names[v]}' has ${Array.isArray(vec) ? vec.length : "no"} entries, expected ${rank} (the rank of the shape)`,
-      );
+      throw new Error(`${kernel}: '${names[v]}' has ${Array.isArray(vec) ? vec.length : "no"} entries, expected ${rank} (the rank of the shape)`);
     }
     // The addon rejects anything that is not a non-negative integer (NaN included).
     for (let d = 0; d < rank; d++) meta[1 + v * rank + d] = typeof vec[d] === "number" ? vec[d] : NaN;
@@ -84,8 +96,7 @@ function adapt(addon: Addon): Kernels {
     setThreads: (n) => addon.setThreads(n),
     getThreads: () => addon.getThreads(),
     gemm(p: GemmParams): void {
-      addon.gemm(p.transA, p.transB, p.m, p.n, p.k, p.alpha, p.a, p.lda, p.b, p.ldb, p.beta, p.c, p.ldc,
-        p.batch, p.strideA, p.strideB, p.strideC);
+      addon.gemm(p.transA, p.transB, p.m, p.n, p.k, p.alpha, p.a, p.lda, p.b, p.ldb, p.beta, p.c, p.ldc, p.batch, p.strideA, p.strideB, p.strideC);
     },
     binary(op, a, aStrides, b, bStrides, out, shape): void {
       addon.binary(op, a, b, out, pack("binary", ["shape", "aStrides", "bStrides"], [shape, aStrides, bStrides]));
@@ -140,9 +151,7 @@ export function loadNativeKernels(): { ok: true; kernels: Kernels } | { ok: fals
     process.env.OMP_WAIT_POLICY ??= "PASSIVE";
     const require = createRequire(join(ROOT, "package.json"));
     const addon = require(path) as Addon;
-    const missing = ["gemm", "attention", "lstm", "setThreads", "info"].filter(
-      (f) => typeof (addon as unknown as Record<string, unknown>)[f] !== "function",
-    );
+    const missing = ["gemm", "attention", "lstm", "setThreads", "info"].filter((f) => typeof (addon as unknown as Record<string, unknown>)[f] !== "function");
     if (missing.length > 0) {
       cached = { ok: false, reason: `${ADDON_PATH} lacks ${missing.join(", ")} (an old build?) — ${HOW_TO_BUILD}` };
       return cached;

@@ -67,7 +67,8 @@ const ELEM: Tol = { rel: 1e-5, abs: 1e-6 };
 function close(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: Tol, what: string): void {
   assert.equal(actual.length, expected.length, `${what}: length`);
   for (let i = 0; i < expected.length; i++) {
-    const a = actual[i], e = expected[i];
+    const a = actual[i],
+      e = expected[i];
     if (Number.isNaN(e)) {
       assert.ok(Number.isNaN(a), `${what}[${i}]: expected NaN, found ${a}`);
       continue;
@@ -87,24 +88,56 @@ const copy = (a: Float32Array): Float32Array => a.slice();
 
 // ---- gemm --------------------------------------------------------------------------------------
 
-function gemmCase(N: Kernels, o: {
-  transA: boolean; transB: boolean; m: number; n: number; k: number; alpha: number; beta: number;
-  pad?: number; batch?: number; strideBZero?: boolean; nanC?: boolean;
-}): void {
+function gemmCase(
+  N: Kernels,
+  o: {
+    transA: boolean;
+    transB: boolean;
+    m: number;
+    n: number;
+    k: number;
+    alpha: number;
+    beta: number;
+    pad?: number;
+    batch?: number;
+    strideBZero?: boolean;
+    nanC?: boolean;
+  },
+): void {
   const pad = o.pad ?? 0;
   const batch = o.batch ?? 1;
-  const aRows = o.transA ? o.k : o.m, aCols = o.transA ? o.m : o.k;
-  const bRows = o.transB ? o.n : o.k, bCols = o.transB ? o.k : o.n;
-  const lda = aCols + pad, ldb = bCols + pad, ldc = o.n + pad;
-  const sa = aRows * lda + 3, sb = o.strideBZero ? 0 : bRows * ldb + 1, sc = o.m * ldc + 2;
-  const a = rand(batch * sa), b = rand(batch * Math.max(sb, bRows * ldb));
+  const aRows = o.transA ? o.k : o.m,
+    aCols = o.transA ? o.m : o.k;
+  const bRows = o.transB ? o.n : o.k,
+    bCols = o.transB ? o.k : o.n;
+  const lda = aCols + pad,
+    ldb = bCols + pad,
+    ldc = o.n + pad;
+  const sa = aRows * lda + 3,
+    sb = o.strideBZero ? 0 : bRows * ldb + 1,
+    sc = o.m * ldc + 2;
+  const a = rand(batch * sa),
+    b = rand(batch * Math.max(sb, bRows * ldb));
   const c0 = rand(batch * sc);
   if (o.nanC) c0.fill(NaN);
   const p = (c: Float32Array): GemmParams => ({
-    transA: o.transA, transB: o.transB, m: o.m, n: o.n, k: o.k, alpha: o.alpha, a, lda, b, ldb, beta: o.beta, c, ldc,
+    transA: o.transA,
+    transB: o.transB,
+    m: o.m,
+    n: o.n,
+    k: o.k,
+    alpha: o.alpha,
+    a,
+    lda,
+    b,
+    ldb,
+    beta: o.beta,
+    c,
+    ldc,
     ...(batch > 1 ? { batch, strideA: sa, strideB: sb, strideC: sc } : {}),
   });
-  const cn = copy(c0), cr = copy(c0);
+  const cn = copy(c0),
+    cr = copy(c0);
   N.gemm(p(cn));
   R.gemm(p(cr));
   close(cn, cr, { rel: 1e-5, abs: 2e-6 * Math.max(1, o.k) }, `gemm ${JSON.stringify(o)}`);
@@ -113,7 +146,13 @@ function gemmCase(N: Kernels, o: {
 test("gemm matches the reference for every transpose, padded leading dimensions, alpha and beta", (t) => {
   const N = native(t);
   if (!N) return;
-  const shapes = [[1, 1, 1], [7, 5, 3], [33, 17, 65], [128, 96, 200], [5, 300, 2]];
+  const shapes = [
+    [1, 1, 1],
+    [7, 5, 3],
+    [33, 17, 65],
+    [128, 96, 200],
+    [5, 300, 2],
+  ];
   for (const [m, n, k] of shapes) {
     for (const transA of [false, true]) {
       for (const transB of [false, true]) {
@@ -129,7 +168,9 @@ test("gemm with beta = 0 ignores NaN in C; NaN in A reaches C", (t) => {
   const N = native(t);
   if (!N) return;
   gemmCase(N, { transA: false, transB: false, m: 9, n: 11, k: 13, alpha: 1, beta: 0, nanC: true });
-  const a = rand(6), b = rand(6), c = new Float32Array(4);
+  const a = rand(6),
+    b = rand(6),
+    c = new Float32Array(4);
   a[0] = NaN;
   N.gemm({ transA: false, transB: false, m: 2, n: 2, k: 3, alpha: 1, a, lda: 3, b, ldb: 2, beta: 0, c, ldc: 2 });
   assert.ok(Number.isNaN(c[0]) && Number.isNaN(c[1]), `row 0 of C should be NaN: ${Array.from(c)}`);
@@ -154,17 +195,42 @@ test("gemm handles empty dimensions: k = 0 scales C by beta", (t) => {
   if (!N) return;
   for (const beta of [0, 1, 0.5]) {
     const c0 = rand(6);
-    const cn = copy(c0), cr = copy(c0);
+    const cn = copy(c0),
+      cr = copy(c0);
     const p = (c: Float32Array): GemmParams => ({
-      transA: false, transB: false, m: 2, n: 3, k: 0, alpha: 1, a: new Float32Array(0), lda: 0,
-      b: new Float32Array(0), ldb: 3, beta, c, ldc: 3,
+      transA: false,
+      transB: false,
+      m: 2,
+      n: 3,
+      k: 0,
+      alpha: 1,
+      a: new Float32Array(0),
+      lda: 0,
+      b: new Float32Array(0),
+      ldb: 3,
+      beta,
+      c,
+      ldc: 3,
     });
     N.gemm(p(cn));
     R.gemm(p(cr));
     close(cn, cr, ELEM, `gemm k=0 beta=${beta}`);
   }
-  N.gemm({ transA: false, transB: false, m: 0, n: 3, k: 4, alpha: 1, a: new Float32Array(0), lda: 4,
-    b: rand(12), ldb: 3, beta: 0, c: new Float32Array(0), ldc: 3 });
+  N.gemm({
+    transA: false,
+    transB: false,
+    m: 0,
+    n: 3,
+    k: 4,
+    alpha: 1,
+    a: new Float32Array(0),
+    lda: 4,
+    b: rand(12),
+    ldb: 3,
+    beta: 0,
+    c: new Float32Array(0),
+    ldc: 3,
+  });
 });
 
 // ---- element-wise ------------------------------------------------------------------------------
@@ -198,9 +264,11 @@ test("binary matches the reference with broadcasting and non-contiguous strides"
   ];
   for (const [shape, as, bs, na, nb] of cases) {
     for (const op of BIN_OPS) {
-      const a = rand(na), b = rand(nb, 0.5, 2);
+      const a = rand(na),
+        b = rand(nb, 0.5, 2);
       const count = shape.reduce((x, y) => x * y, 1);
-      const on = new Float32Array(count), or = new Float32Array(count);
+      const on = new Float32Array(count),
+        or = new Float32Array(count);
       N.binary(op, a, as, b, bs, on, shape);
       R.binary(op, a, as, b, bs, or, shape);
       close(on, or, ELEM, `binary ${op} [${shape}]`);
@@ -211,7 +279,8 @@ test("binary matches the reference with broadcasting and non-contiguous strides"
 test("binary may write in place (out = a)", (t) => {
   const N = native(t);
   if (!N) return;
-  const a = rand(100), b = rand(100);
+  const a = rand(100),
+    b = rand(100);
   const expected = new Float32Array(100);
   R.binary("mul", a, [1], b, [1], expected, [100]);
   N.binary("mul", a, [1], b, [1], a, [100]);
@@ -224,8 +293,7 @@ function unaryInput(op: UnaryOp, n: number): Float32Array {
   if (op === "log") return rand(n, 1e-3, 10);
   const x = rand(n, -6, 6);
   // values around every branch of the vectorised exp / tanh
-  const special = [0, -0, 1e-8, -1e-8, 0.3, -0.3, 0.62, 0.63, -0.63, 9, -9, 20, -20, 50, -50, 88, 88.7, 89, 100,
-    -87, -90, -103, -104, -110, 1e4, -1e4];
+  const special = [0, -0, 1e-8, -1e-8, 0.3, -0.3, 0.62, 0.63, -0.63, 9, -9, 20, -20, 50, -50, 88, 88.7, 89, 100, -87, -90, -103, -104, -110, 1e4, -1e4];
   for (let i = 0; i < special.length && i < n; i++) x[i] = special[i];
   return x;
 }
@@ -237,14 +305,17 @@ test("unary and unaryBackward match the reference for every op, small and large 
     for (const n of [1, 31, 1000, 100_003]) {
       const x = unaryInput(op, n);
       const alpha = op === "scale" ? -1.75 : undefined;
-      const yn = new Float32Array(n), yr = new Float32Array(n);
+      const yn = new Float32Array(n),
+        yr = new Float32Array(n);
       N.unary(op, x, yn, alpha);
       R.unary(op, x, yr, alpha);
       // exp: relative error is what matters (values up to 3e38); near overflow the reference's
       // double exp rounds to a finite float where float exp may say Inf: compare those as equal.
       close(yn, yr, op === "exp" ? { rel: 2e-6, abs: 0 } : ELEM, `unary ${op} n=${n}`);
-      const dy = rand(n), dx0 = rand(n);
-      const dxn = copy(dx0), dxr = copy(dx0);
+      const dy = rand(n),
+        dx0 = rand(n);
+      const dxn = copy(dx0),
+        dxr = copy(dx0);
       N.unaryBackward(op, x, yr, dy, dxn, alpha);
       R.unaryBackward(op, x, yr, dy, dxr, alpha);
       close(dxn, dxr, op === "exp" ? { rel: 2e-6, abs: 1e-6 } : ELEM, `unaryBackward ${op} n=${n}`);
@@ -258,14 +329,16 @@ test("unary propagates NaN and ±Inf like the reference, and may run in place", 
   const x = new Float32Array([NaN, Infinity, -Infinity, 0, -1, 2]);
   for (const op of UNARY_OPS) {
     const alpha = op === "scale" ? 3 : undefined;
-    const yn = new Float32Array(6), yr = new Float32Array(6);
+    const yn = new Float32Array(6),
+      yr = new Float32Array(6);
     N.unary(op, x, yn, alpha);
     R.unary(op, x, yr, alpha);
     close(yn, yr, ELEM, `unary ${op} specials`);
     const inPlace = copy(x);
     N.unary(op, inPlace, inPlace, alpha);
     close(inPlace, yr, ELEM, `unary ${op} in place`);
-    const dxn = new Float32Array(6), dxr = new Float32Array(6);
+    const dxn = new Float32Array(6),
+      dxr = new Float32Array(6);
     const dy = new Float32Array([1, 1, 1, 1, 1, 1]);
     N.unaryBackward(op, x, yr, dy, dxn, alpha);
     R.unaryBackward(op, x, yr, dy, dxr, alpha);
@@ -295,7 +368,8 @@ test("sumInto matches the reference for full, row, column, element-wise and gene
     const count = shape.reduce((x, y) => x * y, 1);
     const x = rand(count);
     const o0 = rand(outLen);
-    const on = copy(o0), or = copy(o0);
+    const on = copy(o0),
+      or = copy(o0);
     N.sumInto(x, shape, on, os);
     R.sumInto(x, shape, or, os);
     close(on, or, ELEM, `sumInto [${shape}] -> [${os}]`);
@@ -308,19 +382,38 @@ test("permute matches the reference (overwrite and accumulate)", (t) => {
   const cases: Array<[number[], number[]]> = [
     [[], []],
     [[5], [0]],
-    [[3, 7], [1, 0]],
-    [[2, 3, 4], [2, 0, 1]],
-    [[2, 5, 3, 7], [0, 2, 1, 3]], // [B, T, H, D] -> [B, H, T, D]
-    [[8, 64, 8, 32], [0, 2, 1, 3]], // parallel
-    [[2, 3, 1, 4, 5, 2], [5, 4, 3, 2, 1, 0]],
-    [[300, 301], [1, 0]],
+    [
+      [3, 7],
+      [1, 0],
+    ],
+    [
+      [2, 3, 4],
+      [2, 0, 1],
+    ],
+    [
+      [2, 5, 3, 7],
+      [0, 2, 1, 3],
+    ], // [B, T, H, D] -> [B, H, T, D]
+    [
+      [8, 64, 8, 32],
+      [0, 2, 1, 3],
+    ], // parallel
+    [
+      [2, 3, 1, 4, 5, 2],
+      [5, 4, 3, 2, 1, 0],
+    ],
+    [
+      [300, 301],
+      [1, 0],
+    ],
   ];
   for (const [shape, perm] of cases) {
     const count = shape.reduce((x, y) => x * y, 1);
     const x = rand(count);
     for (const acc of [false, true]) {
       const o0 = rand(count);
-      const on = copy(o0), or = copy(o0);
+      const on = copy(o0),
+        or = copy(o0);
       N.permute(x, shape, perm, on, acc);
       R.permute(x, shape, perm, or, acc);
       close(on, or, ELEM, `permute [${shape}] by [${perm}] acc=${acc}`);
@@ -342,7 +435,8 @@ test("copyBlocks matches the reference (offsets, strides, accumulate, parallel s
     const src = rand(so + (nb - 1) * ss + len + 2);
     const d0 = rand(dof + (nb - 1) * ds + len + 3);
     for (const acc of [false, true]) {
-      const dn = copy(d0), dr = copy(d0);
+      const dn = copy(d0),
+        dr = copy(d0);
       N.copyBlocks(src, so, ss, dn, dof, ds, len, nb, acc);
       R.copyBlocks(src, so, ss, dr, dof, ds, len, nb, acc);
       close(dn, dr, ELEM, `copyBlocks ${[so, ss, dof, ds, len, nb]} acc=${acc}`);
@@ -355,7 +449,8 @@ test("sumSquares matches the reference in double precision", (t) => {
   if (!N) return;
   for (const n of [0, 1, 7, 1000, 1_000_003]) {
     const x = rand(n, -3, 3);
-    const a = N.sumSquares(x), e = R.sumSquares(x);
+    const a = N.sumSquares(x),
+      e = R.sumSquares(x);
     assert.ok(Math.abs(a - e) <= 1e-12 * Math.max(1, e), `sumSquares n=${n}: ${a} vs ${e}`);
   }
   assert.ok(Number.isNaN(N.sumSquares(new Float32Array([1, NaN, 2]))));
@@ -370,12 +465,15 @@ test("softmax and softmaxBackward match the reference (odd sizes, parallel sizes
   const shapes = [[64, 4096], [2000, 33], ...Array.from({ length: 17 }, (_, i) => [3, i + 1])];
   for (const [rows, n] of shapes) {
     const x = rand(rows * n, -8, 8);
-    const yn = new Float32Array(rows * n), yr = new Float32Array(rows * n);
+    const yn = new Float32Array(rows * n),
+      yr = new Float32Array(rows * n);
     N.softmax(x, rows, n, yn);
     R.softmax(x, rows, n, yr);
     close(yn, yr, { rel: 1e-5, abs: 1e-7 }, `softmax ${rows}x${n}`);
-    const dy = rand(rows * n), dx0 = rand(rows * n);
-    const dxn = copy(dx0), dxr = copy(dx0);
+    const dy = rand(rows * n),
+      dx0 = rand(rows * n);
+    const dxn = copy(dx0),
+      dxr = copy(dx0);
     N.softmaxBackward(yr, dy, rows, n, dxn);
     R.softmaxBackward(yr, dy, rows, n, dxr);
     close(dxn, dxr, { rel: 1e-5, abs: 1e-6 }, `softmaxBackward ${rows}x${n}`);
@@ -386,7 +484,8 @@ test("softmax stays finite for logits of ±1e4, handles −Inf, propagates NaN, 
   const N = native(t);
   if (!N) return;
   const x = new Float32Array([1e4, -1e4, 9999, 0, -Infinity, 5, 1, NaN, 2]);
-  const yn = new Float32Array(9), yr = new Float32Array(9);
+  const yn = new Float32Array(9),
+    yr = new Float32Array(9);
   N.softmax(x, 3, 3, yn);
   R.softmax(x, 3, 3, yr);
   close(yn, yr, { rel: 1e-5, abs: 1e-7 }, "softmax specials");
@@ -400,12 +499,19 @@ test("softmax stays finite for logits of ±1e4, handles −Inf, propagates NaN, 
 test("layerNorm and layerNormBackward match the reference, with and without gamma/beta", (t) => {
   const N = native(t);
   if (!N) return;
-  for (const [rows, n] of [[1, 1], [7, 5], [3, 64], [300, 256]]) {
+  for (const [rows, n] of [
+    [1, 1],
+    [7, 5],
+    [3, 64],
+    [300, 256],
+  ]) {
     for (const affine of [true, false]) {
       const x = rand(rows * n, -3, 5);
-      const gamma = affine ? rand(n, 0.5, 1.5) : null, beta = affine ? rand(n) : null;
+      const gamma = affine ? rand(n, 0.5, 1.5) : null,
+        beta = affine ? rand(n) : null;
       const outs = () => ({ y: new Float32Array(rows * n), mean: new Float32Array(rows), rstd: new Float32Array(rows) });
-      const on = outs(), or = outs();
+      const on = outs(),
+        or = outs();
       N.layerNorm(x, gamma, beta, rows, n, 1e-5, on.y, on.mean, on.rstd);
       R.layerNorm(x, gamma, beta, rows, n, 1e-5, or.y, or.mean, or.rstd);
       const what = `layerNorm ${rows}x${n} affine=${affine}`;
@@ -414,9 +520,15 @@ test("layerNorm and layerNormBackward match the reference, with and without gamm
       close(on.rstd, or.rstd, ELEM, `${what} rstd`);
 
       const dy = rand(rows * n);
-      const dx0 = rand(rows * n), dg0 = rand(n), db0 = rand(n);
-      const dxn = copy(dx0), dgn = copy(dg0), dbn = copy(db0);
-      const dxr = copy(dx0), dgr = copy(dg0), dbr = copy(db0);
+      const dx0 = rand(rows * n),
+        dg0 = rand(n),
+        db0 = rand(n);
+      const dxn = copy(dx0),
+        dgn = copy(dg0),
+        dbn = copy(db0);
+      const dxr = copy(dx0),
+        dgr = copy(dg0),
+        dbr = copy(db0);
       N.layerNormBackward(dy, x, gamma, or.mean, or.rstd, rows, n, dxn, affine ? dgn : null, affine ? dbn : null);
       R.layerNormBackward(dy, x, gamma, or.mean, or.rstd, rows, n, dxr, affine ? dgr : null, affine ? dbr : null);
       close(dxn, dxr, { rel: 1e-4, abs: 1e-5 }, `${what} dx`);
@@ -429,7 +541,14 @@ test("layerNorm and layerNormBackward match the reference, with and without gamm
 test("crossEntropy and its backward match the reference, ignore negative targets, stay finite at ±1e4", (t) => {
   const N = native(t);
   if (!N) return;
-  for (const [rows, n, lo, hi] of [[1, 1, -1, 1], [7, 5, -3, 3], [5, 13, -3, 3], [33, 4096, -5, 5], [9, 11, -1e4, 1e4], [3000, 40, -2, 2]]) {
+  for (const [rows, n, lo, hi] of [
+    [1, 1, -1, 1],
+    [7, 5, -3, 3],
+    [5, 13, -3, 3],
+    [33, 4096, -5, 5],
+    [9, 11, -1e4, 1e4],
+    [3000, 40, -2, 2],
+  ]) {
     const logits = rand(rows * n, lo, hi);
     const targets = randInt(rows, -1, n); // some -1: no loss there
     const on = { l: new Float32Array(rows), s: new Float32Array(rows) };
@@ -440,8 +559,10 @@ test("crossEntropy and its backward match the reference, ignore negative targets
     assert.ok(on.l.every(Number.isFinite) && on.s.every(Number.isFinite), `${what}: not finite`);
     close(on.s, or.s, { rel: 1e-6, abs: 1e-5 }, `${what} lse`);
     close(on.l, or.l, { rel: 1e-5, abs: 2e-5 }, `${what} losses`);
-    const dloss = rand(rows), d0 = rand(rows * n);
-    const dn = copy(d0), dr = copy(d0);
+    const dloss = rand(rows),
+      d0 = rand(rows * n);
+    const dn = copy(d0),
+      dr = copy(d0);
     N.crossEntropyBackward(logits, targets, or.s, dloss, rows, n, dn);
     R.crossEntropyBackward(logits, targets, or.s, dloss, rows, n, dr);
     close(dn, dr, { rel: 1e-5, abs: 1e-6 }, `${what} backward`);
@@ -453,13 +574,24 @@ test("crossEntropy and its backward match the reference, ignore negative targets
 test("attention forward and backward match the reference (causal and not, odd sizes, several blocks)", (t) => {
   const N = native(t);
   if (!N) return;
-  for (const [B, T, H, D] of [[1, 1, 1, 1], [2, 7, 3, 5], [1, 1, 1, 4], [1, 130, 1, 16], [3, 67, 2, 8], [2, 150, 2, 33]]) {
+  for (const [B, T, H, D] of [
+    [1, 1, 1, 1],
+    [2, 7, 3, 5],
+    [1, 1, 1, 4],
+    [1, 130, 1, 16],
+    [3, 67, 2, 8],
+    [2, 150, 2, 33],
+  ]) {
     for (const causal of [true, false]) {
       const n = B * T * H * D;
-      const q = rand(n), k = rand(n), v = rand(n);
+      const q = rand(n),
+        k = rand(n),
+        v = rand(n);
       const scale = 1 / Math.sqrt(D);
-      const pn = rand(B * H * T * T), on = rand(n); // garbage in outputs: all must be overwritten
-      const pr = new Float32Array(B * H * T * T), or = new Float32Array(n);
+      const pn = rand(B * H * T * T),
+        on = rand(n); // garbage in outputs: all must be overwritten
+      const pr = new Float32Array(B * H * T * T),
+        or = new Float32Array(n);
       N.attention(q, k, v, B, T, H, D, scale, causal, pn, on);
       R.attention(q, k, v, B, T, H, D, scale, causal, pr, or);
       const what = `attention B=${B} T=${T} H=${H} D=${D} causal=${causal}`;
@@ -471,7 +603,8 @@ test("attention forward and backward match the reference (causal and not, odd si
 
       const dout = rand(n);
       const g0 = [rand(n), rand(n), rand(n)];
-      const gn = g0.map(copy), gr = g0.map(copy);
+      const gn = g0.map(copy),
+        gr = g0.map(copy);
       N.attentionBackward(q, k, v, pr, dout, B, T, H, D, scale, gn[0], gn[1], gn[2]);
       R.attentionBackward(q, k, v, pr, dout, B, T, H, D, scale, gr[0], gr[1], gr[2]);
       ["dq", "dk", "dv"].forEach((name, i) => close(gn[i], gr[i], { rel: 1e-4, abs: 2e-6 * T }, `${what} ${name}`));
@@ -484,9 +617,13 @@ test("attention handles large scores without overflow and NaN inputs as the refe
   if (!N) return;
   const [B, T, H, D] = [1, 9, 2, 4];
   const n = B * T * H * D;
-  const q = rand(n, -100, 100), k = rand(n, -100, 100), v = rand(n);
-  const pn = new Float32Array(B * H * T * T), on = new Float32Array(n);
-  const pr = new Float32Array(B * H * T * T), or = new Float32Array(n);
+  const q = rand(n, -100, 100),
+    k = rand(n, -100, 100),
+    v = rand(n);
+  const pn = new Float32Array(B * H * T * T),
+    on = new Float32Array(n);
+  const pr = new Float32Array(B * H * T * T),
+    or = new Float32Array(n);
   N.attention(q, k, v, B, T, H, D, 1, true, pn, on);
   R.attention(q, k, v, B, T, H, D, 1, true, pr, or);
   assert.ok(pn.every(Number.isFinite) && on.every(Number.isFinite));
@@ -501,17 +638,25 @@ test("attention handles large scores without overflow and NaN inputs as the refe
 test("embedding and embeddingBackward match the reference (repeated ids accumulate)", (t) => {
   const N = native(t);
   if (!N) return;
-  for (const [vocab, n, d] of [[1, 1, 1], [11, 7, 5], [50, 3000, 64], [4096, 4096, 96]]) {
+  for (const [vocab, n, d] of [
+    [1, 1, 1],
+    [11, 7, 5],
+    [50, 3000, 64],
+    [4096, 4096, 96],
+  ]) {
     const table = rand(vocab * d);
     const ids = randInt(n, 0, vocab);
     ids[0] = vocab - 1;
     if (n > 1) ids[n - 1] = ids[0]; // a repeat
-    const on = new Float32Array(n * d), or = new Float32Array(n * d);
+    const on = new Float32Array(n * d),
+      or = new Float32Array(n * d);
     N.embedding(table, ids, n, d, on);
     R.embedding(table, ids, n, d, or);
     close(on, or, { rel: 0, abs: 0 }, `embedding ${vocab}x${d} n=${n}`);
-    const dout = rand(n * d), dt0 = rand(vocab * d);
-    const dtn = copy(dt0), dtr = copy(dt0);
+    const dout = rand(n * d),
+      dt0 = rand(vocab * d);
+    const dtn = copy(dt0),
+      dtr = copy(dt0);
     N.embeddingBackward(ids, dout, n, d, dtn);
     R.embeddingBackward(ids, dout, n, d, dtr);
     close(dtn, dtr, ELEM, `embeddingBackward ${vocab}x${d} n=${n}`);
@@ -522,9 +667,15 @@ test("adamw matches the reference over several steps", (t) => {
   const N = native(t);
   if (!N) return;
   for (const n of [1, 7, 100_003]) {
-    const p0 = rand(n), m0 = new Float32Array(n), v0 = new Float32Array(n);
-    const pn = copy(p0), mn = copy(m0), vn = copy(v0);
-    const pr = copy(p0), mr = copy(m0), vr = copy(v0);
+    const p0 = rand(n),
+      m0 = new Float32Array(n),
+      v0 = new Float32Array(n);
+    const pn = copy(p0),
+      mn = copy(m0),
+      vn = copy(v0);
+    const pr = copy(p0),
+      mr = copy(m0),
+      vr = copy(v0);
     for (let step = 1; step <= 5; step++) {
       const g = rand(n, -0.1, 0.1);
       N.adamw(pn, g, mn, vn, 3e-3, 0.9, 0.95, 1e-8, 0.1, step);
@@ -543,11 +694,20 @@ const REC_TOL: Tol = { rel: 1e-4, abs: 1e-5 };
 test("lstm forward and backward match the reference (gate order i, f, g, o)", (t) => {
   const N = native(t);
   if (!N) return;
-  for (const [T, B, H] of [[1, 1, 1], [7, 3, 5], [20, 4, 33], [4, 64, 160]]) {
+  for (const [T, B, H] of [
+    [1, 1, 1],
+    [7, 3, 5],
+    [20, 4, 33],
+    [4, 64, 160],
+  ]) {
     const G = 4 * H;
-    const xw = rand(T * B * G, -2, 2), whh = rand(H * G, -0.3, 0.3), h0 = rand(B * H), c0 = rand(B * H);
+    const xw = rand(T * B * G, -2, 2),
+      whh = rand(H * G, -0.3, 0.3),
+      h0 = rand(B * H),
+      c0 = rand(B * H);
     const mk = () => ({ hs: rand(T * B * H), cs: rand(T * B * H), gates: rand(T * B * G) });
-    const on = mk(), or = mk();
+    const on = mk(),
+      or = mk();
     N.lstm(xw, whh, h0, c0, T, B, H, on.hs, on.cs, on.gates);
     R.lstm(xw, whh, h0, c0, T, B, H, or.hs, or.cs, or.gates);
     const what = `lstm T=${T} B=${B} H=${H}`;
@@ -557,41 +717,66 @@ test("lstm forward and backward match the reference (gate order i, f, g, o)", (t
 
     const dhs = rand(T * B * H);
     const g0 = [rand(T * B * G), rand(H * G), rand(B * H), rand(B * H)];
-    const gn = g0.map(copy), gr = g0.map(copy);
+    const gn = g0.map(copy),
+      gr = g0.map(copy);
     N.lstmBackward(whh, h0, c0, or.hs, or.cs, or.gates, dhs, T, B, H, gn[0], gn[1], gn[2], gn[3]);
     R.lstmBackward(whh, h0, c0, or.hs, or.cs, or.gates, dhs, T, B, H, gr[0], gr[1], gr[2], gr[3]);
-    ["dxw", "dwhh", "dh0", "dc0"].forEach((name, i) =>
-      close(gn[i], gr[i], { rel: 1e-4, abs: 1e-5 * Math.max(1, Math.sqrt(T * B)) }, `${what} ${name}`));
+    ["dxw", "dwhh", "dh0", "dc0"].forEach((name, i) => close(gn[i], gr[i], { rel: 1e-4, abs: 1e-5 * Math.max(1, Math.sqrt(T * B)) }, `${what} ${name}`));
   }
 });
 
 test("rnn forward and backward match the reference", (t) => {
   const N = native(t);
   if (!N) return;
-  for (const [T, B, H] of [[1, 1, 1], [7, 3, 5], [25, 4, 33], [4, 64, 200]]) {
-    const xw = rand(T * B * H, -2, 2), whh = rand(H * H, -0.3, 0.3), h0 = rand(B * H);
-    const hn = rand(T * B * H), hr = rand(T * B * H);
+  for (const [T, B, H] of [
+    [1, 1, 1],
+    [7, 3, 5],
+    [25, 4, 33],
+    [4, 64, 200],
+  ]) {
+    const xw = rand(T * B * H, -2, 2),
+      whh = rand(H * H, -0.3, 0.3),
+      h0 = rand(B * H);
+    const hn = rand(T * B * H),
+      hr = rand(T * B * H);
     N.rnn(xw, whh, h0, T, B, H, hn);
     R.rnn(xw, whh, h0, T, B, H, hr);
     const what = `rnn T=${T} B=${B} H=${H}`;
     close(hn, hr, REC_TOL, `${what} hs`);
     const dhs = rand(T * B * H);
     const g0 = [rand(T * B * H), rand(H * H), rand(B * H)];
-    const gn = g0.map(copy), gr = g0.map(copy);
+    const gn = g0.map(copy),
+      gr = g0.map(copy);
     N.rnnBackward(whh, h0, hr, dhs, T, B, H, gn[0], gn[1], gn[2]);
     R.rnnBackward(whh, h0, hr, dhs, T, B, H, gr[0], gr[1], gr[2]);
-    ["dxw", "dwhh", "dh0"].forEach((name, i) =>
-      close(gn[i], gr[i], { rel: 1e-4, abs: 1e-5 * Math.max(1, Math.sqrt(T * B)) }, `${what} ${name}`));
+    ["dxw", "dwhh", "dh0"].forEach((name, i) => close(gn[i], gr[i], { rel: 1e-4, abs: 1e-5 * Math.max(1, Math.sqrt(T * B)) }, `${what} ${name}`));
   }
 });
 
 test("recurrent kernels with T = 0 leave the gradients untouched", (t) => {
   const N = native(t);
   if (!N) return;
-  const dxw = new Float32Array(0), dwhh = rand(4 * 12), dh0 = rand(6), dc0 = rand(6);
+  const dxw = new Float32Array(0),
+    dwhh = rand(4 * 12),
+    dh0 = rand(6),
+    dc0 = rand(6);
   const before = [copy(dwhh), copy(dh0), copy(dc0)];
-  N.lstmBackward(rand(4 * 12), rand(6), rand(6), new Float32Array(0), new Float32Array(0), new Float32Array(0),
-    new Float32Array(0), 0, 2, 3, dxw, dwhh, dh0, dc0);
+  N.lstmBackward(
+    rand(4 * 12),
+    rand(6),
+    rand(6),
+    new Float32Array(0),
+    new Float32Array(0),
+    new Float32Array(0),
+    new Float32Array(0),
+    0,
+    2,
+    3,
+    dxw,
+    dwhh,
+    dh0,
+    dc0,
+  );
   close(dwhh, before[0], { rel: 0, abs: 0 }, "dwhh");
   close(dh0, before[1], { rel: 0, abs: 0 }, "dh0");
   close(dc0, before[2], { rel: 0, abs: 0 }, "dc0");
@@ -605,12 +790,18 @@ test("setThreads / getThreads; results with 1 thread equal those with several", 
   const prev = N.getThreads();
   try {
     const run = () => {
-      const rows = 512, n = 256;
-      const x = rand(rows * n), dy = rand(rows * n);
+      const rows = 512,
+        n = 256;
+      const x = rand(rows * n),
+        dy = rand(rows * n);
       seed -= 2; // same inputs on both runs
-      const mean = new Float32Array(rows), rstd = new Float32Array(rows), y = new Float32Array(rows * n);
+      const mean = new Float32Array(rows),
+        rstd = new Float32Array(rows),
+        y = new Float32Array(rows * n);
       N.layerNorm(x, null, null, rows, n, 1e-5, y, mean, rstd);
-      const dx = new Float32Array(rows * n), dg = new Float32Array(n), db = new Float32Array(n);
+      const dx = new Float32Array(rows * n),
+        dg = new Float32Array(n),
+        db = new Float32Array(n);
       N.layerNormBackward(dy, x, null, mean, rstd, rows, n, dx, dg, db);
       const col = new Float32Array(n);
       N.sumInto(x, [rows, n], col, [0, 1]);
@@ -640,37 +831,120 @@ test("bad lengths, types and indices throw an Error naming the kernel and argume
   assert.throws(() => N.softmax(new Float32Array(3), 2, 2, out), /softmax: 'x' has 3 elements, expected at least 4 for rows=2, n=2/);
   assert.throws(() => N.softmax(new Float32Array(8), 2, 4, out), /softmax: 'out' has 4 elements, expected at least 8/);
   untouched();
-  assert.throws(() => N.softmax(new Float64Array(4) as unknown as Float32Array, 2, 2, out),
-    /softmax: 'x' must be a Float32Array, found Float64Array/);
+  assert.throws(() => N.softmax(new Float64Array(4) as unknown as Float32Array, 2, 2, out), /softmax: 'x' must be a Float32Array, found Float64Array/);
   assert.throws(() => N.softmax(new Float32Array(4), -1, 2, out), /softmax: 'rows' must be a non-negative integer, found -1/);
   assert.throws(() => N.softmax(new Float32Array(4), 1.5, 2, out), /'rows' must be a non-negative integer, found 1.5/);
-  assert.throws(() => N.gemm({ transA: false, transB: false, m: 3, n: 2, k: 5, alpha: 1, a: new Float32Array(12), lda: 5,
-    b: new Float32Array(10), ldb: 2, beta: 0, c: new Float32Array(6), ldc: 2 }),
-  /gemm: 'a' has 12 elements, expected at least 15 for m=3, k=5, lda=5/);
-  assert.throws(() => N.gemm({ transA: false, transB: false, m: 2, n: 2, k: 2, alpha: 1, a: new Float32Array(4), lda: 1,
-    b: new Float32Array(4), ldb: 2, beta: 0, c: out, ldc: 2 }), /gemm: 'lda' is 1, expected at least 2/);
-  assert.throws(() => N.gemm({ transA: false, transB: false, m: 2, n: 2, k: 2, alpha: 1, a: new Float32Array(8), lda: 2,
-    b: new Float32Array(8), ldb: 2, beta: 0, c: new Float32Array(8), ldc: 2, batch: 2, strideA: 4, strideB: 4 }),
-  /gemm: 'strideC' is required when batch=2 > 1/);
+  assert.throws(
+    () =>
+      N.gemm({
+        transA: false,
+        transB: false,
+        m: 3,
+        n: 2,
+        k: 5,
+        alpha: 1,
+        a: new Float32Array(12),
+        lda: 5,
+        b: new Float32Array(10),
+        ldb: 2,
+        beta: 0,
+        c: new Float32Array(6),
+        ldc: 2,
+      }),
+    /gemm: 'a' has 12 elements, expected at least 15 for m=3, k=5, lda=5/,
+  );
+  assert.throws(
+    () =>
+      N.gemm({
+        transA: false,
+        transB: false,
+        m: 2,
+        n: 2,
+        k: 2,
+        alpha: 1,
+        a: new Float32Array(4),
+        lda: 1,
+        b: new Float32Array(4),
+        ldb: 2,
+        beta: 0,
+        c: out,
+        ldc: 2,
+      }),
+    /gemm: 'lda' is 1, expected at least 2/,
+  );
+  assert.throws(
+    () =>
+      N.gemm({
+        transA: false,
+        transB: false,
+        m: 2,
+        n: 2,
+        k: 2,
+        alpha: 1,
+        a: new Float32Array(8),
+        lda: 2,
+        b: new Float32Array(8),
+        ldb: 2,
+        beta: 0,
+        c: new Float32Array(8),
+        ldc: 2,
+        batch: 2,
+        strideA: 4,
+        strideB: 4,
+      }),
+    /gemm: 'strideC' is required when batch=2 > 1/,
+  );
   untouched();
-  assert.throws(() => N.embedding(new Float32Array(6), new Int32Array([0, 3]), 2, 2, out),
-    /embedding: id 3 at position 1 is out of range for vocab size 3/);
-  assert.throws(() => N.embeddingBackward(new Int32Array([-1]), new Float32Array(2), 1, 2, out),
-    /embeddingBackward: id -1 at position 0 is out of range/);
+  assert.throws(() => N.embedding(new Float32Array(6), new Int32Array([0, 3]), 2, 2, out), /embedding: id 3 at position 1 is out of range for vocab size 3/);
+  assert.throws(() => N.embeddingBackward(new Int32Array([-1]), new Float32Array(2), 1, 2, out), /embeddingBackward: id -1 at position 0 is out of range/);
   untouched();
-  assert.throws(() => N.crossEntropy(new Float32Array(4), new Int32Array([0, 2]), 2, 2, new Float32Array(2), new Float32Array(2)),
-    /crossEntropy: target 2 at row 1 is out of range for n=2 classes/);
-  assert.throws(() => N.attention(new Float32Array(8), new Float32Array(8), new Float32Array(8), 1, 2, 2, 2, 1, true,
-    new Float32Array(7), new Float32Array(8)), /attention: 'probs' has 7 elements, expected at least 8 for \[B, H, T, T\]/);
-  assert.throws(() => N.lstm(new Float32Array(8), new Float32Array(3), new Float32Array(1), new Float32Array(1), 2, 1, 1,
-    new Float32Array(2), new Float32Array(2), new Float32Array(8)), /lstm: 'whh' has 3 elements, expected at least 4 for \[H, 4H\] with H=1/);
-  assert.throws(() => N.lstm(new Float32Array(8), new Float32Array(4), new Float32Array(1), new Float32Array(1), 2, 1, 1,
-    new Float32Array(1), new Float32Array(2), new Float32Array(8)), /lstm: 'hs' has 1 elements, expected at least 2/);
+  assert.throws(
+    () => N.crossEntropy(new Float32Array(4), new Int32Array([0, 2]), 2, 2, new Float32Array(2), new Float32Array(2)),
+    /crossEntropy: target 2 at row 1 is out of range for n=2 classes/,
+  );
+  assert.throws(
+    () => N.attention(new Float32Array(8), new Float32Array(8), new Float32Array(8), 1, 2, 2, 2, 1, true, new Float32Array(7), new Float32Array(8)),
+    /attention: 'probs' has 7 elements, expected at least 8 for \[B, H, T, T\]/,
+  );
+  assert.throws(
+    () =>
+      N.lstm(
+        new Float32Array(8),
+        new Float32Array(3),
+        new Float32Array(1),
+        new Float32Array(1),
+        2,
+        1,
+        1,
+        new Float32Array(2),
+        new Float32Array(2),
+        new Float32Array(8),
+      ),
+    /lstm: 'whh' has 3 elements, expected at least 4 for \[H, 4H\] with H=1/,
+  );
+  assert.throws(
+    () =>
+      N.lstm(
+        new Float32Array(8),
+        new Float32Array(4),
+        new Float32Array(1),
+        new Float32Array(1),
+        2,
+        1,
+        1,
+        new Float32Array(1),
+        new Float32Array(2),
+        new Float32Array(8),
+      ),
+    /lstm: 'hs' has 1 elements, expected at least 2/,
+  );
   assert.throws(() => N.binary("pow" as "add", out, [1], out, [1], out, [4]), /binary: unknown op 'pow'/);
   assert.throws(() => N.binary("add", new Float32Array(3), [1], out, [1], out, [4]), /binary: 'a' has 3 elements, expected at least 4/);
   assert.throws(() => N.binary("add", out, [1, 1], out, [1], out, [4]), /binary: 'aStrides' has 2 entries, expected 1/);
-  assert.throws(() => N.binary("add", out, [1, 1, 1, 1, 1, 1, 1], out, [1, 1, 1, 1, 1, 1, 1], out, [1, 1, 1, 1, 1, 1, 1]),
-    /binary: 'shape' has rank 7, expected at most 6/);
+  assert.throws(
+    () => N.binary("add", out, [1, 1, 1, 1, 1, 1, 1], out, [1, 1, 1, 1, 1, 1, 1], out, [1, 1, 1, 1, 1, 1, 1]),
+    /binary: 'shape' has rank 7, expected at most 6/,
+  );
   assert.throws(() => N.sumInto(new Float32Array(6), [2, 3], out, [0, 2]), /sumInto: 'out' has 4 elements, expected at least 5/);
   assert.throws(() => N.permute(new Float32Array(6), [2, 3], [0, 0], new Float32Array(6), false), /permute: 'perm' \[0, 0\] is not a permutation/);
   assert.throws(() => N.copyBlocks(new Float32Array(10), 0, 4, out, 0, 2, 2, 3, false), /copyBlocks: 'dst' has 4 elements, expected at least 6/);

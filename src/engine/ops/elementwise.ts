@@ -6,7 +6,7 @@
  */
 import { kernels } from "../backend.ts";
 import type { BinaryOp, UnaryOp } from "../kernels.ts";
-import { Tensor, allocRaw, contiguousStrides, fmtShape, makeOutput, releaseBuffer } from "../tensor.ts";
+import { type Tensor, allocRaw, contiguousStrides, fmtShape, makeOutput, releaseBuffer } from "../tensor.ts";
 
 const MAX_RANK = 6;
 

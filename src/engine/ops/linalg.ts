@@ -5,7 +5,7 @@
  * on the native one).
  */
 import { kernels } from "../backend.ts";
-import { Tensor, allocRaw, fmtShape, makeOutput } from "../tensor.ts";
+import { type Tensor, allocRaw, fmtShape, makeOutput } from "../tensor.ts";
 
 /**
  * x [..., k] · w → [..., n], where w is [k, n], or [n, k] with `transB` (e.g. a tied unembedding).
@@ -65,24 +65,98 @@ export function bmm(a: Tensor, b: Tensor, opts: { transA?: boolean; transB?: boo
   const batch = a.size / (ar * ac);
   const K = kernels();
   const data = allocRaw(batch * m * n);
-  const strideA = ar * ac, strideB = br * bc, strideC = m * n;
+  const strideA = ar * ac,
+    strideB = br * bc,
+    strideC = m * n;
   K.gemm({ transA, transB, m, n, k, alpha: 1, a: a.data, lda: ac, b: b.data, ldb: bc, beta: 0, c: data, ldc: n, batch, strideA, strideB, strideC });
   return makeOutput(data, [...a.shape.slice(0, -2), m, n], [a, b], (out) => {
     const dc = out.grad!;
     if (a.requiresGrad) {
       // C = op(A)·op(B): d op(A) = dC·op(B)ᵀ. If transA, dA = (dC·op(B)ᵀ)ᵀ = op(B)·dCᵀ.
       if (!transA) {
-        K.gemm({ transA: false, transB: !transB, m, n: k, k: n, alpha: 1, a: dc, lda: n, b: b.data, ldb: bc, beta: 1, c: a.gradBuffer(), ldc: ac, batch, strideA: strideC, strideB, strideC: strideA });
+        K.gemm({
+          transA: false,
+          transB: !transB,
+          m,
+          n: k,
+          k: n,
+          alpha: 1,
+          a: dc,
+          lda: n,
+          b: b.data,
+          ldb: bc,
+          beta: 1,
+          c: a.gradBuffer(),
+          ldc: ac,
+          batch,
+          strideA: strideC,
+          strideB,
+          strideC: strideA,
+        });
       } else {
-        K.gemm({ transA: transB, transB: true, m: k, n: m, k: n, alpha: 1, a: b.data, lda: bc, b: dc, ldb: n, beta: 1, c: a.gradBuffer(), ldc: ac, batch, strideA: strideB, strideB: strideC, strideC: strideA });
+        K.gemm({
+          transA: transB,
+          transB: true,
+          m: k,
+          n: m,
+          k: n,
+          alpha: 1,
+          a: b.data,
+          lda: bc,
+          b: dc,
+          ldb: n,
+          beta: 1,
+          c: a.gradBuffer(),
+          ldc: ac,
+          batch,
+          strideA: strideB,
+          strideB: strideC,
+          strideC: strideA,
+        });
       }
     }
     if (b.requiresGrad) {
       // d op(B) = op(A)ᵀ·dC. If transB, dB = dCᵀ·op(A).
       if (!transB) {
-        K.gemm({ transA: !transA, transB: false, m: k, n, k: m, alpha: 1, a: a.data, lda: ac, b: dc, ldb: n, beta: 1, c: b.gradBuffer(), ldc: bc, batch, strideA, strideB: strideC, strideC: strideB });
+        K.gemm({
+          transA: !transA,
+          transB: false,
+          m: k,
+          n,
+          k: m,
+          alpha: 1,
+          a: a.data,
+          lda: ac,
+          b: dc,
+          ldb: n,
+          beta: 1,
+          c: b.gradBuffer(),
+          ldc: bc,
+          batch,
+          strideA,
+          strideB: strideC,
+          strideC: strideB,
+        });
       } else {
-        K.gemm({ transA: true, transB: transA, m: n, n: k, k: m, alpha: 1, a: dc, lda: n, b: a.data, ldb: ac, beta: 1, c: b.gradBuffer(), ldc: bc, batch, strideA: strideC, strideB: strideA, strideC: strideB });
+        K.gemm({
+          transA: true,
+          transB: transA,
+          m: n,
+          n: k,
+          k: m,
+          alpha: 1,
+          a: dc,
+          lda: n,
+          b: a.data,
+          ldb: ac,
+          beta: 1,
+          c: b.gradBuffer(),
+          ldc: bc,
+          batch,
+          strideA: strideC,
+          strideB: strideA,
+          strideC: strideB,
+        });
       }
     }
   });

@@ -3,7 +3,7 @@
  * cross-entropy from logits (fused log-softmax), and multi-head causal attention.
  */
 import { kernels } from "../backend.ts";
-import { Tensor, allocRaw, allocZeros, gradOrScratch, fmtShape, makeOutput, releaseBuffer, shapeSize, track } from "../tensor.ts";
+import { Tensor, allocRaw, gradOrScratch, fmtShape, makeOutput, releaseBuffer, shapeSize, track } from "../tensor.ts";
 
 /** table [vocab, d] looked up at ids → [...shape, d]; the gradient scatter-adds into the table. */
 export function embedding(table: Tensor, ids: Int32Array, shape: readonly number[]): Tensor {
@@ -25,7 +25,10 @@ export function embedding(table: Tensor, ids: Int32Array, shape: readonly number
 /** Layer norm over the last axis with optional affine parameters (gamma, beta of shape [n]). */
 export function layerNorm(x: Tensor, gamma: Tensor | null, beta: Tensor | null, eps = 1e-5): Tensor {
   const n = x.shape[x.rank - 1];
-  for (const [name, p] of [["gamma", gamma], ["beta", beta]] as const) {
+  for (const [name, p] of [
+    ["gamma", gamma],
+    ["beta", beta],
+  ] as const) {
     if (p !== null && (p.rank !== 1 || p.shape[0] !== n)) {
       throw new Error(`layerNorm: '${name}' must have shape [${n}] for x ${fmtShape(x.shape)}, found ${fmtShape(p.shape)}`);
     }
@@ -33,15 +36,26 @@ export function layerNorm(x: Tensor, gamma: Tensor | null, beta: Tensor | null, 
   const rows = x.size / n;
   const K = kernels();
   const data = allocRaw(x.size);
-  const mean = allocRaw(rows), rstd = allocRaw(rows);
+  const mean = allocRaw(rows),
+    rstd = allocRaw(rows);
   K.layerNorm(x.data, gamma?.data ?? null, beta?.data ?? null, rows, n, eps, data, mean, rstd);
   // mean/rstd live as long as the graph does.
   track(new Tensor(mean, [rows]));
   track(new Tensor(rstd, [rows]));
   const inputs = [x, gamma, beta].filter((t): t is Tensor => t !== null);
   return makeOutput(data, x.shape, inputs, (out) => {
-    K.layerNormBackward(out.grad!, x.data, gamma?.data ?? null, mean, rstd, rows, n, x.gradBuffer(),
-      gamma?.requiresGrad ? gamma.gradBuffer() : null, beta?.requiresGrad ? beta.gradBuffer() : null);
+    K.layerNormBackward(
+      out.grad!,
+      x.data,
+      gamma?.data ?? null,
+      mean,
+      rstd,
+      rows,
+      n,
+      x.gradBuffer(),
+      gamma?.requiresGrad ? gamma.gradBuffer() : null,
+      beta?.requiresGrad ? beta.gradBuffer() : null,
+    );
   });
 }
 
@@ -76,7 +90,8 @@ export function crossEntropy(logits: Tensor, targets: Int32Array, opts: { reduct
     if (t >= 0) counted++;
   }
   const K = kernels();
-  const losses = allocRaw(rows), lse = allocRaw(rows);
+  const losses = allocRaw(rows),
+    lse = allocRaw(rows);
   K.crossEntropy(logits.data, targets, rows, V, losses, lse);
   track(new Tensor(lse, [rows]));
   if (reduction === "none") {
@@ -112,7 +127,10 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: { nHeads: numbe
   const { nHeads: H } = opts;
   const causal = opts.causal ?? true;
   if (q.rank !== 3) throw new Error(`attention: 'q' must be [B, T, H·D], found ${fmtShape(q.shape)}`);
-  for (const [name, t] of [["k", k], ["v", v]] as const) {
+  for (const [name, t] of [
+    ["k", k],
+    ["v", v],
+  ] as const) {
     if (t.rank !== 3 || t.shape.some((d, i) => d !== q.shape[i])) {
       throw new Error(`attention: '${name}' has shape ${fmtShape(t.shape)}, expected ${fmtShape(q.shape)} like 'q'`);
     }
@@ -141,7 +159,8 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: { nHeads: numbe
  */
 export function attentionWithPattern(pattern: Tensor, v: Tensor, nHeads: number): Tensor {
   const [B, T, HD] = v.shape;
-  const H = nHeads, D = HD / H;
+  const H = nHeads,
+    D = HD / H;
   if (pattern.rank !== 4 || pattern.shape[0] !== B || pattern.shape[1] !== H || pattern.shape[2] !== T || pattern.shape[3] !== T) {
     throw new Error(`attentionWithPattern: pattern ${fmtShape(pattern.shape)} does not match v ${fmtShape(v.shape)} with ${H} heads`);
   }
@@ -149,16 +168,49 @@ export function attentionWithPattern(pattern: Tensor, v: Tensor, nHeads: number)
   const data = allocRaw(v.size);
   for (let b = 0; b < B; b++) {
     // heads of batch b: out[b, :, h, :] = P[b, h] · v[b, :, h, :] (row stride H·D)
-    K.gemm({ transA: false, transB: false, m: T, n: D, k: T, alpha: 1,
-      a: pattern.data.subarray(b * H * T * T), lda: T, b: v.data.subarray(b * T * HD), ldb: HD, beta: 0,
-      c: data.subarray(b * T * HD), ldc: HD, batch: H, strideA: T * T, strideB: D, strideC: D });
+    K.gemm({
+      transA: false,
+      transB: false,
+      m: T,
+      n: D,
+      k: T,
+      alpha: 1,
+      a: pattern.data.subarray(b * H * T * T),
+      lda: T,
+      b: v.data.subarray(b * T * HD),
+      ldb: HD,
+      beta: 0,
+      c: data.subarray(b * T * HD),
+      ldc: HD,
+      batch: H,
+      strideA: T * T,
+      strideB: D,
+      strideC: D,
+    });
   }
   return makeOutput(data, v.shape, [v], (out) => {
-    const dv = v.gradBuffer(), dy = out.grad!;
+    const dv = v.gradBuffer(),
+      dy = out.grad!;
     for (let b = 0; b < B; b++) {
-      K.gemm({ transA: true, transB: false, m: T, n: D, k: T, alpha: 1,
-        a: pattern.data.subarray(b * H * T * T), lda: T, b: dy.subarray(b * T * HD), ldb: HD, beta: 1,
-        c: dv.subarray(b * T * HD), ldc: HD, batch: H, strideA: T * T, strideB: D, strideC: D });
+      K.gemm({
+        transA: true,
+        transB: false,
+        m: T,
+        n: D,
+        k: T,
+        alpha: 1,
+        a: pattern.data.subarray(b * H * T * T),
+        lda: T,
+        b: dy.subarray(b * T * HD),
+        ldb: HD,
+        beta: 1,
+        c: dv.subarray(b * T * HD),
+        ldc: HD,
+        batch: H,
+        strideA: T * T,
+        strideB: D,
+        strideC: D,
+      });
     }
   });
 }

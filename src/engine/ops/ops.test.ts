@@ -8,7 +8,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { useBackend } from "../backend.ts";
 import { referenceKernels } from "../reference/index.ts";
-import { Tensor, releaseGraph, withPrecision, tensor, noGrad } from "../tensor.ts";
+import { type Tensor, releaseGraph, withPrecision, tensor, noGrad } from "../tensor.ts";
 import * as op from "./index.ts";
 
 useBackend(referenceKernels);
@@ -64,8 +64,7 @@ function gradCheck(name: string, shapes: number[][], f: (xs: Tensor[]) => Tensor
         releaseGraph();
         const numeric = (sp - sm) / (2 * h);
         const a = analytic[xi][i];
-        assert.ok(Math.abs(a - numeric) <= 1e-6 + 1e-5 * Math.abs(numeric),
-          `${name}: input ${xi} element ${i}: analytic ${a} vs numeric ${numeric}`);
+        assert.ok(Math.abs(a - numeric) <= 1e-6 + 1e-5 * Math.abs(numeric), `${name}: input ${xi} element ${i}: analytic ${a} vs numeric ${numeric}`);
       }
     });
   });
@@ -73,14 +72,41 @@ function gradCheck(name: string, shapes: number[][], f: (xs: Tensor[]) => Tensor
 
 test("add/sub/mul/div gradients with broadcasting match finite differences", () => {
   gradCheck("add", [[2, 3, 4], [4]], ([a, b]) => op.add(a, b));
-  gradCheck("sub", [[2, 1, 4], [3, 1]], ([a, b]) => op.sub(a, b));
-  gradCheck("mul", [[2, 3, 4], [2, 1, 4]], ([a, b]) => op.mul(a, b));
-  gradCheck("div", [[3, 4], [1, 4]], ([a, b]) => op.div(a, b), { lo: 0.5, hi: 2 });
+  gradCheck(
+    "sub",
+    [
+      [2, 1, 4],
+      [3, 1],
+    ],
+    ([a, b]) => op.sub(a, b),
+  );
+  gradCheck(
+    "mul",
+    [
+      [2, 3, 4],
+      [2, 1, 4],
+    ],
+    ([a, b]) => op.mul(a, b),
+  );
+  gradCheck(
+    "div",
+    [
+      [3, 4],
+      [1, 4],
+    ],
+    ([a, b]) => op.div(a, b),
+    { lo: 0.5, hi: 2 },
+  );
 });
 
 test("unary gradients match finite differences", () => {
   for (const [name, f] of [
-    ["gelu", op.gelu], ["tanh", op.tanh], ["sigmoid", op.sigmoid], ["exp", op.exp], ["neg", op.neg], ["square", op.square],
+    ["gelu", op.gelu],
+    ["tanh", op.tanh],
+    ["sigmoid", op.sigmoid],
+    ["exp", op.exp],
+    ["neg", op.neg],
+    ["square", op.square],
   ] as const) {
     gradCheck(name, [[3, 5]], ([x]) => f(x));
   }
@@ -91,8 +117,22 @@ test("unary gradients match finite differences", () => {
 });
 
 test("matmul and bmm gradients match finite differences for every transpose", () => {
-  gradCheck("matmul", [[2, 3, 4], [4, 5]], ([x, w]) => op.matmul(x, w));
-  gradCheck("matmul transB", [[3, 4], [5, 4]], ([x, w]) => op.matmul(x, w, { transB: true }));
+  gradCheck(
+    "matmul",
+    [
+      [2, 3, 4],
+      [4, 5],
+    ],
+    ([x, w]) => op.matmul(x, w),
+  );
+  gradCheck(
+    "matmul transB",
+    [
+      [3, 4],
+      [5, 4],
+    ],
+    ([x, w]) => op.matmul(x, w, { transB: true }),
+  );
   for (const transA of [false, true]) {
     for (const transB of [false, true]) {
       const a = transA ? [2, 4, 3] : [2, 3, 4];
@@ -107,7 +147,14 @@ test("shape op gradients match finite differences", () => {
   gradCheck("permute", [[2, 3, 4]], ([x]) => op.permute(x, [2, 0, 1]));
   gradCheck("transpose", [[3, 4]], ([x]) => op.transpose(x, 0, 1));
   gradCheck("slice", [[3, 5, 2]], ([x]) => op.slice(x, 1, 1, 4));
-  gradCheck("concat", [[2, 2, 3], [2, 1, 3]], ([a, b]) => op.concat([a, b, a], 1));
+  gradCheck(
+    "concat",
+    [
+      [2, 2, 3],
+      [2, 1, 3],
+    ],
+    ([a, b]) => op.concat([a, b, a], 1),
+  );
   gradCheck("gatherRows", [[4, 3]], ([x]) => op.gatherRows(x, Int32Array.from([3, 0, 3])));
 });
 
@@ -124,19 +171,59 @@ test("nn op gradients match finite differences", () => {
   gradCheck("softmax", [[3, 5]], ([x]) => op.softmax(x));
   gradCheck("crossEntropy mean", [[4, 6]], ([x]) => op.crossEntropy(x, Int32Array.from([0, 5, -1, 2])), { lo: -3, hi: 3 });
   gradCheck("crossEntropy none", [[2, 3, 6]], ([x]) => op.crossEntropy(x, Int32Array.from([0, 5, 1, 2, 3, 4]), { reduction: "none" }));
-  gradCheck("attention", [[2, 5, 6], [2, 5, 6], [2, 5, 6]], ([q, k, v]) => op.attention(q, k, v, { nHeads: 2 }).out);
-  gradCheck("attention non-causal", [[1, 4, 4], [1, 4, 4], [1, 4, 4]], ([q, k, v]) => op.attention(q, k, v, { nHeads: 1, causal: false, scale: 0.7 }).out);
-  gradCheck("attentionWithPattern", [[2, 4, 6], [2, 4, 6]], ([v, qk]) => {
-    // The pattern is a constant (computed from a tensor the loss does not otherwise depend on,
-    // without gradient), as in pattern-preserving ablation.
-    const p = noGrad(() => op.attention(qk, qk, qk, { nHeads: 3 }).pattern);
-    return op.mul(op.attentionWithPattern(p, v, 3), op.scale(op.sum(qk), 0));
-  });
+  gradCheck(
+    "attention",
+    [
+      [2, 5, 6],
+      [2, 5, 6],
+      [2, 5, 6],
+    ],
+    ([q, k, v]) => op.attention(q, k, v, { nHeads: 2 }).out,
+  );
+  gradCheck(
+    "attention non-causal",
+    [
+      [1, 4, 4],
+      [1, 4, 4],
+      [1, 4, 4],
+    ],
+    ([q, k, v]) => op.attention(q, k, v, { nHeads: 1, causal: false, scale: 0.7 }).out,
+  );
+  gradCheck(
+    "attentionWithPattern",
+    [
+      [2, 4, 6],
+      [2, 4, 6],
+    ],
+    ([v, qk]) => {
+      // The pattern is a constant (computed from a tensor the loss does not otherwise depend on,
+      // without gradient), as in pattern-preserving ablation.
+      const p = noGrad(() => op.attention(qk, qk, qk, { nHeads: 3 }).pattern);
+      return op.mul(op.attentionWithPattern(p, v, 3), op.scale(op.sum(qk), 0));
+    },
+  );
 });
 
 test("recurrence gradients match finite differences", () => {
-  gradCheck("lstm", [[4, 2, 12], [3, 12], [2, 3], [2, 3]], ([xw, whh, h0, c0]) => op.lstm(xw, whh, h0, c0));
-  gradCheck("rnn", [[5, 2, 3], [3, 3], [2, 3]], ([xw, whh, h0]) => op.rnn(xw, whh, h0));
+  gradCheck(
+    "lstm",
+    [
+      [4, 2, 12],
+      [3, 12],
+      [2, 3],
+      [2, 3],
+    ],
+    ([xw, whh, h0, c0]) => op.lstm(xw, whh, h0, c0),
+  );
+  gradCheck(
+    "rnn",
+    [
+      [5, 2, 3],
+      [3, 3],
+      [2, 3],
+    ],
+    ([xw, whh, h0]) => op.rnn(xw, whh, h0),
+  );
 });
 
 test("a tensor used twice gets the sum of both gradients", () => {

@@ -5,7 +5,7 @@
  * projection already computed by one big GEMM for all steps.
  */
 import { kernels } from "../backend.ts";
-import { Tensor, allocRaw, allocZeros, gradOrScratch, fmtShape, makeOutput, releaseBuffer, track } from "../tensor.ts";
+import { Tensor, allocRaw, gradOrScratch, fmtShape, makeOutput, releaseBuffer, track } from "../tensor.ts";
 
 function check(op: string, xw: Tensor, whh: Tensor, states: Array<[string, Tensor]>, gates: number): [number, number, number] {
   if (xw.rank !== 3) throw new Error(`${op}: 'xw' must be [T, B, ${gates}·H], found ${fmtShape(xw.shape)}`);
@@ -23,9 +23,20 @@ function check(op: string, xw: Tensor, whh: Tensor, states: Array<[string, Tenso
 
 /** LSTM over xw [T, B, 4H] with recurrent weights whh [H, 4H] from (h0, c0) [B, H] → hs [T, B, H]. */
 export function lstm(xw: Tensor, whh: Tensor, h0: Tensor, c0: Tensor): Tensor {
-  const [T, B, H] = check("lstm", xw, whh, [["h0", h0], ["c0", c0]], 4);
+  const [T, B, H] = check(
+    "lstm",
+    xw,
+    whh,
+    [
+      ["h0", h0],
+      ["c0", c0],
+    ],
+    4,
+  );
   const K = kernels();
-  const hs = allocRaw(T * B * H), cs = allocRaw(T * B * H), gates = allocRaw(T * B * 4 * H);
+  const hs = allocRaw(T * B * H),
+    cs = allocRaw(T * B * H),
+    gates = allocRaw(T * B * 4 * H);
   K.lstm(xw.data, whh.data, h0.data, c0.data, T, B, H, hs, cs, gates);
   track(new Tensor(cs, [T, B, H]));
   track(new Tensor(gates, [T, B, 4 * H]));

@@ -1,17 +1,19 @@
 /** Reductions: sum and mean over chosen axes (or all), with their gradients (broadcast back). */
 import { kernels } from "../backend.ts";
-import { Tensor, allocRaw, allocZeros, contiguousStrides, makeOutput, releaseBuffer } from "../tensor.ts";
+import { type Tensor, allocRaw, allocZeros, contiguousStrides, makeOutput, releaseBuffer } from "../tensor.ts";
 
 function reducedShape(x: Tensor, axes: readonly number[] | undefined): { keep: number[]; strides: number[]; count: number } {
   const all = axes === undefined;
-  const set = new Set((axes ?? []).map((a) => {
-    const n = a < 0 ? a + x.rank : a;
-    if (n < 0 || n >= x.rank) throw new Error(`sum: axis ${a} is out of range for shape [${x.shape.join(", ")}]`);
-    return n;
-  }));
+  const set = new Set(
+    (axes ?? []).map((a) => {
+      const n = a < 0 ? a + x.rank : a;
+      if (n < 0 || n >= x.rank) throw new Error(`sum: axis ${a} is out of range for shape [${x.shape.join(", ")}]`);
+      return n;
+    }),
+  );
   const keep = x.shape.map((d, i) => (all || set.has(i) ? 1 : d));
   const ks = contiguousStrides(keep);
-  const strides = keep.map((d, i) => (all || set.has(i) ? 0 : ks[i]));
+  const strides = keep.map((_d, i) => (all || set.has(i) ? 0 : ks[i]));
   const count = x.shape.reduce((p, d, i) => (all || set.has(i) ? p * d : p), 1);
   return { keep, strides, count };
 }

@@ -3,7 +3,7 @@
  * row gathering (logits at chosen positions only). Gradients scatter back with the same kernels.
  */
 import { kernels } from "../backend.ts";
-import { Tensor, allocRaw, fmtShape, makeOutput, shapeSize } from "../tensor.ts";
+import { type Tensor, allocRaw, fmtShape, makeOutput, shapeSize } from "../tensor.ts";
 
 function normAxis(op: string, axis: number, rank: number): number {
   const a = axis < 0 ? axis + rank : axis;
@@ -16,14 +16,20 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const s = [...shape];
   const free = s.indexOf(-1);
   if (free >= 0) {
-    const known = s.filter((d, i) => i !== free).reduce((a, b) => a * b, 1);
+    const known = s.filter((_d, i) => i !== free).reduce((a, b) => a * b, 1);
     if (known === 0 || x.size % known !== 0) throw new Error(`reshape: cannot reshape ${fmtShape(x.shape)} to ${fmtShape(shape)}`);
     s[free] = x.size / known;
   }
   if (shapeSize(s) !== x.size) throw new Error(`reshape: cannot reshape ${fmtShape(x.shape)} (${x.size} elements) to ${fmtShape(shape)}`);
-  return makeOutput(x.data, s, [x], (out) => {
-    kernels().copyBlocks(out.grad!, 0, x.size, x.gradBuffer(), 0, x.size, x.size, 1, true);
-  }, x);
+  return makeOutput(
+    x.data,
+    s,
+    [x],
+    (out) => {
+      kernels().copyBlocks(out.grad!, 0, x.size, x.gradBuffer(), 0, x.size, x.size, 1, true);
+    },
+    x,
+  );
 }
 
 /** Axes reordered: out.shape[i] = x.shape[perm[i]]. */
@@ -45,7 +51,8 @@ export function permute(x: Tensor, perm: readonly number[]): Tensor {
 /** Swaps two axes. */
 export function transpose(x: Tensor, a: number, b: number): Tensor {
   const perm = x.shape.map((_, i) => i);
-  const ia = normAxis("transpose", a, x.rank), ib = normAxis("transpose", b, x.rank);
+  const ia = normAxis("transpose", a, x.rank),
+    ib = normAxis("transpose", b, x.rank);
   [perm[ia], perm[ib]] = [perm[ib], perm[ia]];
   return permute(x, perm);
 }

@@ -5,7 +5,15 @@ import { BUFFER_TYPES, Rng, assertClose, checkGradients } from "./testutil.ts";
 
 /** Direct float64 attention with 4-d index helpers: probs [B, H, T, T], out [B, T, H, D]. */
 function naiveAttention(
-  q: ArrayLike<number>, k: ArrayLike<number>, v: ArrayLike<number>, B: number, T: number, H: number, D: number, scale: number, causal: boolean,
+  q: ArrayLike<number>,
+  k: ArrayLike<number>,
+  v: ArrayLike<number>,
+  B: number,
+  T: number,
+  H: number,
+  D: number,
+  scale: number,
+  causal: boolean,
 ): { probs: number[]; out: number[] } {
   const at = (x: ArrayLike<number>, b: number, t: number, h: number, d: number): number => x[((b * T + t) * H + h) * D + d];
   const probs = new Array<number>(B * H * T * T).fill(0);
@@ -34,10 +42,16 @@ function naiveAttention(
 
 test("attention: matches a direct implementation, causal and not; masked probs exactly 0", () => {
   const rng = new Rng(30);
-  for (const [B, T, H, D] of [[1, 1, 1, 1], [2, 5, 3, 4], [1, 7, 2, 3]]) {
+  for (const [B, T, H, D] of [
+    [1, 1, 1, 1],
+    [2, 5, 3, 4],
+    [1, 7, 2, 3],
+  ]) {
     for (const causal of [false, true]) {
       const n = B * T * H * D;
-      const q = rng.f32(n, -1.5, 1.5), k = rng.f32(n, -1.5, 1.5), v = rng.f32(n, -1.5, 1.5);
+      const q = rng.f32(n, -1.5, 1.5),
+        k = rng.f32(n, -1.5, 1.5),
+        v = rng.f32(n, -1.5, 1.5);
       const scale = 1 / Math.sqrt(D);
       const probs = new Float32Array(B * H * T * T).fill(NaN);
       const out = new Float32Array(n).fill(NaN);
@@ -48,19 +62,22 @@ test("attention: matches a direct implementation, causal and not; masked probs e
       assertClose(out, ref.out, { atol: 1e-6, rtol: 1e-5 }, `${label} out`);
       if (causal) {
         for (let bh = 0; bh < B * H; bh++)
-          for (let i = 0; i < T; i++)
-            for (let j = i + 1; j < T; j++) assert.ok(Object.is(probs[(bh * T + i) * T + j], 0), "masked entry is +0");
+          for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) assert.ok(Object.is(probs[(bh * T + i) * T + j], 0), "masked entry is +0");
       }
     }
   }
 });
 
 test("attention: large scores stay finite (max-subtracted)", () => {
-  const B = 1, T = 3, H = 1, D = 2;
+  const B = 1,
+    T = 3,
+    H = 1,
+    D = 2;
   const q = Float32Array.from([100, 0, -100, 0, 100, 100]);
   const k = Float32Array.from([100, 0, 0, 100, -100, 0]);
   const v = Float32Array.from([1, 2, 3, 4, 5, 6]);
-  const probs = new Float32Array(9), out = new Float32Array(6);
+  const probs = new Float32Array(9),
+    out = new Float32Array(6);
   K.attention(q, k, v, B, T, H, D, 1, false, probs, out);
   for (const x of [...probs, ...out]) assert.ok(Number.isFinite(x));
   assertClose(probs.subarray(0, 3), [1, 0, 0], { atol: 0, rtol: 0 }, "row 0 picks key 0");
@@ -68,13 +85,19 @@ test("attention: large scores stay finite (max-subtracted)", () => {
 
 test("attentionBackward: finite differences for q, k, v (accumulating), causal and not", () => {
   const rng = new Rng(31);
-  const B = 2, T = 4, H = 2, D = 3;
+  const B = 2,
+    T = 4,
+    H = 2,
+    D = 3;
   const n = B * T * H * D;
   for (const buf of BUFFER_TYPES) {
     for (const causal of [false, true]) {
-      const q = buf.from(rng.f32(n)), k = buf.from(rng.f32(n)), v = buf.from(rng.f32(n));
+      const q = buf.from(rng.f32(n)),
+        k = buf.from(rng.f32(n)),
+        v = buf.from(rng.f32(n));
       const scale = 0.7;
-      const probs = buf.make(B * H * T * T), out = buf.make(n);
+      const probs = buf.make(B * H * T * T),
+        out = buf.make(n);
       checkGradients({
         label: `attention causal=${causal}`,
         rng,
@@ -91,9 +114,15 @@ test("attentionBackward: finite differences for q, k, v (accumulating), causal a
 });
 
 test("attention: NaN in a query row reaches only that row's output", () => {
-  const B = 1, T = 2, H = 1, D = 2;
-  const q = Float32Array.from([NaN, 0, 1, 1]), k = Float32Array.from([1, 0, 0, 1]), v = Float32Array.from([1, 2, 3, 4]);
-  const probs = new Float32Array(4), out = new Float32Array(4);
+  const B = 1,
+    T = 2,
+    H = 1,
+    D = 2;
+  const q = Float32Array.from([NaN, 0, 1, 1]),
+    k = Float32Array.from([1, 0, 0, 1]),
+    v = Float32Array.from([1, 2, 3, 4]);
+  const probs = new Float32Array(4),
+    out = new Float32Array(4);
   K.attention(q, k, v, B, T, H, D, 1, false, probs, out);
   assert.ok(Number.isNaN(out[0]) && Number.isNaN(out[1]));
   assert.ok(Number.isFinite(out[2]) && Number.isFinite(out[3]));
@@ -101,10 +130,12 @@ test("attention: NaN in a query row reaches only that row's output", () => {
 
 test("attention: argument errors", () => {
   const f = (n: number) => new Float32Array(n);
-  assert.throws(() => K.attention(f(24), f(23), f(24), 1, 4, 2, 3, 1, true, f(32), f(24)),
-    { message: "attention: 'k' has 23 elements, expected at least 24 for [B, T, H·D] with B=1, T=4, H=2, D=3" });
-  assert.throws(() => K.attention(f(24), f(24), f(24), 1, 4, 2, 3, 1, true, f(31), f(24)),
-    /attention: 'probs' has 31 elements, expected at least 32 for \[B, H, T, T\] with B=1, H=2, T=4/);
-  assert.throws(() => K.attentionBackward(f(24), f(24), f(24), f(32), f(24), 1, 4, 2, 3, 1, f(24), f(24), f(20)),
-    /attentionBackward: 'dv' has 20 elements/);
+  assert.throws(() => K.attention(f(24), f(23), f(24), 1, 4, 2, 3, 1, true, f(32), f(24)), {
+    message: "attention: 'k' has 23 elements, expected at least 24 for [B, T, H·D] with B=1, T=4, H=2, D=3",
+  });
+  assert.throws(
+    () => K.attention(f(24), f(24), f(24), 1, 4, 2, 3, 1, true, f(31), f(24)),
+    /attention: 'probs' has 31 elements, expected at least 32 for \[B, H, T, T\] with B=1, H=2, T=4/,
+  );
+  assert.throws(() => K.attentionBackward(f(24), f(24), f(24), f(32), f(24), 1, 4, 2, 3, 1, f(24), f(24), f(20)), /attentionBackward: 'dv' has 20 elements/);
 });

@@ -13,10 +13,7 @@ function checkAttentionDims(K: string, B: number, T: number, H: number, D: numbe
   return { nTok: B * T * H * D, nProbs: B * H * T * T };
 }
 
-export function attention(
-  q: F32, k: F32, v: F32, B: number, T: number, H: number, D: number, scale: number, causal: boolean,
-  probs: F32, out: F32,
-): void {
+export function attention(q: F32, k: F32, v: F32, B: number, T: number, H: number, D: number, scale: number, causal: boolean, probs: F32, out: F32): void {
   const K = "attention";
   const { nTok, nProbs } = checkAttentionDims(K, B, T, H, D);
   const what = `[B, T, H·D] with ${dims({ B, T, H, D })}`;
@@ -73,8 +70,19 @@ export function attention(
  * Masked entries have P = 0, so they contribute nothing (no `causal` flag needed).
  */
 export function attentionBackward(
-  q: F32, k: F32, v: F32, probs: F32, dout: F32, B: number, T: number, H: number, D: number,
-  scale: number, dq: F32, dk: F32, dv: F32,
+  q: F32,
+  k: F32,
+  v: F32,
+  probs: F32,
+  dout: F32,
+  B: number,
+  T: number,
+  H: number,
+  D: number,
+  scale: number,
+  dq: F32,
+  dk: F32,
+  dv: F32,
 ): void {
   const K = "attentionBackward";
   const { nTok, nProbs } = checkAttentionDims(K, B, T, H, D);

@@ -19,13 +19,7 @@ export function checkPositive(kernel: string, name: string, value: number): void
 }
 
 /** Throws unless buf has at least `expected` elements; `what` explains where `expected` comes from. */
-export function checkLen(
-  kernel: string,
-  name: string,
-  buf: ArrayLike<number>,
-  expected: number,
-  what: string,
-): void {
+export function checkLen(kernel: string, name: string, buf: ArrayLike<number>, expected: number, what: string): void {
   if (buf.length < expected) {
     throw new Error(`${kernel}: '${name}' has ${buf.length} elements, expected at least ${expected} for ${what}`);
   }
@@ -66,9 +60,7 @@ export function checkShape(kernel: string, name: string, shape: number[]): numbe
  */
 export function checkStrides(kernel: string, name: string, strides: number[], shape: number[]): number {
   if (!Array.isArray(strides) || strides.length !== shape.length) {
-    throw new Error(
-      `${kernel}: '${name}' has ${Array.isArray(strides) ? strides.length : "no"} entries, expected ${shape.length} (the rank of the shape)`,
-    );
+    throw new Error(`${kernel}: '${name}' has ${Array.isArray(strides) ? strides.length : "no"} entries, expected ${shape.length} (the rank of the shape)`);
   }
   let last = 0;
   let empty = false;

@@ -39,7 +39,8 @@ test("binary: each op with broadcasting strides matches per-element index arithm
       K.binary(op, a, aStrides, b, bStrides, out, shape);
       for (let i = 0; i < n; i++) {
         const idx = unravel(i, shape);
-        const x = a[dot(idx, aStrides)], y = b[dot(idx, bStrides)];
+        const x = a[dot(idx, aStrides)],
+          y = b[dot(idx, bStrides)];
         const e = op === "add" ? x + y : op === "sub" ? x - y : op === "mul" ? x * y : x / y;
         assert.equal(out[i], Math.fround(e), `${op} shape [${shape}] at ${i}`);
       }
@@ -62,15 +63,23 @@ test("binary: NaN and Inf propagate; out may alias a", () => {
 });
 
 test("binary: argument errors", () => {
-  assert.throws(() => K.binary("add", new Float32Array(5), [3, 1], new Float32Array(6), [3, 1], new Float32Array(6), [2, 3]),
-    /binary: 'a' has 5 elements, expected at least 6 for shape \[2, 3\], aStrides \[3, 1\]/);
-  assert.throws(() => K.binary("add", new Float32Array(6), [3, 1], new Float32Array(6), [1], new Float32Array(6), [2, 3]),
-    /binary: 'bStrides' has 1 entries, expected 2/);
-  assert.throws(() => K.binary("add", new Float32Array(6), [3, 1], new Float32Array(6), [3, 1], new Float32Array(5), [2, 3]),
-    /binary: 'out' has 5 elements, expected at least 6/);
+  assert.throws(
+    () => K.binary("add", new Float32Array(5), [3, 1], new Float32Array(6), [3, 1], new Float32Array(6), [2, 3]),
+    /binary: 'a' has 5 elements, expected at least 6 for shape \[2, 3\], aStrides \[3, 1\]/,
+  );
+  assert.throws(
+    () => K.binary("add", new Float32Array(6), [3, 1], new Float32Array(6), [1], new Float32Array(6), [2, 3]),
+    /binary: 'bStrides' has 1 entries, expected 2/,
+  );
+  assert.throws(
+    () => K.binary("add", new Float32Array(6), [3, 1], new Float32Array(6), [3, 1], new Float32Array(5), [2, 3]),
+    /binary: 'out' has 5 elements, expected at least 6/,
+  );
   assert.throws(() => K.binary("pow" as never, new Float32Array(1), [], new Float32Array(1), [], new Float32Array(1), []), /binary: unknown op 'pow'/);
-  assert.throws(() => K.binary("add", new Float32Array(1), [0, 0, 0, 0, 0, 0, 0], new Float32Array(1), [0, 0, 0, 0, 0, 0, 0], new Float32Array(1), [1, 1, 1, 1, 1, 1, 1]),
-    /binary: 'shape' has rank 7, expected at most 6/);
+  assert.throws(
+    () => K.binary("add", new Float32Array(1), [0, 0, 0, 0, 0, 0, 0], new Float32Array(1), [0, 0, 0, 0, 0, 0, 0], new Float32Array(1), [1, 1, 1, 1, 1, 1, 1]),
+    /binary: 'shape' has rank 7, expected at most 6/,
+  );
 });
 
 // ---------------------------------------------------------------- unary
@@ -78,15 +87,24 @@ test("binary: argument errors", () => {
 /** f(x) in float64 from the definitions (gelu: GPT-2's tanh approximation). */
 function f64(op: UnaryOp, x: number, alpha: number): number {
   switch (op) {
-    case "gelu": return 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
-    case "tanh": return Math.tanh(x);
-    case "sigmoid": return 1 / (1 + Math.exp(-x));
-    case "relu": return x > 0 ? x : 0;
-    case "exp": return Math.exp(x);
-    case "log": return Math.log(x);
-    case "neg": return -x;
-    case "scale": return alpha * x;
-    case "square": return x * x;
+    case "gelu":
+      return 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
+    case "tanh":
+      return Math.tanh(x);
+    case "sigmoid":
+      return 1 / (1 + Math.exp(-x));
+    case "relu":
+      return Math.max(x, 0);
+    case "exp":
+      return Math.exp(x);
+    case "log":
+      return Math.log(x);
+    case "neg":
+      return -x;
+    case "scale":
+      return alpha * x;
+    case "square":
+      return x * x;
   }
 }
 const UNARY: UnaryOp[] = ["gelu", "tanh", "sigmoid", "relu", "exp", "log", "neg", "scale", "square"];
@@ -97,7 +115,12 @@ test("unary: every op matches its float64 definition; out may be x", () => {
     const x = op === "log" ? rng.f32(50, 0.01, 5) : rng.f32(50, -4, 4);
     const out = new Float32Array(50);
     K.unary(op, x, out, 0.75);
-    assertClose(out, Array.from(x, (v) => f64(op, v, 0.75)), { atol: 1e-6, rtol: 1e-6 }, op);
+    assertClose(
+      out,
+      Array.from(x, (v) => f64(op, v, 0.75)),
+      { atol: 1e-6, rtol: 1e-6 },
+      op,
+    );
     const inPlace = x.slice();
     K.unary(op, inPlace, inPlace, 0.75);
     assert.deepEqual(inPlace, out, `${op} in place`);
@@ -166,8 +189,10 @@ test("unaryBackward: NaN propagates", () => {
 test("unary/unaryBackward: argument errors", () => {
   assert.throws(() => K.unary("tanh", new Float32Array(4), new Float32Array(3)), /unary: 'out' has 3 elements, expected at least 4/);
   assert.throws(() => K.unary("scale", new Float32Array(4), new Float32Array(4)), /unary: op 'scale' needs 'alpha'/);
-  assert.throws(() => K.unaryBackward("tanh", new Float32Array(4), new Float32Array(4), new Float32Array(4), new Float32Array(2)),
-    /unaryBackward: 'dx' has 2 elements, expected at least 4/);
+  assert.throws(
+    () => K.unaryBackward("tanh", new Float32Array(4), new Float32Array(4), new Float32Array(4), new Float32Array(2)),
+    /unaryBackward: 'dx' has 2 elements, expected at least 4/,
+  );
 });
 
 // ---------------------------------------------------------------- sumInto
@@ -208,8 +233,10 @@ test("sumInto: NaN propagates, and out of range strides are errors", () => {
   K.sumInto(Float32Array.from([1, NaN, 2, 3]), [2, 2], out, [0, 1]);
   assert.ok(Number.isNaN(out[1]));
   assert.equal(out[0], 3);
-  assert.throws(() => K.sumInto(new Float32Array(4), [2, 2], new Float32Array(2), [2, 1]),
-    /sumInto: 'out' has 2 elements, expected at least 4 for shape \[2, 2\], outStrides \[2, 1\]/);
+  assert.throws(
+    () => K.sumInto(new Float32Array(4), [2, 2], new Float32Array(2), [2, 1]),
+    /sumInto: 'out' has 2 elements, expected at least 4 for shape \[2, 2\], outStrides \[2, 1\]/,
+  );
   assert.throws(() => K.sumInto(new Float32Array(3), [2, 2], new Float32Array(2), [0, 1]), /sumInto: 'x' has 3 elements, expected at least 4/);
 });
 
@@ -244,7 +271,11 @@ test("permute: matches index arithmetic, inverse permutation round-trips, accumu
     K.permute(out, outShape, inverse, back, false);
     assert.deepEqual(back, x, `round trip [${shape}] by [${perm}]`);
     K.permute(out, outShape, inverse, back, true);
-    assert.deepEqual(back, Float32Array.from(x, (v) => 2 * v), "accumulate");
+    assert.deepEqual(
+      back,
+      Float32Array.from(x, (v) => 2 * v),
+      "accumulate",
+    );
   }
 });
 
@@ -267,8 +298,10 @@ test("copyBlocks: slicing and concatenation, copy and accumulate", () => {
   assert.deepEqual([...z], [1, 2, 3, 1, 1, 6, 7, 1, 1, 10, 11, 1]);
   // zero blocks touch nothing, even with empty buffers
   K.copyBlocks(new Float32Array(0), 0, 0, new Float32Array(0), 0, 0, 5, 0, false);
-  assert.throws(() => K.copyBlocks(x, 1, 4, y, 0, 2, 2, 4, false),
-    /copyBlocks: 'src' has 12 elements, expected at least 15 for srcOffset=1, srcStride=4, blockLen=2, nBlocks=4/);
+  assert.throws(
+    () => K.copyBlocks(x, 1, 4, y, 0, 2, 2, 4, false),
+    /copyBlocks: 'src' has 12 elements, expected at least 15 for srcOffset=1, srcStride=4, blockLen=2, nBlocks=4/,
+  );
   assert.throws(() => K.copyBlocks(x, 0, 4, y, 1, 2, 2, 3, false), /copyBlocks: 'dst' has 6 elements, expected at least 7/);
 });
 

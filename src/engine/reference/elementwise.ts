@@ -13,9 +13,7 @@ const UNARY_OPS: readonly string[] = ["gelu", "tanh", "sigmoid", "relu", "exp", 
 export const GELU_C = Math.sqrt(2 / Math.PI);
 export const GELU_A = 0.044715;
 
-export function binary(
-  op: BinaryOp, a: F32, aStrides: number[], b: F32, bStrides: number[], out: F32, shape: number[],
-): void {
+export function binary(op: BinaryOp, a: F32, aStrides: number[], b: F32, bStrides: number[], out: F32, shape: number[]): void {
   const K = "binary";
   if (!BINARY_OPS.includes(op)) throw new Error(`${K}: unknown op '${op}', expected one of ${BINARY_OPS.join(", ")}`);
   const count = checkShape(K, "shape", shape);
@@ -230,9 +228,15 @@ export function permute(x: F32, shape: number[], perm: number[], out: F32, accum
 }
 
 export function copyBlocks(
-  src: F32, srcOffset: number, srcStride: number,
-  dst: F32, dstOffset: number, dstStride: number,
-  blockLen: number, nBlocks: number, accumulate: boolean,
+  src: F32,
+  srcOffset: number,
+  srcStride: number,
+  dst: F32,
+  dstOffset: number,
+  dstStride: number,
+  blockLen: number,
+  nBlocks: number,
+  accumulate: boolean,
 ): void {
   const K = "copyBlocks";
   checkDim(K, "srcOffset", srcOffset);
@@ -242,10 +246,8 @@ export function copyBlocks(
   checkDim(K, "blockLen", blockLen);
   checkDim(K, "nBlocks", nBlocks);
   if (blockLen === 0 || nBlocks === 0) return;
-  checkLen(K, "src", src, srcOffset + (nBlocks - 1) * srcStride + blockLen,
-    dims({ srcOffset, srcStride, blockLen, nBlocks }));
-  checkLen(K, "dst", dst, dstOffset + (nBlocks - 1) * dstStride + blockLen,
-    dims({ dstOffset, dstStride, blockLen, nBlocks }));
+  checkLen(K, "src", src, srcOffset + (nBlocks - 1) * srcStride + blockLen, dims({ srcOffset, srcStride, blockLen, nBlocks }));
+  checkLen(K, "dst", dst, dstOffset + (nBlocks - 1) * dstStride + blockLen, dims({ dstOffset, dstStride, blockLen, nBlocks }));
   for (let i = 0; i < nBlocks; i++) {
     const s = srcOffset + i * srcStride;
     const d = dstOffset + i * dstStride;

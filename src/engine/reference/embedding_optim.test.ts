@@ -24,18 +24,21 @@ test("embedding: only the first n ids are used", () => {
 
 test("embedding: ids out of range are errors naming the id and the vocab size", () => {
   const table = new Float32Array(6);
-  assert.throws(() => K.embedding(table, Int32Array.from([0, 3]), 2, 2, new Float32Array(4)),
-    /embedding: id 3 at position 1 is out of range for vocab size 3/);
-  assert.throws(() => K.embedding(table, Int32Array.from([-1]), 1, 2, new Float32Array(2)),
-    /embedding: id -1 at position 0 is out of range for vocab size 3/);
-  assert.throws(() => K.embeddingBackward(Int32Array.from([5]), new Float32Array(2), 1, 2, table),
-    /embeddingBackward: id 5 at position 0 is out of range for vocab size 3/);
-  assert.throws(() => K.embedding(table, Int32Array.from([0]), 1, 2, new Float32Array(1)),
-    /embedding: 'out' has 1 elements, expected at least 2 for n=1, d=2/);
-  assert.throws(() => K.embedding(new Float32Array(5), Int32Array.from([0]), 1, 2, new Float32Array(2)),
-    /embedding: 'table' has 5 elements, expected a multiple of d=2/);
-  assert.throws(() => K.embedding(table, Float32Array.from([0]) as never, 1, 2, new Float32Array(2)),
-    /embedding: 'ids' must be an Int32Array, found Float32Array/);
+  assert.throws(() => K.embedding(table, Int32Array.from([0, 3]), 2, 2, new Float32Array(4)), /embedding: id 3 at position 1 is out of range for vocab size 3/);
+  assert.throws(() => K.embedding(table, Int32Array.from([-1]), 1, 2, new Float32Array(2)), /embedding: id -1 at position 0 is out of range for vocab size 3/);
+  assert.throws(
+    () => K.embeddingBackward(Int32Array.from([5]), new Float32Array(2), 1, 2, table),
+    /embeddingBackward: id 5 at position 0 is out of range for vocab size 3/,
+  );
+  assert.throws(() => K.embedding(table, Int32Array.from([0]), 1, 2, new Float32Array(1)), /embedding: 'out' has 1 elements, expected at least 2 for n=1, d=2/);
+  assert.throws(
+    () => K.embedding(new Float32Array(5), Int32Array.from([0]), 1, 2, new Float32Array(2)),
+    /embedding: 'table' has 5 elements, expected a multiple of d=2/,
+  );
+  assert.throws(
+    () => K.embedding(table, Float32Array.from([0]) as never, 1, 2, new Float32Array(2)),
+    /embedding: 'ids' must be an Int32Array, found Float32Array/,
+  );
 });
 
 // ---------------------------------------------------------------- AdamW
@@ -53,7 +56,8 @@ test("adamw: two steps against a hand-computed example", () => {
   //   m̂ = m / (1 − 0.81) = m / 0.19;  v̂ = v / (1 − 0.998001) = v / 0.001999
   //   p −= 0.1·m̂/(√v̂ + 1e-8)
   const p = Float32Array.from([1, -2]);
-  const m = new Float32Array(2), v = new Float32Array(2);
+  const m = new Float32Array(2),
+    v = new Float32Array(2);
   const hp = { lr: 0.1, b1: 0.9, b2: 0.999, eps: 1e-8, wd: 0.01 };
   K.adamw(p, Float32Array.from([0.5, -1]), m, v, hp.lr, hp.b1, hp.b2, hp.eps, hp.wd, 1);
   const p1 = [0.999 - (0.1 * 0.5) / (0.5 + 1e-8), -1.998 + (0.1 * 1) / (1 + 1e-8)];
@@ -62,7 +66,8 @@ test("adamw: two steps against a hand-computed example", () => {
   assertClose(v, [0.00025, 0.001], { atol: 1e-10, rtol: 1e-6 }, "v after step 1");
 
   K.adamw(p, Float32Array.from([-0.25, 2]), m, v, hp.lr, hp.b1, hp.b2, hp.eps, hp.wd, 2);
-  const m2 = [0.02, 0.11], v2 = [0.00031225, 0.004999];
+  const m2 = [0.02, 0.11],
+    v2 = [0.00031225, 0.004999];
   const p2 = p1.map((x, i) => x * 0.999 - (0.1 * (m2[i] / 0.19)) / (Math.sqrt(v2[i] / 0.001999) + 1e-8));
   // p2 ≈ [0.898101 − 0.1·0.105263/0.395225, −1.896102 − 0.1·0.578947/1.581376] ≈ [0.871467, −1.932712]
   assertClose(m, m2, { atol: 1e-7, rtol: 0 }, "m after step 2");

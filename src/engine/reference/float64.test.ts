@@ -17,8 +17,12 @@ test("float64 buffers: gemm, binary, unary, sumInto, permute, copyBlocks keep do
   const b = f64.from([0.7, 0.8, 0.9, 1.1, 1.2, 1.3]); // 3×2
   const c = f64.make(4);
   K.gemm({ transA: false, transB: false, m: 2, n: 2, k: 3, alpha: 1, a, lda: 3, b, ldb: 2, beta: 0, c, ldc: 2 });
-  assertClose(c, [0.1 * 0.7 + 0.2 * 0.9 + 0.3 * 1.2, 0.1 * 0.8 + 0.2 * 1.1 + 0.3 * 1.3,
-    0.4 * 0.7 + 0.5 * 0.9 + 0.6 * 1.2, 0.4 * 0.8 + 0.5 * 1.1 + 0.6 * 1.3], EXACT, "gemm");
+  assertClose(
+    c,
+    [0.1 * 0.7 + 0.2 * 0.9 + 0.3 * 1.2, 0.1 * 0.8 + 0.2 * 1.1 + 0.3 * 1.3, 0.4 * 0.7 + 0.5 * 0.9 + 0.6 * 1.2, 0.4 * 0.8 + 0.5 * 1.1 + 0.6 * 1.3],
+    EXACT,
+    "gemm",
+  );
 
   const out = f64.make(6);
   K.binary("add", a, [3, 1], b, [0, 0], out, [2, 3]);
@@ -44,14 +48,21 @@ test("float64 buffers: softmax, layerNorm, crossEntropy, embedding, adamw keep d
   K.softmax(x, 1, 3, y);
   const e = [0.1, 0.2, 0.3].map(Math.exp);
   const s = e[0] + e[1] + e[2];
-  assertClose(y, e.map((v) => v / s), EXACT, "softmax");
+  assertClose(
+    y,
+    e.map((v) => v / s),
+    EXACT,
+    "softmax",
+  );
 
-  const mean = f64.make(1), rstd = f64.make(1);
+  const mean = f64.make(1),
+    rstd = f64.make(1);
   K.layerNorm(x, null, null, 1, 3, 0, y, mean, rstd);
   assertClose(mean, [0.2], EXACT, "mean");
   assertClose(rstd, [1 / Math.sqrt(((0.1 - 0.2) ** 2 + (0.3 - 0.2) ** 2) / 3)], { atol: 0, rtol: 1e-12 }, "rstd");
 
-  const losses = f64.make(1), lse = f64.make(1);
+  const losses = f64.make(1),
+    lse = f64.make(1);
   K.crossEntropy(x, Int32Array.from([2]), 1, 3, losses, lse);
   assertClose(losses, [Math.log(s) - 0.3], EXACT, "crossEntropy");
 
@@ -59,9 +70,12 @@ test("float64 buffers: softmax, layerNorm, crossEntropy, embedding, adamw keep d
   K.embedding(f64.from([0.1, 0.2, 0.3, 0.4]), Int32Array.from([1]), 1, 2, emb);
   assert.deepEqual(Array.from(emb), [0.3, 0.4]);
 
-  const p = f64.from([0.1]), m = f64.make(1), v = f64.make(1);
+  const p = f64.from([0.1]),
+    m = f64.make(1),
+    v = f64.make(1);
   K.adamw(p, f64.from([0.3]), m, v, 0.1, 0.9, 0.999, 1e-8, 0.1, 1);
-  const m1 = 0.1 * 0.3, v1 = 0.001 * 0.09;
+  const m1 = 0.1 * 0.3,
+    v1 = 0.001 * 0.09;
   assertClose(m, [m1], EXACT, "m");
   assertClose(v, [v1], EXACT, "v");
   assertClose(p, [0.1 * (1 - 0.01) - (0.1 * (m1 / 0.1)) / (Math.sqrt(v1 / 0.001) + 1e-8)], EXACT, "p");

@@ -55,15 +55,24 @@ function checkGemm(p: GemmParams): { batch: number; sa: number; sb: number; sc: 
     const spanB = span(bRows, bCols, ldb);
     const spanC = span(m, n, ldc);
     if (spanA > 0) {
-      checkLen(K, "a", p.a, (batch - 1) * sa + spanA,
-        dims(transA ? { k, m, lda } : { m, k, lda }) + batchPart + (batch > 1 ? `, strideA=${sa}` : "") + (transA ? " (transA)" : ""));
+      checkLen(
+        K,
+        "a",
+        p.a,
+        (batch - 1) * sa + spanA,
+        dims(transA ? { k, m, lda } : { m, k, lda }) + batchPart + (batch > 1 ? `, strideA=${sa}` : "") + (transA ? " (transA)" : ""),
+      );
     }
     if (spanB > 0) {
-      checkLen(K, "b", p.b, (batch - 1) * sb + spanB,
-        dims(transB ? { n, k, ldb } : { k, n, ldb }) + batchPart + (batch > 1 ? `, strideB=${sb}` : "") + (transB ? " (transB)" : ""));
+      checkLen(
+        K,
+        "b",
+        p.b,
+        (batch - 1) * sb + spanB,
+        dims(transB ? { n, k, ldb } : { k, n, ldb }) + batchPart + (batch > 1 ? `, strideB=${sb}` : "") + (transB ? " (transB)" : ""),
+      );
     }
-    checkLen(K, "c", p.c, (batch - 1) * sc + spanC,
-      dims({ m, n, ldc }) + batchPart + (batch > 1 ? `, strideC=${sc}` : ""));
+    checkLen(K, "c", p.c, (batch - 1) * sc + spanC, dims({ m, n, ldc }) + batchPart + (batch > 1 ? `, strideC=${sc}` : ""));
   }
   return { batch, sa, sb, sc };
 }

@@ -20,9 +20,16 @@ function naiveSoftmax(x: ArrayLike<number>, rows: number, n: number): number[] {
 
 /** Layer norm from the definition: mean, biased variance, (x − mean)/√(var + eps)·gamma + beta. */
 function naiveLayerNorm(
-  x: ArrayLike<number>, gamma: ArrayLike<number> | null, beta: ArrayLike<number> | null, rows: number, n: number, eps: number,
+  x: ArrayLike<number>,
+  gamma: ArrayLike<number> | null,
+  beta: ArrayLike<number> | null,
+  rows: number,
+  n: number,
+  eps: number,
 ): { y: number[]; mean: number[]; rstd: number[] } {
-  const y: number[] = [], mean: number[] = [], rstd: number[] = [];
+  const y: number[] = [],
+    mean: number[] = [],
+    rstd: number[] = [];
   for (let r = 0; r < rows; r++) {
     const row = Array.from(x).slice(r * n, (r + 1) * n);
     const mu = row.reduce((a, b) => a + b, 0) / n;
@@ -49,7 +56,8 @@ function naiveCrossEntropy(logits: ArrayLike<number>, targets: Int32Array, rows:
 
 test("softmax: matches the definition row by row; out may be x", () => {
   const rng = new Rng(20);
-  const rows = 4, n = 7;
+  const rows = 4,
+    n = 7;
   const x = rng.f32(rows * n, -3, 3);
   const out = new Float32Array(rows * n);
   K.softmax(x, rows, n, out);
@@ -75,7 +83,8 @@ test("softmax: finite for logits of ±1e4, NaN propagates to its row only", () =
 
 test("softmaxBackward: finite differences of softmax (accumulating)", () => {
   const rng = new Rng(21);
-  const rows = 3, n = 5;
+  const rows = 3,
+    n = 5;
   for (const buf of BUFFER_TYPES) {
     const x = buf.from(rng.f32(rows * n, -2, 2));
     const y = buf.make(rows * n);
@@ -97,11 +106,15 @@ test("softmaxBackward: finite differences of softmax (accumulating)", () => {
 
 test("layerNorm: matches the definition, writes mean and rstd; null gamma/beta mean 1/0", () => {
   const rng = new Rng(22);
-  const rows = 3, n = 6, eps = 1e-5;
+  const rows = 3,
+    n = 6,
+    eps = 1e-5;
   const x = rng.f32(rows * n, -2, 3);
   const gamma = rng.f32(n, 0.5, 1.5);
   const beta = rng.f32(n);
-  const y = new Float32Array(rows * n), mean = new Float32Array(rows), rstd = new Float32Array(rows);
+  const y = new Float32Array(rows * n),
+    mean = new Float32Array(rows),
+    rstd = new Float32Array(rows);
   K.layerNorm(x, gamma, beta, rows, n, eps, y, mean, rstd);
   const yPlain = new Float32Array(rows * n);
   K.layerNorm(x, null, null, rows, n, eps, yPlain, new Float32Array(rows), new Float32Array(rows));
@@ -115,12 +128,16 @@ test("layerNorm: matches the definition, writes mean and rstd; null gamma/beta m
 
 test("layerNormBackward: finite differences for x, gamma, beta (accumulating), with and without affine", () => {
   const rng = new Rng(23);
-  const rows = 3, n = 5, eps = 1e-5;
+  const rows = 3,
+    n = 5,
+    eps = 1e-5;
   for (const buf of BUFFER_TYPES) {
     const x = buf.from(rng.f32(rows * n, -2, 2));
     const gamma = buf.from(rng.f32(n, 0.5, 1.5));
     const beta = buf.from(rng.f32(n));
-    const y = buf.make(rows * n), mean = buf.make(rows), rstd = buf.make(rows);
+    const y = buf.make(rows * n),
+      mean = buf.make(rows),
+      rstd = buf.make(rows);
     checkGradients({
       label: "layerNorm",
       rng,
@@ -150,10 +167,12 @@ test("layerNormBackward: finite differences for x, gamma, beta (accumulating), w
 
 test("crossEntropy: losses = lse − logit[target], negative targets give 0", () => {
   const rng = new Rng(24);
-  const rows = 4, n = 6;
+  const rows = 4,
+    n = 6;
   const logits = rng.f32(rows * n, -3, 3);
   const targets = Int32Array.from([2, -1, 0, 5]);
-  const losses = new Float32Array(rows).fill(NaN), lse = new Float32Array(rows);
+  const losses = new Float32Array(rows).fill(NaN),
+    lse = new Float32Array(rows);
   K.crossEntropy(logits, targets, rows, n, losses, lse);
   for (let r = 0; r < rows; r++) {
     const row = Array.from(logits.subarray(r * n, (r + 1) * n));
@@ -166,7 +185,8 @@ test("crossEntropy: losses = lse − logit[target], negative targets give 0", ()
 test("crossEntropy: finite for logits of ±1e4", () => {
   const logits = Float32Array.from([1e4, -1e4, 0, -1e4, 1e4, 1e4, 1e4, 1e4]);
   const targets = Int32Array.from([1, 0, 1, -1]);
-  const losses = new Float32Array(4), lse = new Float32Array(4);
+  const losses = new Float32Array(4),
+    lse = new Float32Array(4);
   K.crossEntropy(logits, targets, 4, 2, losses, lse);
   for (const v of [...losses, ...lse]) assert.ok(Number.isFinite(v), `${v}`);
   assertClose(losses, [2e4, 0, Math.LN2, 0], { atol: 0, rtol: 1e-6 }, "losses");
@@ -179,11 +199,13 @@ test("crossEntropy: finite for logits of ±1e4", () => {
 
 test("crossEntropyBackward: finite differences of crossEntropy (accumulating; ignored rows get nothing)", () => {
   const rng = new Rng(25);
-  const rows = 4, n = 5;
+  const rows = 4,
+    n = 5;
   const targets = Int32Array.from([3, -1, 0, 4]);
   for (const buf of BUFFER_TYPES) {
     const logits = buf.from(rng.f32(rows * n, -2, 2));
-    const losses = buf.make(rows), lse = buf.make(rows);
+    const losses = buf.make(rows),
+      lse = buf.make(rows);
     checkGradients({
       label: "crossEntropy",
       rng,
@@ -202,7 +224,8 @@ test("crossEntropyBackward: finite differences of crossEntropy (accumulating; ig
 });
 
 test("crossEntropy: NaN in a row propagates to that row's loss", () => {
-  const losses = new Float32Array(2), lse = new Float32Array(2);
+  const losses = new Float32Array(2),
+    lse = new Float32Array(2);
   K.crossEntropy(Float32Array.from([0, NaN, 1, 2]), Int32Array.from([0, 1]), 2, 2, losses, lse);
   assert.ok(Number.isNaN(losses[0]) && Number.isNaN(lse[0]));
   assert.ok(Number.isFinite(losses[1]));

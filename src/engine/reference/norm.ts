@@ -45,10 +45,7 @@ export function softmaxBackward(y: F32, dy: F32, rows: number, n: number, dx: F3
   }
 }
 
-export function layerNorm(
-  x: F32, gamma: F32 | null, beta: F32 | null, rows: number, n: number, eps: number,
-  y: F32, mean: F32, rstd: F32,
-): void {
+export function layerNorm(x: F32, gamma: F32 | null, beta: F32 | null, rows: number, n: number, eps: number, y: F32, mean: F32, rstd: F32): void {
   const K = "layerNorm";
   checkRows(K, rows, n);
   const what = dims({ rows, n });
@@ -84,8 +81,16 @@ export function layerNorm(
  *   dx += rstd · (g − mean(g) − x̂ · mean(g ⊙ x̂)),  dgamma += Σ_rows dy ⊙ x̂,  dbeta += Σ_rows dy.
  */
 export function layerNormBackward(
-  dy: F32, x: F32, gamma: F32 | null, mean: F32, rstd: F32, rows: number, n: number,
-  dx: F32, dgamma: F32 | null, dbeta: F32 | null,
+  dy: F32,
+  x: F32,
+  gamma: F32 | null,
+  mean: F32,
+  rstd: F32,
+  rows: number,
+  n: number,
+  dx: F32,
+  dgamma: F32 | null,
+  dbeta: F32 | null,
 ): void {
   const K = "layerNormBackward";
   checkRows(K, rows, n);
@@ -165,9 +170,7 @@ export function crossEntropy(logits: F32, targets: I32, rows: number, n: number,
   }
 }
 
-export function crossEntropyBackward(
-  logits: F32, targets: I32, lse: F32, dloss: F32, rows: number, n: number, dlogits: F32,
-): void {
+export function crossEntropyBackward(logits: F32, targets: I32, lse: F32, dloss: F32, rows: number, n: number, dlogits: F32): void {
   const K = "crossEntropyBackward";
   checkRows(K, rows, n);
   const what = dims({ rows, n });

@@ -2,10 +2,7 @@
 import type { F32 } from "../kernels.ts";
 import { checkLen, checkPositive } from "./check.ts";
 
-export function adamw(
-  p: F32, g: F32, m: F32, v: F32, lr: number, beta1: number, beta2: number, eps: number,
-  weightDecay: number, step: number,
-): void {
+export function adamw(p: F32, g: F32, m: F32, v: F32, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number): void {
   const K = "adamw";
   checkPositive(K, "step", step);
   const n = p.length;

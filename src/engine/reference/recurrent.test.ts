@@ -12,7 +12,12 @@ function lstmStep(xw: number[], whh: ArrayLike<number>, h: number[], c: number[]
     for (let q = 0; q < H; q++) s += h[q] * whh[q * 4 * H + gate * H + j];
     return s;
   };
-  const i = [], f = [], g = [], o = [], cNew = [], hNew = [];
+  const i = [],
+    f = [],
+    g = [],
+    o = [],
+    cNew = [],
+    hNew = [];
   for (let j = 0; j < H; j++) {
     i.push(sig(z(0, j)));
     f.push(sig(z(1, j)));
@@ -26,9 +31,17 @@ function lstmStep(xw: number[], whh: ArrayLike<number>, h: number[], c: number[]
 
 /** The whole sequence, one step and one batch row at a time: hs, cs, gates in the kernel's layout. */
 function naiveLstm(
-  xw: ArrayLike<number>, whh: ArrayLike<number>, h0: ArrayLike<number>, c0: ArrayLike<number>, T: number, B: number, H: number,
+  xw: ArrayLike<number>,
+  whh: ArrayLike<number>,
+  h0: ArrayLike<number>,
+  c0: ArrayLike<number>,
+  T: number,
+  B: number,
+  H: number,
 ): { hs: number[]; cs: number[]; gates: number[] } {
-  const hs: number[] = [], cs: number[] = [], gates: number[] = [];
+  const hs: number[] = [],
+    cs: number[] = [],
+    gates: number[] = [];
   const hState = Array.from({ length: B }, (_, b) => Array.from(h0).slice(b * H, (b + 1) * H));
   const cState = Array.from({ length: B }, (_, b) => Array.from(c0).slice(b * H, (b + 1) * H));
   for (let t = 0; t < T; t++) {
@@ -66,10 +79,18 @@ function naiveRnn(xw: ArrayLike<number>, whh: ArrayLike<number>, h0: ArrayLike<n
 
 test("lstm: matches a direct per-step implementation (hs, cs, activated gates i, f, g, o)", () => {
   const rng = new Rng(40);
-  for (const [T, B, H] of [[1, 1, 1], [4, 3, 5], [6, 2, 3]]) {
-    const xw = rng.f32(T * B * 4 * H, -1.5, 1.5), whh = rng.f32(H * 4 * H, -0.8, 0.8);
-    const h0 = rng.f32(B * H), c0 = rng.f32(B * H);
-    const hs = new Float32Array(T * B * H), cs = new Float32Array(T * B * H), gates = new Float32Array(T * B * 4 * H);
+  for (const [T, B, H] of [
+    [1, 1, 1],
+    [4, 3, 5],
+    [6, 2, 3],
+  ]) {
+    const xw = rng.f32(T * B * 4 * H, -1.5, 1.5),
+      whh = rng.f32(H * 4 * H, -0.8, 0.8);
+    const h0 = rng.f32(B * H),
+      c0 = rng.f32(B * H);
+    const hs = new Float32Array(T * B * H),
+      cs = new Float32Array(T * B * H),
+      gates = new Float32Array(T * B * 4 * H);
     K.lstm(xw, whh, h0, c0, T, B, H, hs, cs, gates);
     const ref = naiveLstm(xw, whh, h0, c0, T, B, H);
     const tol = { atol: 1e-6, rtol: 1e-5 };
@@ -81,11 +102,17 @@ test("lstm: matches a direct per-step implementation (hs, cs, activated gates i,
 
 test("lstmBackward: finite differences of Σ w⊙hs for xw, whh, h0, c0 (accumulating)", () => {
   const rng = new Rng(41);
-  const T = 4, B = 2, H = 3;
+  const T = 4,
+    B = 2,
+    H = 3;
   for (const buf of BUFFER_TYPES) {
-    const xw = buf.from(rng.f32(T * B * 4 * H, -1, 1)), whh = buf.from(rng.f32(H * 4 * H, -0.8, 0.8));
-    const h0 = buf.from(rng.f32(B * H)), c0 = buf.from(rng.f32(B * H));
-    const hs = buf.make(T * B * H), cs = buf.make(T * B * H), gates = buf.make(T * B * 4 * H);
+    const xw = buf.from(rng.f32(T * B * 4 * H, -1, 1)),
+      whh = buf.from(rng.f32(H * 4 * H, -0.8, 0.8));
+    const h0 = buf.from(rng.f32(B * H)),
+      c0 = buf.from(rng.f32(B * H));
+    const hs = buf.make(T * B * H),
+      cs = buf.make(T * B * H),
+      gates = buf.make(T * B * 4 * H);
     checkGradients({
       label: "lstm",
       rng,
@@ -102,8 +129,13 @@ test("lstmBackward: finite differences of Σ w⊙hs for xw, whh, h0, c0 (accumul
 
 test("rnn: matches a direct per-step implementation", () => {
   const rng = new Rng(42);
-  for (const [T, B, H] of [[1, 1, 1], [5, 3, 4]]) {
-    const xw = rng.f32(T * B * H, -1.5, 1.5), whh = rng.f32(H * H, -0.8, 0.8), h0 = rng.f32(B * H);
+  for (const [T, B, H] of [
+    [1, 1, 1],
+    [5, 3, 4],
+  ]) {
+    const xw = rng.f32(T * B * H, -1.5, 1.5),
+      whh = rng.f32(H * H, -0.8, 0.8),
+      h0 = rng.f32(B * H);
     const hs = new Float32Array(T * B * H);
     K.rnn(xw, whh, h0, T, B, H, hs);
     assertClose(hs, naiveRnn(xw, whh, h0, T, B, H), { atol: 1e-6, rtol: 1e-5 }, `rnn T=${T} B=${B} H=${H}`);
@@ -112,9 +144,13 @@ test("rnn: matches a direct per-step implementation", () => {
 
 test("rnnBackward: finite differences of Σ w⊙hs for xw, whh, h0 (accumulating)", () => {
   const rng = new Rng(43);
-  const T = 5, B = 2, H = 3;
+  const T = 5,
+    B = 2,
+    H = 3;
   for (const buf of BUFFER_TYPES) {
-    const xw = buf.from(rng.f32(T * B * H)), whh = buf.from(rng.f32(H * H, -0.8, 0.8)), h0 = buf.from(rng.f32(B * H));
+    const xw = buf.from(rng.f32(T * B * H)),
+      whh = buf.from(rng.f32(H * H, -0.8, 0.8)),
+      h0 = buf.from(rng.f32(B * H));
     const hs = buf.make(T * B * H);
     checkGradients({
       label: "rnn",
@@ -131,14 +167,17 @@ test("rnnBackward: finite differences of Σ w⊙hs for xw, whh, h0 (accumulating
 });
 
 test("lstm/rnn: T = 0 writes nothing and the backward leaves gradients untouched", () => {
-  const dwhh = new Float32Array(4).fill(3), dh0 = new Float32Array(2).fill(3);
+  const dwhh = new Float32Array(4).fill(3),
+    dh0 = new Float32Array(2).fill(3);
   K.rnn(new Float32Array(0), new Float32Array(4), new Float32Array(2), 0, 1, 2, new Float32Array(0));
   K.rnnBackward(new Float32Array(4), new Float32Array(2), new Float32Array(0), new Float32Array(0), 0, 1, 2, new Float32Array(0), dwhh, dh0);
   assert.ok(dwhh.every((x) => x === 3) && dh0.every((x) => x === 3));
 });
 
 test("lstm/rnn: NaN in the input reaches every later step", () => {
-  const T = 3, B = 1, H = 2;
+  const T = 3,
+    B = 1,
+    H = 2;
   const xw = new Float32Array(T * B * H);
   xw[0] = NaN;
   const hs = new Float32Array(T * B * H);
@@ -149,12 +188,17 @@ test("lstm/rnn: NaN in the input reaches every later step", () => {
 
 test("lstm/rnn: argument errors", () => {
   const f = (n: number) => new Float32Array(n);
-  assert.throws(() => K.lstm(f(48), f(35), f(6), f(6), 2, 2, 3, f(12), f(12), f(48)),
-    { message: "lstm: 'whh' has 35 elements, expected at least 36 for [H, 4H] with H=3" });
-  assert.throws(() => K.lstm(f(47), f(36), f(6), f(6), 2, 2, 3, f(12), f(12), f(48)),
-    /lstm: 'xw' has 47 elements, expected at least 48 for \[T, B, 4H\] with T=2, B=2, H=3/);
-  assert.throws(() => K.lstmBackward(f(36), f(6), f(6), f(12), f(12), f(48), f(12), 2, 2, 3, f(48), f(36), f(6), f(5)),
-    /lstmBackward: 'dc0' has 5 elements, expected at least 6 for \[B, H\] with B=2, H=3/);
+  assert.throws(() => K.lstm(f(48), f(35), f(6), f(6), 2, 2, 3, f(12), f(12), f(48)), {
+    message: "lstm: 'whh' has 35 elements, expected at least 36 for [H, 4H] with H=3",
+  });
+  assert.throws(
+    () => K.lstm(f(47), f(36), f(6), f(6), 2, 2, 3, f(12), f(12), f(48)),
+    /lstm: 'xw' has 47 elements, expected at least 48 for \[T, B, 4H\] with T=2, B=2, H=3/,
+  );
+  assert.throws(
+    () => K.lstmBackward(f(36), f(6), f(6), f(12), f(12), f(48), f(12), 2, 2, 3, f(48), f(36), f(6), f(5)),
+    /lstmBackward: 'dc0' has 5 elements, expected at least 6 for \[B, H\] with B=2, H=3/,
+  );
   assert.throws(() => K.rnn(f(12), f(9), f(6), 2, 2, 3, f(11)), /rnn: 'hs' has 11 elements, expected at least 12/);
   assert.throws(() => K.rnnBackward(f(9), f(6), f(12), f(12), 2, 2, -3, f(12), f(9), f(6)), /rnnBackward: 'H' must be a non-negative integer, found -3/);
 });

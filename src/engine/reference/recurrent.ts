@@ -28,9 +28,7 @@ function addMatmul(z: Float64Array, h: F32, hOff: number, w: F32, B: number, H: 
   }
 }
 
-export function lstm(
-  xw: F32, whh: F32, h0: F32, c0: F32, T: number, B: number, H: number, hs: F32, cs: F32, gates: F32,
-): void {
+export function lstm(xw: F32, whh: F32, h0: F32, c0: F32, T: number, B: number, H: number, hs: F32, cs: F32, gates: F32): void {
   const K = "lstm";
   checkSeq(K, T, B, H);
   const G = 4 * H;
@@ -82,8 +80,20 @@ export function lstm(
  *   carry: dh ← dz·whhᵀ, dc ← dc·f.   Finally dh0 += dh, dc0 += dc.
  */
 export function lstmBackward(
-  whh: F32, h0: F32, c0: F32, hs: F32, cs: F32, gates: F32, dhs: F32, T: number, B: number, H: number,
-  dxw: F32, dwhh: F32, dh0: F32, dc0: F32,
+  whh: F32,
+  h0: F32,
+  c0: F32,
+  hs: F32,
+  cs: F32,
+  gates: F32,
+  dhs: F32,
+  T: number,
+  B: number,
+  H: number,
+  dxw: F32,
+  dwhh: F32,
+  dh0: F32,
+  dc0: F32,
 ): void {
   const K = "lstmBackward";
   checkSeq(K, T, B, H);
@@ -173,10 +183,7 @@ export function rnn(xw: F32, whh: F32, h0: F32, T: number, B: number, H: number,
 }
 
 /** dz = (dhs_t + carry)·(1 − h_t²);  dxw_t += dz;  dwhh += h_{t−1}ᵀ·dz;  carry = dz·whhᵀ;  dh0 += carry. */
-export function rnnBackward(
-  whh: F32, h0: F32, hs: F32, dhs: F32, T: number, B: number, H: number,
-  dxw: F32, dwhh: F32, dh0: F32,
-): void {
+export function rnnBackward(whh: F32, h0: F32, hs: F32, dhs: F32, T: number, B: number, H: number, dxw: F32, dwhh: F32, dh0: F32): void {
   const K = "rnnBackward";
   checkSeq(K, T, B, H);
   const seq = `[T, B, H] with ${dims({ T, B, H })}`;

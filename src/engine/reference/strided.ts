@@ -10,11 +10,7 @@
  * `strides[o]` is operand o's stride vector (length = rank). A rank-0 shape is one element.
  * `offsets` is reused between calls: read it, do not keep it.
  */
-export function forEachRow(
-  shape: number[],
-  strides: number[][],
-  row: (offsets: number[], len: number, inner: number[]) => void,
-): void {
+export function forEachRow(shape: number[], strides: number[][], row: (offsets: number[], len: number, inner: number[]) => void): void {
   const rank = shape.length;
   const nOps = strides.length;
   if (rank === 0) {

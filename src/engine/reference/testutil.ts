@@ -64,12 +64,7 @@ export interface Tolerance {
 }
 
 /** Asserts |actual − expected| ≤ atol + rtol·|expected| element-wise (NaN equals NaN). */
-export function assertClose(
-  actual: ArrayLike<number>,
-  expected: ArrayLike<number>,
-  tol: Tolerance,
-  label = "",
-): void {
+export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: Tolerance, label = ""): void {
   assert.equal(actual.length, expected.length, `${label}: length ${actual.length} vs ${expected.length}`);
   for (let i = 0; i < actual.length; i++) {
     const a = actual[i];

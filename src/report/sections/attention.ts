@@ -29,13 +29,18 @@ export async function attentionSection(ctx: SectionContext): Promise<Section[]> 
         continue;
       }
       const half = Math.floor(hp.tokens.length / 2);
-      attnParts.push(await figure(`attention-${r.id}`, `Attention of ${headName(b.layer, b.head)}: ${r.label}`,
-        attentionChart({ pattern: hp.pattern, targets: hp.targets, tokens: hp.tokens.map(String) }),
-        `Attention pattern of head ${headName(b.layer, b.head)} of <b>${escapeHtml(r.label)}</b>, its best induction head, on ${r.bos !== null ? "BOS and " : ""}` +
-        `${half} random tokens repeated twice, recomputed from the checkpoint at ${formatTokens(hp.checkpointTokens)} tokens ` +
-        `(rows: the attending token; columns: the token attended to; darker = more attention). Outlined: for each token of the second copy, the token that followed its ` +
-        `first occurrence, where an induction head looks; on this sequence the head puts ${formatNumber(hp.score)} of its attention there. ` +
-        "<i>Anchor</i> (Olsson et al. 2022): an induction head shows an off-diagonal stripe one position right of the earlier copy; a previous-token head shows the sub-diagonal."));
+      attnParts.push(
+        await figure(
+          `attention-${r.id}`,
+          `Attention of ${headName(b.layer, b.head)}: ${r.label}`,
+          attentionChart({ pattern: hp.pattern, targets: hp.targets, tokens: hp.tokens.map(String) }),
+          `Attention pattern of head ${headName(b.layer, b.head)} of <b>${escapeHtml(r.label)}</b>, its best induction head, on ${r.bos !== null ? "BOS and " : ""}` +
+            `${half} random tokens repeated twice, recomputed from the checkpoint at ${formatTokens(hp.checkpointTokens)} tokens ` +
+            `(rows: the attending token; columns: the token attended to; darker = more attention). Outlined: for each token of the second copy, the token that followed its ` +
+            `first occurrence, where an induction head looks; on this sequence the head puts ${formatNumber(hp.score)} of its attention there. ` +
+            "<i>Anchor</i> (Olsson et al. 2022): an induction head shows an off-diagonal stripe one position right of the earlier copy; a previous-token head shows the sub-diagonal.",
+        ),
+      );
     }
   }
   if (attnParts.length) sections.push({ heading: "Attention of the best induction head", html: attnParts.join("\n") });

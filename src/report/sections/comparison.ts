@@ -18,23 +18,39 @@ export async function comparisonSection(ctx: SectionContext): Promise<{ sections
     const { rows, columns } = comparisonRows(groups);
     if (columns.length > 0) {
       comparison = shinTable(rows, columns);
-      const bars: ComparisonBar[] = comparison.rows.flatMap((r, i) => comparison!.columns.flatMap((c) => {
-        const v = r.values[c.key];
-        const mean = comparison!.means[c.key];
-        if (v === null || v === undefined || !Number.isFinite(v) || mean === null) return [];
-        const m = comparison!.marks[i][c.key];
-        return [{ row: r.label, metric: c.label, value: v, better: c.better, mean, mark: m === "bold" ? "better" as const : m === "underline" ? "worse" as const : "mean" as const }];
-      }));
+      const bars: ComparisonBar[] = comparison.rows.flatMap((r, i) =>
+        comparison!.columns.flatMap((c) => {
+          const v = r.values[c.key];
+          const mean = comparison!.means[c.key];
+          if (v === null || v === undefined || !Number.isFinite(v) || mean === null) return [];
+          const m = comparison!.marks[i][c.key];
+          return [
+            {
+              row: r.label,
+              metric: c.label,
+              value: v,
+              better: c.better,
+              mean,
+              mark: m === "bold" ? ("better" as const) : m === "underline" ? ("worse" as const) : ("mean" as const),
+            },
+          ];
+        }),
+      );
       const tableHtml = shinTableHtml(comparison, { caption: "Bold: better than the column mean; underlined: worse (↑ higher is better, ↓ lower is better)." });
       sections.push({
         heading: "Comparison in the style of Shin et al.",
-        html: `<div class="table-wrap">${tableHtml}</div>\n<p class="caption">Rows: ${seeds ? "configurations (runs differing only in seed are averaged; ± is the standard deviation)" : "runs"}; ` +
+        html:
+          `<div class="table-wrap">${tableHtml}</div>\n<p class="caption">Rows: ${seeds ? "configurations (runs differing only in seed are averaged; ± is the standard deviation)" : "runs"}; ` +
           "columns: the last checkpoint's ICL score, loss@50 and loss@500, evaluation perplexity (exp of the mean loss over positions), the best head's induction score, " +
           "and few-shot accuracies at the most shots measured. Presentation after Shin et al. (2022): bold above the column average, underlined below, " +
           "here with the direction of “better” per metric. <i>Anchor</i> (Shin et al. 2022): ICL depends heavily on the corpus's domain; some corpora give no ICL alone " +
           "but do in combination; more data helps up to a point; lower perplexity does not always mean better ICL.</p>\n" +
-          await figure("comparison", "Comparison as bars", comparisonChart({ bars }),
-            "The table above as bar charts, one per metric: blue bars are better than the column mean (bold in the table), orange ones worse (underlined); the dashed rule is the mean."),
+          (await figure(
+            "comparison",
+            "Comparison as bars",
+            comparisonChart({ bars }),
+            "The table above as bar charts, one per metric: blue bars are better than the column mean (bold in the table), orange ones worse (underlined); the dashed rule is the mean.",
+          )),
       });
     }
   }
@@ -81,6 +97,13 @@ export function comparisonRows(groups: Map<string, RunData[]>): { rows: ShinRow[
       return { key: k, label: `${name} ${shots}-shot`, better: "higher" as const, description: `few-shot accuracy on the ${name} task with ${shots} examples` };
     }),
   ].filter((c) => perGroup.some((g) => g.metrics.some((m) => m[c.key] !== null && m[c.key] !== undefined && Number.isFinite(m[c.key]!))));
-  const rows: ShinRow[] = perGroup.map((g) => ({ label: g.label, ...meanSdByKey(g.metrics, columns.map((c) => c.key)), n: g.metrics.length }));
+  const rows: ShinRow[] = perGroup.map((g) => ({
+    label: g.label,
+    ...meanSdByKey(
+      g.metrics,
+      columns.map((c) => c.key),
+    ),
+    n: g.metrics.length,
+  }));
   return { rows, columns };
 }

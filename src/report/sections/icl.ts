@@ -18,24 +18,37 @@ export async function iclSection(ctx: SectionContext): Promise<Section[]> {
   const withIcl = runs.filter((r) => r.icl.length > 0);
   if (withIcl.length === 0) notes.push(`ICL score: no run stored \`${METRIC.iclScore}\` (add "icl" to the config's measures).`);
   else {
-    const points: IclPoint[] = seeds ? groupMeanIcl(groups) : withIcl.flatMap((r) => r.icl.map((c) => ({ label: r.label, tokens: c.tokens, score: c.score, lo: c.lo, hi: c.hi })));
-    const windows: TokenWindow[] = withIcl.flatMap((r) => (r.phase.status === "found" ? [{ label: seeds ? r.group : r.label, start: r.phase.start, end: r.phase.end }] : []));
+    const points: IclPoint[] = seeds
+      ? groupMeanIcl(groups)
+      : withIcl.flatMap((r) => r.icl.map((c) => ({ label: r.label, tokens: c.tokens, score: c.score, lo: c.lo, hi: c.hi })));
+    const windows: TokenWindow[] = withIcl.flatMap((r) =>
+      r.phase.status === "found" ? [{ label: seeds ? r.group : r.label, start: r.phase.start, end: r.phase.end }] : [],
+    );
     const conf = withIcl.find((r) => r.confidence !== null)?.confidence;
-    const band = seeds ? "The band is the mean ± one standard deviation over seeds; each seed's detected window is shaded."
+    const band = seeds
+      ? "The band is the mean ± one standard deviation over seeds; each seed's detected window is shaded."
       : `The band is the ${conf ? `${Math.round(conf * 100)}% ` : ""}bootstrap interval over evaluation windows.`;
-    const detected = withIcl.map((r) => r.phase.status === "found"
-      ? `<b>${escapeHtml(r.label)}</b>: ${formatTokens(r.phase.start)}–${formatTokens(r.phase.end)} tokens, a drop of ${formatNumber(r.phase.size)} nats` +
-        `${r.phase.shareInWindow !== null ? ` (${Math.round(100 * Math.min(1, r.phase.shareInWindow))}% of the whole change inside the window)` : ""}`
-      : `<b>${escapeHtml(r.label)}</b>: none (${escapeHtml(r.phase.reason)})`).join("; ");
+    const detected = withIcl
+      .map((r) =>
+        r.phase.status === "found"
+          ? `<b>${escapeHtml(r.label)}</b>: ${formatTokens(r.phase.start)}–${formatTokens(r.phase.end)} tokens, a drop of ${formatNumber(r.phase.size)} nats` +
+            `${r.phase.shareInWindow !== null ? ` (${Math.round(100 * Math.min(1, r.phase.shareInWindow))}% of the whole change inside the window)` : ""}`
+          : `<b>${escapeHtml(r.label)}</b>: none (${escapeHtml(r.phase.reason)})`,
+      )
+      .join("; ");
     sections.push({
       heading: "In-context learning over training",
-      html: await figure("icl-score", "ICL score against training tokens", iclScoreChart({ points, windows }),
+      html: await figure(
+        "icl-score",
+        "ICL score against training tokens",
+        iclScoreChart({ points, windows }),
         "The ICL score is the loss of the 500th token of a context minus the loss of the 50th (nats; more negative means the model uses more context), " +
-        `measured at each checkpoint on fixed held-out windows. ${band} Shaded: the phase change detected on the stored scores ` +
-        "(where the smoothed curve passes 10% and 90% of its largest drop). " +
-        `Detected: ${detected}. ` +
-        "<i>Anchor</i> (Olsson et al. 2022): 2- and 3-layer attention-only models drop abruptly from |score| &lt; 0.15 to about −0.4 nats inside a narrow window early in training " +
-        "(TransformerLens attn-only-2l: −0.088 at 187M tokens → −0.425 at 1.63B), and more than 75% of the final ICL forms inside the window; 1-layer models stay within ±0.12."),
+          `measured at each checkpoint on fixed held-out windows. ${band} Shaded: the phase change detected on the stored scores ` +
+          "(where the smoothed curve passes 10% and 90% of its largest drop). " +
+          `Detected: ${detected}. ` +
+          "<i>Anchor</i> (Olsson et al. 2022): 2- and 3-layer attention-only models drop abruptly from |score| &lt; 0.15 to about −0.4 nats inside a narrow window early in training " +
+          "(TransformerLens attn-only-2l: −0.088 at 187M tokens → −0.425 at 1.63B), and more than 75% of the final ICL forms inside the window; 1-layer models stay within ±0.12.",
+      ),
     });
   }
   return sections;
@@ -48,19 +61,28 @@ export async function otherIclSections(ctx: SectionContext): Promise<Section[]> 
   const names = [...new Set(runs.flatMap((r) => Object.keys(r.extraIclSeries)))].sort();
   for (const name of names) {
     const withIt = runs.filter((r) => (r.extraIclSeries[name] ?? []).length > 0);
-    const points: IclPoint[] = withIt.flatMap((r) => r.extraIclSeries[name].map((c) => ({ label: r.label, tokens: c.tokens, score: c.score, lo: c.lo, hi: c.hi })));
-    const on = name === ICL_NATURAL ? "the natural text of the mixture alone (the runs' mixture without its synthetic ingredient)"
-      : name === ICL_COMMON ? "the common evaluation set shared by every run" : `the held-out windows of ${escapeHtml(iclAtLabel(name))}`;
+    const points: IclPoint[] = withIt.flatMap((r) =>
+      r.extraIclSeries[name].map((c) => ({ label: r.label, tokens: c.tokens, score: c.score, lo: c.lo, hi: c.hi })),
+    );
+    const on =
+      name === ICL_NATURAL
+        ? "the natural text of the mixture alone (the runs' mixture without its synthetic ingredient)"
+        : name === ICL_COMMON
+          ? "the common evaluation set shared by every run"
+          : `the held-out windows of ${escapeHtml(iclAtLabel(name))}`;
     const last = withIt.map((r) => `<b>${escapeHtml(r.label)}</b> ${formatNumber(r.extraIcl[name])}`).join("; ");
     sections.push({
       heading: `ICL score on ${name === ICL_NATURAL ? "natural text alone" : escapeHtml(iclAtLabel(name))}`,
-      html: await figure(`icl-${iclAtLabel(name).replace(/[^A-Za-z0-9_-]/g, "_")}`, `ICL score (${escapeHtml(name)}) against training tokens`,
+      html: await figure(
+        `icl-${iclAtLabel(name).replace(/[^A-Za-z0-9_-]/g, "_")}`,
+        `ICL score (${escapeHtml(name)}) against training tokens`,
         iclScoreChart({ points, title: `ICL score over training (${name})` }),
         `The same ICL score measured at each checkpoint on ${on}, with its bootstrap interval. Last values: ${last}. ` +
-        (name === ICL_NATURAL
-          ? "A labelled synthetic ingredient makes the circuit form within a laptop's budget; this curve shows what the models do on the natural text alone. " +
-            "<i>Anchor</i> (Olsson et al. 2022): on natural text the induction heads bring the ICL score to about −0.4 nats, after 10⁸–10⁹ tokens."
-          : "Compare it with the score on the run's own mixture above.")),
+          (name === ICL_NATURAL
+            ? "A labelled synthetic ingredient makes the circuit form within a laptop's budget; this curve shows what the models do on the natural text alone. " +
+              "<i>Anchor</i> (Olsson et al. 2022): on natural text the induction heads bring the ICL score to about −0.4 nats, after 10⁸–10⁹ tokens."
+            : "Compare it with the score on the run's own mixture above."),
+      ),
     });
   }
   return sections;

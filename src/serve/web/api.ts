@@ -2,7 +2,10 @@
 import type { ApiError } from "../types.ts";
 
 export class ApiFailure extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
     this.name = "ApiFailure";
   }

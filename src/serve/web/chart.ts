@@ -19,15 +19,20 @@ export class LiveChart {
   private renders = 0;
   private embeds = 0;
 
-  constructor(readonly el: HTMLElement, readonly name: string) {
+  constructor(
+    readonly el: HTMLElement,
+    readonly name: string,
+  ) {
     el.classList.add("chart");
     el.dataset.chart = name;
   }
 
   show(spec: TopLevelSpec): Promise<void> {
-    this.queue = this.queue.then(() => this.draw(spec)).catch((e) => {
-      this.el.textContent = `This chart could not be drawn: ${(e as Error).message}`;
-    });
+    this.queue = this.queue
+      .then(() => this.draw(spec))
+      .catch((e) => {
+        this.el.textContent = `This chart could not be drawn: ${(e as Error).message}`;
+      });
     return this.queue;
   }
 
@@ -37,7 +42,12 @@ export class LiveChart {
     if (this.result && key === this.key && this.el.isConnected) {
       const view = this.result.view;
       for (const [name, values] of Object.entries(datasets ?? {})) {
-        view.change(name, changeset().remove(truthy).insert(values.map((v) => ({ ...(v as object) }))));
+        view.change(
+          name,
+          changeset()
+            .remove(truthy)
+            .insert(values.map((v) => ({ ...(v as object) }))),
+        );
       }
       await view.runAsync();
     } else {

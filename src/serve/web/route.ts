@@ -20,5 +20,11 @@ export function parseHash(hash: string): Route {
       return s; // a malformed escape: the page then says there is no such run
     }
   };
-  return { path: p.split("/").filter((s) => s !== "").map(decode), query: new URLSearchParams(q) };
+  return {
+    path: p
+      .split("/")
+      .filter((s) => s !== "")
+      .map(decode),
+    query: new URLSearchParams(q),
+  };
 }

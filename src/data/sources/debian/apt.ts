@@ -23,9 +23,7 @@ const candidateCache = new Map<string, boolean>();
  * ~0.4 s, mostly reading apt's lists), so the callers pass every recipe's packages.
  */
 function aptKnows(packages: string[], env: NodeJS.ProcessEnv, askAlso: string[]): Map<string, boolean> {
-  const unknown = packages.some((p) => !candidateCache.has(p))
-    ? [...new Set([...packages, ...askAlso])].filter((p) => !candidateCache.has(p))
-    : [];
+  const unknown = packages.some((p) => !candidateCache.has(p)) ? [...new Set([...packages, ...askAlso])].filter((p) => !candidateCache.has(p)) : [];
   if (unknown.length > 0) {
     const r = spawnSync("apt-cache", ["policy", ...unknown], { env, encoding: "utf8", timeout: 30_000 });
     const out = r.stdout ?? "";
@@ -60,11 +58,7 @@ function aptMissingMessage(sourceId: string, packages: string[], missing: string
  * Availability of a set of Debian packages: apt tools, extra tools, and packages cached or known to
  * apt. `options.askAlso`: packages to ask apt about in the same call (see `aptKnows`).
  */
-export function packageAvailability(
-  ctx: SourceContext,
-  need: { packages: string[]; tools?: string[] },
-  options: { askAlso?: string[] } = {},
-): Availability {
+export function packageAvailability(ctx: SourceContext, need: { packages: string[]; tools?: string[] }, options: { askAlso?: string[] } = {}): Availability {
   const { packages } = need;
   const tools = need.tools ?? [];
   const env = ctx.env ?? process.env;

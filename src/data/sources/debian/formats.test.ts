@@ -25,7 +25,10 @@ function context(logs: string[] = []): SourceContext {
 }
 
 /** Documents as { text, origin } with text decoded and origin relative to `dir`. */
-async function collect(docs: AsyncIterable<RawDocument> | Iterable<RawDocument>, dir = ""): Promise<Array<{ text: string; origin?: string; invalidBytes?: number }>> {
+async function collect(
+  docs: AsyncIterable<RawDocument> | Iterable<RawDocument>,
+  dir = "",
+): Promise<Array<{ text: string; origin?: string; invalidBytes?: number }>> {
   const out = [];
   for await (const d of docs) {
     assert.ok(typeof d === "object" && !(d instanceof Uint8Array), "documents carry their origin");
@@ -55,8 +58,8 @@ test("bibleChapters() gives one document per chapter, verse references stripped 
 
 test("fortuneDocs() splits each fortune file, skips .dat/.u8 and off/, and counts a file's invalid bytes once", async () => {
   const dir = tree({
-    "b": Buffer.concat([Buffer.from("bad \xff byte\n%\nsecond\n", "latin1")]),
-    "a": "first\n%\n\x1b[1mbold\x1b[0m\n%\n",
+    b: Buffer.concat([Buffer.from("bad \xff byte\n%\nsecond\n", "latin1")]),
+    a: "first\n%\n\x1b[1mbold\x1b[0m\n%\n",
     "a.dat": "binary index",
     "a.u8": "link",
     "off/rude": "hidden\n%\n",
@@ -69,15 +72,24 @@ test("fortuneDocs() splits each fortune file, skips .dat/.u8 and off/, and count
     { text: "second", origin: "b", invalidBytes: 0 },
   ]);
   const recursive = await collect(fortuneDocs([dir], true), dir);
-  assert.deepEqual(recursive.map((d) => d.text), ["first", "bold", "bad  byte", "second", "nested"]);
+  assert.deepEqual(
+    recursive.map((d) => d.text),
+    ["first", "bold", "bad  byte", "second", "nested"],
+  );
 });
 
 test("fileDocs() gives one document per accepted file in sorted order, gunzipping .gz", async () => {
   const dir = tree({ "b/two.rst": "two", "a.rst.gz": gzipSync("one"), "c.txt": "skipped" });
-  assert.deepEqual(await collect(fileDocs(dir, (p) => /\.rst(\.gz)?$/.test(p)), dir), [
-    { text: "one", origin: "a.rst.gz" },
-    { text: "two", origin: "b/two.rst" },
-  ]);
+  assert.deepEqual(
+    await collect(
+      fileDocs(dir, (p) => /\.rst(\.gz)?$/.test(p)),
+      dir,
+    ),
+    [
+      { text: "one", origin: "a.rst.gz" },
+      { text: "two", origin: "b/two.rst" },
+    ],
+  );
 });
 
 const MAN_PAGE = [
@@ -99,10 +111,13 @@ test("manDocs() renders man pages to plain text with groff, skipping .so redirec
     "man8/hello8.8.gz": gzipSync(MAN_PAGE.replace("HELLO 1", "HELLO8 8")),
     "man1/hi.1": ".so man1/hello.1\n",
     "man1/deeper/ignored.1": MAN_PAGE,
-    "README": MAN_PAGE,
+    README: MAN_PAGE,
   });
   const docs = await collect(manDocs([dir], context()), dir);
-  assert.deepEqual(docs.map((d) => d.origin), ["man1/hello.1", "man8/hello8.8.gz"]);
+  assert.deepEqual(
+    docs.map((d) => d.origin),
+    ["man1/hello.1", "man8/hello8.8.gz"],
+  );
   const page = docs[0].text;
   assert.match(page, /^HELLO\(1\)/);
   assert.match(page, /\nNAME\n +hello - print a greeting\n/);
@@ -121,7 +136,10 @@ test("podDocs() renders each .pod of a folder with Pod::Text, in order, one docu
     "sub/perlc.pod": "=head1 NAME\n\nnested\n",
   });
   const docs = await collect(podDocs(dir, context()), dir);
-  assert.deepEqual(docs.map((d) => d.origin), ["perla.pod", "perlb.pod"]);
+  assert.deepEqual(
+    docs.map((d) => d.origin),
+    ["perla.pod", "perlb.pod"],
+  );
   assert.equal(docs[0].text, 'NAME\n    perla - a greeting\n\nDESCRIPTION\n    Say hello to "perl".\n\n');
   assert.equal(docs[1].text, "NAME\n    perlb - second\n\n");
 });

@@ -79,7 +79,11 @@ export const recipes: DebianRecipe[] = [
     approxMB: 2.7,
     packages: ["fortunes", "fortunes-min", "fortune-anarchism", "fortunes-bofh-excuses"],
     version: 1,
-    documents: (r) => fortuneDocs(Object.values(r).map((root) => join(root, "usr/share/games/fortunes")), false),
+    documents: (r) =>
+      fortuneDocs(
+        Object.values(r).map((root) => join(root, "usr/share/games/fortunes")),
+        false,
+      ),
   },
   {
     id: "fortunes_de",
@@ -164,8 +168,7 @@ export const recipes: DebianRecipe[] = [
     approxMB: 11.0,
     packages: ["python3.11-doc"],
     version: 1,
-    documents: (r) =>
-      fileDocs(join(r["python3.11-doc"], "usr/share/doc/python3.11/html/_sources"), (p) => p.endsWith(".rst.txt") || p.endsWith(".txt")),
+    documents: (r) => fileDocs(join(r["python3.11-doc"], "usr/share/doc/python3.11/html/_sources"), (p) => p.endsWith(".rst.txt") || p.endsWith(".txt")),
   },
   {
     id: "linuxdoc_en",
@@ -177,10 +180,7 @@ export const recipes: DebianRecipe[] = [
     packages: ["linux-doc-6.1"],
     version: 1,
     documents: (r) =>
-      fileDocs(
-        join(r["linux-doc-6.1"], "usr/share/doc/linux-doc-6.1/Documentation"),
-        (p) => !p.startsWith("translations/") && /\.rst(\.gz)?$/.test(p),
-      ),
+      fileDocs(join(r["linux-doc-6.1"], "usr/share/doc/linux-doc-6.1/Documentation"), (p) => !p.startsWith("translations/") && /\.rst(\.gz)?$/.test(p)),
   },
   {
     id: "code_go",

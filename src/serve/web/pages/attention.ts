@@ -24,9 +24,18 @@ export function attentionPage(main: HTMLElement, id: string, query: URLSearchPar
   const form = h("form", { id: "attention-form", class: "controls" });
   const status = h("p", { class: "muted", id: "attention-status" }, "Computing the attention patterns…");
   const body = h("div", { id: "attention-body" });
-  fill(main,
-    h("div", { class: "page-head" }, h("h1", {}, "Attention ", h("small", { class: "muted" }, id)), h("a", { class: "button", href: `#/run/${encodeURIComponent(id)}` }, "← run")),
-    form, status, body);
+  fill(
+    main,
+    h(
+      "div",
+      { class: "page-head" },
+      h("h1", {}, "Attention ", h("small", { class: "muted" }, id)),
+      h("a", { class: "button", href: `#/run/${encodeURIComponent(id)}` }, "← run"),
+    ),
+    form,
+    status,
+    body,
+  );
   const chart = new LiveChart(h("div"), "attention");
   let disposed = false;
 
@@ -56,19 +65,30 @@ export function attentionPage(main: HTMLElement, id: string, query: URLSearchPar
 
   function renderForm(run: RunView): void {
     const mode = query.get("text") ? "text" : "repeated";
-    const checkpoint = h("select", { name: "checkpoint", "aria-label": "checkpoint" },
-      [...run.checkpoints].reverse().map((c) => h("option", { value: c.tokens, selected: String(c.tokens) === query.get("checkpoint") }, `${formatTokens(c.tokens)} tokens`)));
+    const checkpoint = h(
+      "select",
+      { name: "checkpoint", "aria-label": "checkpoint" },
+      [...run.checkpoints]
+        .reverse()
+        .map((c) => h("option", { value: c.tokens, selected: String(c.tokens) === query.get("checkpoint") }, `${formatTokens(c.tokens)} tokens`)),
+    );
     const repeated = h("input", { type: "radio", name: "mode", value: "repeated", checked: mode === "repeated" });
     const text = h("input", { type: "radio", name: "mode", value: "text", checked: mode === "text" });
     const length = h("input", { type: "number", name: "length", min: 2, max: 60, value: query.get("length") ?? "20", "aria-label": "segment length" });
     // Empty: the run's own measurement seed (the sequence its induction scores start from).
     const seed = h("input", { type: "number", name: "seed", min: 0, value: query.get("seed") ?? "", placeholder: "the run's", "aria-label": "seed" });
     const textarea = h("textarea", { name: "text", rows: 2, cols: 60, placeholder: "a text, encoded with the run's tokenizer" }, query.get("text") ?? "");
-    fill(form,
-      h("label", {}, "Checkpoint ", checkpoint), " ",
-      h("label", {}, repeated, " repeated random sequence, length ", length, " seed ", seed), " ",
-      h("label", {}, text, " text "), textarea, " ",
-      h("button", { type: "submit" }, "Show"));
+    fill(
+      form,
+      h("label", {}, "Checkpoint ", checkpoint),
+      " ",
+      h("label", {}, repeated, " repeated random sequence, length ", length, " seed ", seed),
+      " ",
+      h("label", {}, text, " text "),
+      textarea,
+      " ",
+      h("button", { type: "submit" }, "Show"),
+    );
     form.onsubmit = (e) => {
       e.preventDefault();
       const p = new URLSearchParams({ checkpoint: checkpoint.value });
@@ -88,19 +108,23 @@ export function attentionPage(main: HTMLElement, id: string, query: URLSearchPar
     // Focus: the strongest induction head on this sequence, else the first head.
     let focus = { layer: 0, head: 0 };
     let bestScore = -Infinity;
-    a.sequenceScores.forEach((row, l) => row.forEach((s, hd) => {
-      const score = s ?? storedScore(l, hd) ?? -1;
-      if (score > bestScore) {
-        bestScore = score;
-        focus = { layer: l, head: hd };
-      }
-    }));
+    a.sequenceScores.forEach((row, l) =>
+      row.forEach((s, hd) => {
+        const score = s ?? storedScore(l, hd) ?? -1;
+        if (score > bestScore) {
+          bestScore = score;
+          focus = { layer: l, head: hd };
+        }
+      }),
+    );
     let queryPos: number | null = null;
 
-    fill(status,
+    fill(
+      status,
       `${a.source === "text" ? "Text" : "Repeated random sequence"} of ${T} tokens at the checkpoint of ${formatTokens(a.checkpoint)} tokens. `,
       "Hover a token to see where each head attends from it; click a head to focus it.",
-      a.notes.length ? h("span", { class: "warn" }, ` ${a.notes.join("; ")}.`) : "");
+      a.notes.length ? h("span", { class: "warn" }, ` ${a.notes.join("; ")}.`) : "",
+    );
 
     const tokenEls = a.labels.map((label, i) => {
       const el = h("span", { class: "tok", "data-i": i, title: `position ${i} · id ${a.tokens[i]}` }, label);
@@ -118,13 +142,19 @@ export function attentionPage(main: HTMLElement, id: string, query: URLSearchPar
         strips.set(name, cells);
         const seq = a.sequenceScores[l][hd];
         const stored = storedScore(l, hd);
-        const card = h("button", { type: "button", class: `head-card${induction.has(name) ? " induction" : ""}`, "data-head": name, title: `focus ${name}` },
+        const card = h(
+          "button",
+          { type: "button", class: `head-card${induction.has(name) ? " induction" : ""}`, "data-head": name, title: `focus ${name}` },
           h("span", { class: "head-name" }, name, induction.has(name) ? h("span", { class: "tag" }, "induction") : ""),
-          h("span", { class: "head-scores muted" },
+          h(
+            "span",
+            { class: "head-scores muted" },
             seq !== null ? `on this sequence ${formatNumber(seq, 2)}` : "",
             seq !== null && stored !== null ? " · " : "",
-            stored !== null ? `stored ${formatNumber(stored, 2)}` : ""),
-          h("span", { class: "strip" }, cells));
+            stored !== null ? `stored ${formatNumber(stored, 2)}` : "",
+          ),
+          h("span", { class: "strip" }, cells),
+        );
         card.addEventListener("click", () => {
           focus = { layer: l, head: hd };
           update();
@@ -134,14 +164,20 @@ export function attentionPage(main: HTMLElement, id: string, query: URLSearchPar
       }
     }
     const chartEl = chart.el;
-    fill(body,
+    fill(
+      body,
       h("div", { class: "tokens", id: "tokens" }, tokenEls),
       queryInfo,
       h("h2", {}, "Heads"),
-      h("p", { class: "muted" }, `Outlined: induction heads (score ≥ 0.3 on this sequence or in the run's stored head scores${a.stored ? ` at ${formatTokens(a.stored.tokens)} tokens` : ""}).`),
+      h(
+        "p",
+        { class: "muted" },
+        `Outlined: induction heads (score ≥ 0.3 on this sequence or in the run's stored head scores${a.stored ? ` at ${formatTokens(a.stored.tokens)} tokens` : ""}).`,
+      ),
       grid,
       h("h2", { id: "focus-title" }),
-      chartEl);
+      chartEl,
+    );
 
     function setQuery(i: number): void {
       queryPos = i;
@@ -169,8 +205,11 @@ export function attentionPage(main: HTMLElement, id: string, query: URLSearchPar
           }
         });
         const target = a.targets.find((t) => t.query === q);
-        queryInfo.textContent = `From token ${q} “${a.labels[q]}”: ${fname} attends most to token ${top} “${a.labels[top]}” (${formatNumber(row[top], 2)})` +
-          (target ? `; an induction head would attend to token ${target.key} “${a.labels[target.key]}” (${fname} gives it ${formatNumber(row[target.key], 2)}).` : ".");
+        queryInfo.textContent =
+          `From token ${q} “${a.labels[q]}”: ${fname} attends most to token ${top} “${a.labels[top]}” (${formatNumber(row[top], 2)})` +
+          (target
+            ? `; an induction head would attend to token ${target.key} “${a.labels[target.key]}” (${fname} gives it ${formatNumber(row[target.key], 2)}).`
+            : ".");
         queryInfo.dataset.query = String(q);
         queryInfo.dataset.top = String(top);
         for (let l = 0; l < a.nLayers; l++) {
@@ -186,12 +225,14 @@ export function attentionPage(main: HTMLElement, id: string, query: URLSearchPar
       }
       const title = document.getElementById("focus-title");
       if (title) title.textContent = `Pattern of ${fname}`;
-      void chart.show(attentionChart({
-        pattern: fpat.map((row) => [...row, ...new Array<number>(T - row.length).fill(0)]),
-        targets: a.targets,
-        tokens: a.labels,
-        title: `${fname}: attention from each token (rows) to earlier tokens (columns)`,
-      }));
+      void chart.show(
+        attentionChart({
+          pattern: fpat.map((row) => [...row, ...new Array<number>(T - row.length).fill(0)]),
+          targets: a.targets,
+          tokens: a.labels,
+          title: `${fname}: attention from each token (rows) to earlier tokens (columns)`,
+        }),
+      );
     }
     update();
   }

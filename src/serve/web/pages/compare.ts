@@ -41,17 +41,26 @@ export function recolor<T>(spec: T, runs: readonly string[]): T {
 export function comparePage(main: HTMLElement, query: URLSearchParams): Dispose {
   document.title = "compare · icl-lab";
   const experiment = query.get("experiment") ?? "";
-  const ids = (query.get("runs") ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const ids = (query.get("runs") ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
   const picker = h("div", { id: "compare-picker" });
   const status = h("div", { id: "compare-status" });
-  const iclEl = h("div"), posEl = h("div");
+  const iclEl = h("div"),
+    posEl = h("div");
   const table = h("div", { id: "compare-table", class: "table-wrap" });
   const icl = new LiveChart(iclEl, "compareIcl");
   const pos = new LiveChart(posEl, "comparePosition");
-  fill(main, h("div", { class: "page-head" }, h("h1", {}, "Compare runs")), picker, status,
+  fill(
+    main,
+    h("div", { class: "page-head" }, h("h1", {}, "Compare runs")),
+    picker,
+    status,
     h("section", {}, h("h2", {}, "ICL score over training"), iclEl),
     h("section", {}, h("h2", {}, "Loss by position at the last checkpoint"), posEl),
-    h("section", {}, h("h2", {}, "Last checkpoints side by side"), table));
+    h("section", {}, h("h2", {}, "Last checkpoints side by side"), table),
+  );
 
   let shown = new Set<string>();
 
@@ -64,39 +73,81 @@ export function comparePage(main: HTMLElement, query: URLSearchParams): Dispose 
     }
     let v: CompareView;
     try {
-      v = await getJson<CompareView>(`/api/compare?${ids.length ? `runs=${ids.map(encodeURIComponent).join(",")}` : `experiment=${encodeURIComponent(experiment)}`}`);
+      v = await getJson<CompareView>(
+        `/api/compare?${ids.length ? `runs=${ids.map(encodeURIComponent).join(",")}` : `experiment=${encodeURIComponent(experiment)}`}`,
+      );
     } catch (e) {
       fill(status, errorBox((e as Error).message));
       return;
     }
     shown = new Set(v.runs.map((x) => x.id));
     const labels = v.runs.map((x) => x.label);
-    fill(status, h("p", {}, h("ul", { class: "compared" }, v.runs.map((x) => h("li", { "data-run": x.id },
-      h("a", { href: `#/run/${encodeURIComponent(x.id)}` }, x.label), " ", statusBadge({ status: x.status, corrupt: null, error: null }), h("span", { class: "muted" }, ` ${x.model}`))))));
+    fill(
+      status,
+      h(
+        "p",
+        {},
+        h(
+          "ul",
+          { class: "compared" },
+          v.runs.map((x) =>
+            h(
+              "li",
+              { "data-run": x.id },
+              h("a", { href: `#/run/${encodeURIComponent(x.id)}` }, x.label),
+              " ",
+              statusBadge({ status: x.status, corrupt: null, error: null }),
+              h("span", { class: "muted" }, ` ${x.model}`),
+            ),
+          ),
+        ),
+      ),
+    );
     await Promise.all([
-      v.icl.length > 0 ? icl.show(recolor(iclScoreChart({ points: v.icl, windows: v.windows, title: "ICL score of the compared runs" }), labels)) : Promise.resolve(),
-      v.positionLoss.length > 0 ? pos.show(recolor(positionLossChart({ curves: v.positionLoss, seriesTitle: "run", sequential: false }), labels)) : Promise.resolve(),
+      v.icl.length > 0
+        ? icl.show(recolor(iclScoreChart({ points: v.icl, windows: v.windows, title: "ICL score of the compared runs" }), labels))
+        : Promise.resolve(),
+      v.positionLoss.length > 0
+        ? pos.show(recolor(positionLossChart({ curves: v.positionLoss, seriesTitle: "run", sequential: false }), labels))
+        : Promise.resolve(),
     ]);
-    if (v.table) table.innerHTML = shinTableHtml(v.table, { caption: "Bold: better than the column mean; underlined: worse (↑ higher is better, ↓ lower is better)." });
+    if (v.table)
+      table.innerHTML = shinTableHtml(v.table, { caption: "Bold: better than the column mean; underlined: worse (↑ higher is better, ↓ lower is better)." });
     else table.textContent = "The table needs two or more runs with results.";
   });
 
   function renderPicker(list: RunsResponse): void {
     const chosen = new Set(ids);
-    const exp = h("select", { "aria-label": "experiment" }, h("option", { value: "" }, "—"), list.experiments.map((e) => h("option", { value: e, selected: e === experiment }, e)));
+    const exp = h(
+      "select",
+      { "aria-label": "experiment" },
+      h("option", { value: "" }, "—"),
+      list.experiments.map((e) => h("option", { value: e, selected: e === experiment }, e)),
+    );
     exp.addEventListener("change", () => {
       location.hash = exp.value ? `#/compare?experiment=${encodeURIComponent(exp.value)}` : "#/compare";
     });
     const boxes = list.runs.map((run) => {
-      const box = h("input", { type: "checkbox", value: run.id, checked: chosen.has(run.id) || (ids.length === 0 && experiment !== "" && run.experiment === experiment) });
+      const box = h("input", {
+        type: "checkbox",
+        value: run.id,
+        checked: chosen.has(run.id) || (ids.length === 0 && experiment !== "" && run.experiment === experiment),
+      });
       box.addEventListener("change", () => {
         const now = boxes.filter((b) => b.checked).map((b) => b.value);
         location.hash = now.length ? `#/compare?runs=${now.map(encodeURIComponent).join(",")}` : "#/compare";
       });
       return box;
     });
-    fill(picker, h("div", { class: "controls" }, h("label", {}, "Whole experiment ", exp)),
-      h("div", { class: "chooser" }, list.runs.map((run, i) => h("label", { class: "check", title: run.model }, boxes[i], run.id))));
+    fill(
+      picker,
+      h("div", { class: "controls" }, h("label", {}, "Whole experiment ", exp)),
+      h(
+        "div",
+        { class: "chooser" },
+        list.runs.map((run, i) => h("label", { class: "check", title: run.model }, boxes[i], run.id)),
+      ),
+    );
   }
 
   const off = onRunEvent((e) => {

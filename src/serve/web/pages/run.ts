@@ -5,9 +5,7 @@
  * heatmaps with a checkpoint slider, the ablation table and few-shot tasks. While the run trains,
  * each new checkpoint updates the charts in place (live events → refetch → `view.change`).
  */
-import {
-  ablationChart, headScoresChart, iclScoreChart, inductionScoreChart, positionLossChart, tasksChart, trainLossChart,
-} from "../../../report/charts.ts";
+import { ablationChart, headScoresChart, iclScoreChart, inductionScoreChart, positionLossChart, tasksChart, trainLossChart } from "../../../report/charts.ts";
 import { selectCheckpoints } from "../../../report/data.ts";
 import type { Detection, RunView } from "../../types.ts";
 import { ApiFailure, getJson } from "../api.ts";
@@ -23,7 +21,8 @@ function section(id: string, title: string, ...content: HTMLElement[]): HTMLElem
 
 function detectionText(d: Detection, what: string, size: (x: number) => string): string {
   if (d.status === "none") return `${what}: none detected (${d.reason}).`;
-  const share = d.shareInWindow !== undefined && d.shareInWindow !== null ? `, ${Math.round(100 * Math.min(1, d.shareInWindow))}% of the whole change inside it` : "";
+  const share =
+    d.shareInWindow !== undefined && d.shareInWindow !== null ? `, ${Math.round(100 * Math.min(1, d.shareInWindow))}% of the whole change inside it` : "";
   const peak = d.peak !== undefined ? `, peak at ${formatTokens(d.peak)}` : "";
   return `${what}: ${formatTokens(d.start)}–${formatTokens(d.end)} tokens, ${size(d.size)}${peak}${share}.`;
 }
@@ -31,7 +30,13 @@ function detectionText(d: Detection, what: string, size: (x: number) => string):
 export function runPage(main: HTMLElement, id: string): Dispose {
   document.title = `${id} · icl-lab`;
   const head = h("div", { id: "run-head" });
-  const iclEl = h("div"), lossEl = h("div"), inductionEl = h("div"), positionEl = h("div"), headsEl = h("div"), ablationEl = h("div"), tasksEl = h("div");
+  const iclEl = h("div"),
+    lossEl = h("div"),
+    inductionEl = h("div"),
+    positionEl = h("div"),
+    headsEl = h("div"),
+    ablationEl = h("div"),
+    tasksEl = h("div");
   const charts = {
     icl: new LiveChart(iclEl, "icl"),
     trainLoss: new LiveChart(lossEl, "trainLoss"),
@@ -42,8 +47,13 @@ export function runPage(main: HTMLElement, id: string): Dispose {
     tasks: new LiveChart(tasksEl, "tasks"),
   };
   const notes = {
-    icl: h("p", { class: "note" }), trainLoss: h("p", { class: "note" }), induction: h("p", { class: "note" }),
-    positionLoss: h("p", { class: "note" }), heads: h("p", { class: "note" }), ablation: h("div", { class: "note" }), tasks: h("p", { class: "note" }),
+    icl: h("p", { class: "note" }),
+    trainLoss: h("p", { class: "note" }),
+    induction: h("p", { class: "note" }),
+    positionLoss: h("p", { class: "note" }),
+    heads: h("p", { class: "note" }),
+    ablation: h("div", { class: "note" }),
+    tasks: h("p", { class: "note" }),
   };
   const chooser = h("div", { class: "chooser", id: "position-checkpoints" });
   const slider = h("input", { type: "range", id: "heads-slider", min: 0, max: 0, step: 1, value: 0, "aria-label": "checkpoint of the head scores" });
@@ -53,7 +63,13 @@ export function runPage(main: HTMLElement, id: string): Dispose {
     training: section("training", "ICL score and training loss", notes.icl, iclEl, notes.trainLoss, lossEl),
     induction: section("induction", "Induction score of the best head", notes.induction, inductionEl),
     position: section("position", "Loss by position in the context", notes.positionLoss, chooser, positionEl),
-    heads: section("heads", "Head scores", h("div", { class: "slider" }, h("label", { for: "heads-slider" }, "Checkpoint "), slider, " ", sliderLabel), notes.heads, headsEl),
+    heads: section(
+      "heads",
+      "Head scores",
+      h("div", { class: "slider" }, h("label", { for: "heads-slider" }, "Checkpoint "), slider, " ", sliderLabel),
+      notes.heads,
+      headsEl,
+    ),
     ablation: section("ablation", "Head ablation", notes.ablation, ablationTable, ablationEl),
     tasks: section("tasks", "Few-shot tasks", notes.tasks, tasksEl),
   };
@@ -82,11 +98,14 @@ export function runPage(main: HTMLElement, id: string): Dispose {
     // ---- ICL score and training loss
     if (v.icl.length > 0) {
       const windows = v.phase.status === "found" ? [{ label: v.label, start: v.phase.start, end: v.phase.end }] : [];
-      jobs.push(charts.icl.show(iclScoreChart({ points: v.icl.map((c) => ({ label: v.label, tokens: c.tokens, score: c.score, lo: c.lo, hi: c.hi })), windows })));
+      jobs.push(
+        charts.icl.show(iclScoreChart({ points: v.icl.map((c) => ({ label: v.label, tokens: c.tokens, score: c.score, lo: c.lo, hi: c.hi })), windows })),
+      );
       notes.icl.textContent = `${detectionText(v.phase, "Phase change", (x) => `a drop of ${formatNumber(x)} nats`)} Shaded: the detected window. The ICL score is loss@500 − loss@50 (nats; lower = more in-context learning).`;
-    } else notes.icl.textContent = "No ICL score stored yet (the run measures it at checkpoints when its config lists \"icl\").";
+    } else notes.icl.textContent = 'No ICL score stored yet (the run measures it at checkpoints when its config lists "icl").';
     if (v.trainLoss.length > 0) {
-      const bumps = v.bump.status === "found" ? [{ label: v.label, start: v.bump.start, end: v.bump.end, peak: v.bump.peak ?? v.bump.start, height: v.bump.size }] : [];
+      const bumps =
+        v.bump.status === "found" ? [{ label: v.label, start: v.bump.start, end: v.bump.end, peak: v.bump.peak ?? v.bump.start, height: v.bump.size }] : [];
       jobs.push(charts.trainLoss.show(trainLossChart({ points: v.trainLoss.map((p) => ({ label: v.label, tokens: p.tokens, loss: p.value })), bumps })));
       notes.trainLoss.textContent = `${detectionText(v.bump, "Loss bump", (x) => `${formatNumber(x, 4)} nats above the convex hull`)} Shaded: the non-convex stretch; dashed: its peak.`;
     } else notes.trainLoss.textContent = "No training loss stored yet.";
@@ -96,7 +115,9 @@ export function runPage(main: HTMLElement, id: string): Dispose {
     if (best) {
       const points = v.heads.flatMap((c) => {
         const s = c.heads.find((x) => x.layer === best.layer && x.head === best.head)?.induction;
-        return s === undefined || s === null || !Number.isFinite(s) ? [] : [{ label: v.label, tokens: c.tokens, score: s, head: headName(best.layer, best.head) }];
+        return s === undefined || s === null || !Number.isFinite(s)
+          ? []
+          : [{ label: v.label, tokens: c.tokens, score: s, head: headName(best.layer, best.head) }];
       });
       const windows = v.inductionPhase.status === "found" ? [{ label: v.label, start: v.inductionPhase.start, end: v.inductionPhase.end }] : [];
       jobs.push(charts.induction.show(inductionScoreChart({ points, windows, title: `Induction score of ${headName(best.layer, best.head)}` })));
@@ -112,10 +133,12 @@ export function runPage(main: HTMLElement, id: string): Dispose {
     sections.ablation.hidden = !v.ablation;
     if (v.ablation) jobs.push(renderAblation(v));
     // ---- tasks
-    const taskPoints = (v.tasks?.tasks ?? []).flatMap((t) => t.shots.flatMap((k, i) => {
-      const acc = t.accuracy[i];
-      return acc === null || !Number.isFinite(acc) ? [] : [{ label: v.label, task: t.name, shots: k, accuracy: acc, chance: t.chance }];
-    }));
+    const taskPoints = (v.tasks?.tasks ?? []).flatMap((t) =>
+      t.shots.flatMap((k, i) => {
+        const acc = t.accuracy[i];
+        return acc === null || !Number.isFinite(acc) ? [] : [{ label: v.label, task: t.name, shots: k, accuracy: acc, chance: t.chance }];
+      }),
+    );
     sections.tasks.hidden = taskPoints.length === 0;
     if (taskPoints.length > 0) {
       notes.tasks.textContent = `Accuracy against the number of in-context examples at ${formatTokens(v.tasks!.tokens)} tokens; dashed: chance.`;
@@ -134,40 +157,73 @@ export function runPage(main: HTMLElement, id: string): Dispose {
       ["data", row.data ?? "—"],
       ["seed", row.seed === null ? "—" : String(row.seed)],
       ["tokens", `${formatTokens(row.tokens)}${row.targetTokens ? ` of ${formatTokens(row.targetTokens)}` : ""} · ${v.checkpoints.length} checkpoint files`],
-      ["ICL score (last)", last ? `${scoreText(last)} at ${formatTokens(last.tokens)} tokens · loss@50 ${formatNumber(last.loss50)} · loss@500 ${formatNumber(last.loss500)}` : "—"],
-      ["phase change", v.phase.status === "found" ? `${formatTokens(v.phase.start)}–${formatTokens(v.phase.end)} tokens (drop ${formatNumber(v.phase.size)} nats)` : "none detected"],
+      [
+        "ICL score (last)",
+        last
+          ? `${scoreText(last)} at ${formatTokens(last.tokens)} tokens · loss@50 ${formatNumber(last.loss50)} · loss@500 ${formatNumber(last.loss500)}`
+          : "—",
+      ],
+      [
+        "phase change",
+        v.phase.status === "found"
+          ? `${formatTokens(v.phase.start)}–${formatTokens(v.phase.end)} tokens (drop ${formatNumber(v.phase.size)} nats)`
+          : "none detected",
+      ],
       ["best induction head", v.bestHead ? `${headName(v.bestHead.layer, v.bestHead.head)}: ${formatNumber(v.bestHead.induction)}` : "—"],
     ];
-    fill(head,
-      h("div", { class: "page-head" },
+    fill(
+      head,
+      h(
+        "div",
+        { class: "page-head" },
         h("h1", {}, v.label, v.label !== row.id ? h("small", { class: "muted" }, ` ${row.id}`) : ""),
-        h("div", { class: "controls" },
-          v.hasAttention && v.checkpoints.length > 0 ? h("a", { class: "button", id: "attention-link", href: `#/run/${encodeURIComponent(row.id)}/attention` }, "Attention view") : "",
+        h(
+          "div",
+          { class: "controls" },
+          v.hasAttention && v.checkpoints.length > 0
+            ? h("a", { class: "button", id: "attention-link", href: `#/run/${encodeURIComponent(row.id)}/attention` }, "Attention view")
+            : "",
           " ",
           v.report ? h("a", { class: "button", id: "report-link", href: v.report, target: "_blank", rel: "noopener" }, "Report") : "",
           " ",
-          h("a", { class: "button", href: `#/compare?runs=${encodeURIComponent(row.id)}` }, "Compare…"))),
+          h("a", { class: "button", href: `#/compare?runs=${encodeURIComponent(row.id)}` }, "Compare…"),
+        ),
+      ),
       row.corrupt ? errorBox(`This run's stored record is corrupt: ${row.corrupt}`) : "",
       row.status === "failed" && row.error ? errorBox(`The run failed: ${row.error}`) : "",
-      row.status === "stale" ? h("p", { class: "warn" }, "Marked running, but its process is gone (no heartbeat): resume it with `icl-lab train` and the same config.") : "",
-      h("dl", { class: "facts" }, facts.flatMap(([k, val]) => [h("dt", {}, k), h("dd", { "data-fact": k }, val)])),
-      h("details", {}, h("summary", {}, "config"), h("pre", {}, JSON.stringify(v.config, null, 2) ?? "null")));
+      row.status === "stale"
+        ? h("p", { class: "warn" }, "Marked running, but its process is gone (no heartbeat): resume it with `icl-lab train` and the same config.")
+        : "",
+      h(
+        "dl",
+        { class: "facts" },
+        facts.flatMap(([k, val]) => [h("dt", {}, k), h("dd", { "data-fact": k }, val)]),
+      ),
+      h("details", {}, h("summary", {}, "config"), h("pre", {}, JSON.stringify(v.config, null, 2) ?? "null")),
+    );
   }
 
   async function renderPosition(v: RunView): Promise<void> {
     const all = v.positionLoss.map((p) => p.tokens);
     const auto = selectCheckpoints(all, { n: 5, include: v.phase.status === "found" ? [v.phase.start, v.phase.end] : [] });
     const picked = chosen ?? new Set(auto);
-    fill(chooser, h("span", { class: "muted" }, "Checkpoints: "), all.map((t) => {
-      const box = h("input", { type: "checkbox", value: t, checked: picked.has(t) });
-      box.addEventListener("change", () => {
-        chosen = new Set([...chooser.querySelectorAll<HTMLInputElement>("input:checked")].map((b) => Number(b.value)));
-        void renderPosition(v);
-      });
-      return h("label", { class: "check" }, box, formatTokens(t));
-    }));
-    const curves = v.positionLoss.filter((p) => picked.has(p.tokens)).map((p) => ({ series: `${formatTokens(p.tokens)} tokens`, order: p.tokens, loss: p.meanLoss }));
-    notes.positionLoss.textContent = "Mean loss of each token against its position in the context (log axis); dashed: positions 50 and 500, the two ends of the ICL score. Tick checkpoints to compare them.";
+    fill(
+      chooser,
+      h("span", { class: "muted" }, "Checkpoints: "),
+      all.map((t) => {
+        const box = h("input", { type: "checkbox", value: t, checked: picked.has(t) });
+        box.addEventListener("change", () => {
+          chosen = new Set([...chooser.querySelectorAll<HTMLInputElement>("input:checked")].map((b) => Number(b.value)));
+          void renderPosition(v);
+        });
+        return h("label", { class: "check" }, box, formatTokens(t));
+      }),
+    );
+    const curves = v.positionLoss
+      .filter((p) => picked.has(p.tokens))
+      .map((p) => ({ series: `${formatTokens(p.tokens)} tokens`, order: p.tokens, loss: p.meanLoss }));
+    notes.positionLoss.textContent =
+      "Mean loss of each token against its position in the context (log axis); dashed: positions 50 and 500, the two ends of the ICL score. Tick checkpoints to compare them.";
     await charts.positionLoss.show(positionLossChart({ curves, seriesTitle: "checkpoint" }));
   }
 
@@ -179,7 +235,8 @@ export function runPage(main: HTMLElement, id: string): Dispose {
     slider.disabled = n < 2;
     const c = v.heads[index];
     sliderLabel.textContent = `${formatTokens(c.tokens)} tokens (${index + 1} of ${n})${headIndex === null ? " · follows new checkpoints" : ""}`;
-    notes.heads.textContent = "Every head's induction, prefix-matching, previous-token and copying score (rows: layers, columns: heads). Induction heads score high on induction, prefix matching and copying.";
+    notes.heads.textContent =
+      "Every head's induction, prefix-matching, previous-token and copying score (rows: layers, columns: heads). Induction heads score high on induction, prefix matching and copying.";
     await charts.heads.show(headScoresChart({ heads: c.heads, title: "Head scores" }));
   }
   slider.addEventListener("input", () => {
@@ -194,19 +251,45 @@ export function runPage(main: HTMLElement, id: string): Dispose {
     const sorted = [...a.heads].sort((p, q) => (q.zero?.delta ?? -Infinity) - (p.zero?.delta ?? -Infinity));
     const effect = (e: { delta: number; deltaLo: number; deltaHi: number } | undefined) =>
       e ? `${formatNumber(e.delta)} [${formatNumber(e.deltaLo, 2)}, ${formatNumber(e.deltaHi, 2)}]` : "—";
-    fill(ablationTable, h("table", { class: "ablation" },
-      h("thead", {}, h("tr", {}, ["head", "Δ ICL score, zeroed", "share of the ICL score", "Δ ICL score, pattern-preserving"].map((c) => h("th", {}, c)))),
-      h("tbody", {}, sorted.map((x) => h("tr", { "data-head": headName(x.layer, x.head), class: (x.zero?.delta ?? 0) > 0.1 ? "carrier" : "" },
-        h("th", { scope: "row" }, headName(x.layer, x.head)),
-        h("td", { class: "num" }, effect(x.zero)),
-        h("td", { class: "num" }, x.zero?.share !== undefined && x.zero?.share !== null ? `${Math.round(100 * x.zero.share)}%` : "—"),
-        h("td", { class: "num" }, effect(x.pattern)))))));
-    notes.ablation.textContent = `Change of the ICL score when each head's output is zeroed, at ${formatTokens(a.tokens)} tokens` +
+    fill(
+      ablationTable,
+      h(
+        "table",
+        { class: "ablation" },
+        h(
+          "thead",
+          {},
+          h(
+            "tr",
+            {},
+            ["head", "Δ ICL score, zeroed", "share of the ICL score", "Δ ICL score, pattern-preserving"].map((c) => h("th", {}, c)),
+          ),
+        ),
+        h(
+          "tbody",
+          {},
+          sorted.map((x) =>
+            h(
+              "tr",
+              { "data-head": headName(x.layer, x.head), class: (x.zero?.delta ?? 0) > 0.1 ? "carrier" : "" },
+              h("th", { scope: "row" }, headName(x.layer, x.head)),
+              h("td", { class: "num" }, effect(x.zero)),
+              h("td", { class: "num" }, x.zero?.share !== undefined && x.zero?.share !== null ? `${Math.round(100 * x.zero.share)}%` : "—"),
+              h("td", { class: "num" }, effect(x.pattern)),
+            ),
+          ),
+        ),
+      ),
+    );
+    notes.ablation.textContent =
+      `Change of the ICL score when each head's output is zeroed, at ${formatTokens(a.tokens)} tokens` +
       `${a.clean ? ` (clean score ${formatNumber(a.clean.score)})` : ""}; positive: the head carried in-context learning. Sorted by the zero-ablation effect; [interval]: paired bootstrap.`;
-    const bars = a.heads.flatMap((x) => (["zero", "pattern"] as const).flatMap((variant) => {
-      const e = x[variant];
-      return e ? [{ head: headName(x.layer, x.head), variant, delta: e.delta, lo: e.deltaLo, hi: e.deltaHi }] : [];
-    }));
+    const bars = a.heads.flatMap((x) =>
+      (["zero", "pattern"] as const).flatMap((variant) => {
+        const e = x[variant];
+        return e ? [{ head: headName(x.layer, x.head), variant, delta: e.delta, lo: e.deltaLo, hi: e.deltaHi }] : [];
+      }),
+    );
     await charts.ablation.show(ablationChart({ bars }));
   }
 

@@ -23,9 +23,7 @@ export function runsPage(main: HTMLElement, route: Route): Dispose {
   });
   const body = h("div", { id: "runs" });
   const labPath = document.getElementById("lab-path");
-  fill(main,
-    h("div", { class: "page-head" }, h("h1", {}, "Runs"), h("div", { class: "controls" }, h("label", {}, "Experiment ", filter), " ", compare)),
-    body);
+  fill(main, h("div", { class: "page-head" }, h("h1", {}, "Runs"), h("div", { class: "controls" }, h("label", {}, "Experiment ", filter), " ", compare)), body);
 
   const r = refresher(async () => {
     let data: RunsResponse;
@@ -36,9 +34,20 @@ export function runsPage(main: HTMLElement, route: Route): Dispose {
       return;
     }
     if (labPath) labPath.textContent = `lab: ${data.lab}`;
-    fill(filter, h("option", { value: "" }, "all"), data.experiments.map((e) => h("option", { value: e, selected: e === experiment }, e)));
+    fill(
+      filter,
+      h("option", { value: "" }, "all"),
+      data.experiments.map((e) => h("option", { value: e, selected: e === experiment }, e)),
+    );
     if (data.runs.length === 0) {
-      fill(body, h("p", { class: "muted" }, experiment ? `No runs of experiment '${experiment}'.` : "No runs yet. Start one with `icl-lab train --preset tiny`; it appears here as it trains."));
+      fill(
+        body,
+        h(
+          "p",
+          { class: "muted" },
+          experiment ? `No runs of experiment '${experiment}'.` : "No runs yet. Start one with `icl-lab train --preset tiny`; it appears here as it trains.",
+        ),
+      );
       return;
     }
     fill(body, table(data.runs));
@@ -55,21 +64,45 @@ export function runsPage(main: HTMLElement, route: Route): Dispose {
       });
       return box;
     };
-    return h("table", { class: "runs" },
-      h("thead", {}, h("tr", {}, ["", "run", "experiment", "status", "model", "data", "tokens", "ICL score (last)", "train loss", "updated"].map((c) => h("th", {}, c)))),
-      h("tbody", {}, rows.map((row) => h("tr", { "data-run": row.id, class: row.corrupt ? "corrupt" : "" },
-        h("td", {}, tick(row)),
-        h("td", {}, h("a", { href: `#/run/${encodeURIComponent(row.id)}` }, row.id)),
-        h("td", {}, row.experiment ?? "—"),
-        h("td", {}, statusBadge(row)),
-        h("td", { class: "model" }, row.model, row.seed !== null ? ` · seed ${row.seed}` : ""),
-        h("td", {}, row.data ?? "—"),
-        h("td", { class: "num" }, formatTokens(row.tokens), row.targetTokens ? h("span", { class: "muted" }, ` / ${formatTokens(row.targetTokens)}`) : "",
-          row.targetTokens ? h("progress", { max: row.targetTokens, value: Math.min(row.tokens, row.targetTokens) }) : ""),
-        h("td", { class: "num", "data-icl": row.icl?.score ?? "" }, scoreText(row.icl)),
-        h("td", { class: "num" }, formatNumber(row.trainLoss)),
-        h("td", { class: "muted", title: new Date(row.updatedAt).toISOString() }, ago(row.updatedAt, now)),
-      ))));
+    return h(
+      "table",
+      { class: "runs" },
+      h(
+        "thead",
+        {},
+        h(
+          "tr",
+          {},
+          ["", "run", "experiment", "status", "model", "data", "tokens", "ICL score (last)", "train loss", "updated"].map((c) => h("th", {}, c)),
+        ),
+      ),
+      h(
+        "tbody",
+        {},
+        rows.map((row) =>
+          h(
+            "tr",
+            { "data-run": row.id, class: row.corrupt ? "corrupt" : "" },
+            h("td", {}, tick(row)),
+            h("td", {}, h("a", { href: `#/run/${encodeURIComponent(row.id)}` }, row.id)),
+            h("td", {}, row.experiment ?? "—"),
+            h("td", {}, statusBadge(row)),
+            h("td", { class: "model" }, row.model, row.seed !== null ? ` · seed ${row.seed}` : ""),
+            h("td", {}, row.data ?? "—"),
+            h(
+              "td",
+              { class: "num" },
+              formatTokens(row.tokens),
+              row.targetTokens ? h("span", { class: "muted" }, ` / ${formatTokens(row.targetTokens)}`) : "",
+              row.targetTokens ? h("progress", { max: row.targetTokens, value: Math.min(row.tokens, row.targetTokens) }) : "",
+            ),
+            h("td", { class: "num", "data-icl": row.icl?.score ?? "" }, scoreText(row.icl)),
+            h("td", { class: "num" }, formatNumber(row.trainLoss)),
+            h("td", { class: "muted", title: new Date(row.updatedAt).toISOString() }, ago(row.updatedAt, now)),
+          ),
+        ),
+      ),
+    );
   }
 
   const off = onRunEvent(() => r.trigger());
