@@ -12,6 +12,7 @@
  */
 import type { Command } from "commander";
 import { UserError, withUserErrors } from "./errors.ts";
+import { formatTokens } from "../util/format.ts";
 
 const KINDS = ["icl", "heads", "ablate", "tasks", "phase", "inputs"] as const;
 type Kind = (typeof KINDS)[number];
@@ -217,7 +218,7 @@ function printResult(what: Kind, r: Record<string, unknown>): void {
   }
   if (what === "phase") {
     type P = { status: string; start?: number; end?: number; size: number; reason?: string; required: number; layer?: number | null; head?: number | null };
-    const tok = (n: number | undefined) => (n === undefined ? "—" : n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : String(n));
+    const tok = (n: number | undefined) => formatTokens(n); // the one token formatter (src/util/format.ts)
     const line = (name: string, p: P) =>
       console.log(`${name}: ${p.status === "found" ? `${tok(p.start)}–${tok(p.end)} tokens (change ${f(p.size)})` : `none (${p.reason})`}`);
     console.log(`run ${r.run}`);
