@@ -13,6 +13,7 @@
       "target_name": "icl_native",
       "sources": [
         "src/engine/native/addon.cc",
+        "src/engine/native/bf16.cc",
         "src/engine/native/common.cc",
         "src/engine/native/elementwise.cc",
         "src/engine/native/nn.cc",

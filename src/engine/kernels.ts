@@ -44,6 +44,17 @@ export interface GemmParams {
   strideC?: number;
 }
 
+/**
+ * The precision of the matrix products (gemm, and attention's QKᵀ, PV and their gradients):
+ * `fp32`, or `bf16`: the inputs of each product rounded to bfloat16 (round to nearest even), the
+ * accumulation and the output in f32. Everything else (softmax, layer norm, loss, reductions,
+ * master weights, AdamW) is f32 in both. See src/engine/precision.ts for how it is chosen.
+ */
+export type Precision = "fp32" | "bf16";
+
+/** What the CPU offers for bf16 products: AMX tiles, AVX-512-BF16 only, or neither. */
+export type Bf16Hardware = "amx" | "avx512-bf16" | "none";
+
 export type BinaryOp = "add" | "sub" | "mul" | "div";
 
 /** Element-wise functions. `scale` is x·alpha; `gelu` is the tanh approximation (GPT-2's). */
@@ -55,6 +66,12 @@ export interface Kernels {
   /** Threads used by every parallel kernel (one OpenMP pool, shared with oneDNN). */
   setThreads(n: number): void;
   getThreads(): number;
+
+  /** Precision of the products from now on (a process-wide setting, like the thread count). */
+  setPrecision(p: Precision): void;
+  getPrecision(): Precision;
+  /** The CPU's bf16 support as the backend sees it (the reference backend emulates bf16 and says "none"). */
+  bf16Hardware(): Bf16Hardware;
 
   gemm(p: GemmParams): void;
 

@@ -220,6 +220,35 @@ idx span(const Call& c, idx rows, idx cols, idx ld) {
   return rows == 0 || cols == 0 ? 0 : mul(c, rows - 1, ld) + cols;
 }
 
+// setPrecision("fp32" | "bf16"): the precision of gemm and attention products (bf16.h).
+napi_value setPrecision(Call& c) {
+  c.kernel = "setPrecision";
+  char buf[16] = {0};
+  std::size_t len = 0;
+  if (c.type(0) != napi_string || napi_get_value_string_utf8(c.env, c.argv[0], buf, sizeof buf, &len) != napi_ok) {
+    c.fail("'precision' must be the string 'fp32' or 'bf16', found " + c.describe(0));
+  }
+  const std::string p(buf, len);
+  if (p != "fp32" && p != "bf16") c.fail("'precision' must be 'fp32' or 'bf16', found '" + p + "'");
+  setBf16(p == "bf16");
+  return undef(c);
+}
+
+napi_value getPrecision(Call& c) {
+  const char* p = bf16On() ? "bf16" : "fp32";
+  napi_value v;
+  napi_create_string_utf8(c.env, p, NAPI_AUTO_LENGTH, &v);
+  return v;
+}
+
+// bf16Hardware(): "amx" | "avx512-bf16" | "none", what oneDNN's effective ISA offers for bf16 products.
+napi_value bf16Hardware(Call& c) {
+  static const char* names[] = {"none", "avx512-bf16", "amx"};
+  napi_value v;
+  napi_create_string_utf8(c.env, names[icl::bf16Hardware()], NAPI_AUTO_LENGTH, &v);
+  return v;
+}
+
 // gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, batch, strideA, strideB, strideC)
 napi_value gemm(Call& c) {
   c.kernel = "gemm";
@@ -809,7 +838,7 @@ napi_value rnnBackward(Call& c) {
 
 napi_value info(Call& c) {
   // A short description for logs and the benchmark: build flags and the thread count.
-  std::string s = "icl_native: oneDNN sgemm, OpenMP";
+  std::string s = std::string("icl_native: oneDNN ") + (bf16On() ? "bf16 matmul" : "sgemm") + ", OpenMP";
 #if defined(__AVX512F__)
   s += ", built for AVX-512";
 #elif defined(__AVX2__)
@@ -836,6 +865,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   static const Export fns[] = {
       {"setThreads", entry<setThreads>},
       {"getThreads", entry<getThreads>},
+      {"setPrecision", entry<setPrecision>},
+      {"getPrecision", entry<getPrecision>},
+      {"bf16Hardware", entry<bf16Hardware>},
       {"gemm", entry<gemm>},
       {"binary", entry<binary>},
       {"unary", entry<unary>},

@@ -146,6 +146,17 @@ bool gemmBatched(bool transA, bool transB, idx m, idx n, idx k, float alpha, con
                  const float* b, idx ldb, float beta, float* c, idx ldc, idx batch, idx strideA,
                  idx strideB, idx strideC) {
   if (batch <= 0 || m <= 0 || n <= 0) return true;
+  if (bf16On()) {
+    // bf16: one product at a time, each converted into the calling thread's scratch and run by a
+    // planned oneDNN matmul on every thread.
+    for (idx i = 0; i < batch; i++) {
+      if (!gemmBf16(transA, transB, m, n, k, alpha, a + i * strideA, lda, b + i * strideB, ldb, beta, c + i * strideC,
+                    ldc)) {
+        return false;
+      }
+    }
+    return true;
+  }
   if (batch == 1) return sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   const int nt = numThreads();
   // One product per thread when there are enough of them and each is small enough that oneDNN's

@@ -12,7 +12,7 @@ import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { BinaryOp, F32, GemmParams, Kernels, UnaryOp } from "../kernels.ts";
+import type { Bf16Hardware, BinaryOp, F32, GemmParams, Kernels, Precision, UnaryOp } from "../kernels.ts";
 
 /** Repository root: this file is src/engine/native/index.ts. */
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -25,6 +25,9 @@ const HOW_TO_BUILD = "run npm run build:native (needs g++, make, libdnnl-dev)";
 interface Addon {
   setThreads(n: number): void;
   getThreads(): number;
+  setPrecision(p: Precision): void;
+  getPrecision(): Precision;
+  bf16Hardware(): Bf16Hardware;
   gemm(
     transA: boolean,
     transB: boolean,
@@ -95,6 +98,9 @@ function adapt(addon: Addon): Kernels {
     name: "native",
     setThreads: (n) => addon.setThreads(n),
     getThreads: () => addon.getThreads(),
+    setPrecision: (p) => addon.setPrecision(p),
+    getPrecision: () => addon.getPrecision(),
+    bf16Hardware: () => addon.bf16Hardware(),
     gemm(p: GemmParams): void {
       addon.gemm(p.transA, p.transB, p.m, p.n, p.k, p.alpha, p.a, p.lda, p.b, p.ldb, p.beta, p.c, p.ldc, p.batch, p.strideA, p.strideB, p.strideC);
     },
@@ -151,7 +157,9 @@ export function loadNativeKernels(): { ok: true; kernels: Kernels } | { ok: fals
     process.env.OMP_WAIT_POLICY ??= "PASSIVE";
     const require = createRequire(join(ROOT, "package.json"));
     const addon = require(path) as Addon;
-    const missing = ["gemm", "attention", "lstm", "setThreads", "info"].filter((f) => typeof (addon as unknown as Record<string, unknown>)[f] !== "function");
+    const missing = ["gemm", "attention", "lstm", "setThreads", "setPrecision", "info"].filter(
+      (f) => typeof (addon as unknown as Record<string, unknown>)[f] !== "function",
+    );
     if (missing.length > 0) {
       cached = { ok: false, reason: `${ADDON_PATH} lacks ${missing.join(", ")} (an old build?) — ${HOW_TO_BUILD}` };
       return cached;

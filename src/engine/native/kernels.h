@@ -3,6 +3,7 @@
 // `Kernels` interface of src/engine/kernels.ts one to one.
 #pragma once
 
+#include "bf16.h"
 #include "common.h"
 
 namespace icl {

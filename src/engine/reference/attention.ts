@@ -1,9 +1,12 @@
 /**
  * Multi-head scaled dot-product attention, forward and backward, straight from the definitions.
  * q, k, v, out: [B, T, H·D] (head h of token t of batch b at ((b·T + t)·H + h)·D); probs [B, H, T, T].
+ * In bf16 precision the inputs of each product are rounded as the native kernel rounds them: q, k, v
+ * and dout, the probabilities where they multiply V or dO (stored probs stay f32), and dS.
  */
 import type { F32 } from "../kernels.ts";
 import { checkDim, checkLen, dims } from "./check.ts";
+import { productInput, productValue } from "./precision.ts";
 
 function checkAttentionDims(K: string, B: number, T: number, H: number, D: number): { nTok: number; nProbs: number } {
   checkDim(K, "B", B);
@@ -22,6 +25,7 @@ export function attention(q: F32, k: F32, v: F32, B: number, T: number, H: numbe
   checkLen(K, "v", v, nTok, what);
   checkLen(K, "out", out, nTok, what);
   checkLen(K, "probs", probs, nProbs, `[B, H, T, T] with ${dims({ B, H, T })}`);
+  [q, k, v] = [productInput(q), productInput(k), productInput(v)];
 
   const rowStride = H * D; // distance between consecutive tokens of one head
   const p = new Float64Array(T); // one row of probabilities
@@ -55,8 +59,9 @@ export function attention(q: F32, k: F32, v: F32, B: number, T: number, H: numbe
           }
           const pij = p[j] / sum;
           probs[pRow + j] = pij;
+          const pv = productValue(probs[pRow + j]);
           const vj = base + j * rowStride;
-          for (let d = 0; d < D; d++) acc[d] += pij * v[vj + d];
+          for (let d = 0; d < D; d++) acc[d] += pv * v[vj + d];
         }
         for (let d = 0; d < D; d++) out[qi + d] = acc[d];
       }
@@ -95,6 +100,7 @@ export function attentionBackward(
   checkLen(K, "dq", dq, nTok, what);
   checkLen(K, "dk", dk, nTok, what);
   checkLen(K, "dv", dv, nTok, what);
+  [q, k, v, dout] = [productInput(q), productInput(k), productInput(v), productInput(dout)];
 
   const rowStride = H * D;
   const dP = new Float64Array(T);
@@ -121,12 +127,13 @@ export function attentionBackward(
         dqAcc.fill(0);
         for (let j = 0; j < T; j++) {
           const pij = probs[pRow + j];
-          const dS = pij * (dP[j] - rowDot) * scale;
+          const dS = productValue(pij * (dP[j] - rowDot)) * scale;
+          const pv = productValue(pij);
           const kj = base + j * rowStride;
           for (let d = 0; d < D; d++) {
             dqAcc[d] += dS * k[kj + d];
             dkAcc[j * D + d] += dS * q[qi + d];
-            dvAcc[j * D + d] += pij * dout[qi + d];
+            dvAcc[j * D + d] += pv * dout[qi + d];
           }
         }
         for (let d = 0; d < D; d++) dq[qi + d] += dqAcc[d];

@@ -3,11 +3,13 @@
  *
  * Each row of C is accumulated in float64 and rounded once. Loop order is i-k-j (a row of op(A)
  * times the rows of B, streaming contiguous rows of B) except when B is transposed, where each
- * element is a dot product of two contiguous rows (i-j-k). No zero-skipping, so NaN and Inf in A or
+ * element is a dot product of two contiguous rows (i-j-k). In bf16 precision A and B are rounded to
+ * bfloat16 first (precision.ts). No zero-skipping, so NaN and Inf in A or
  * B always reach C; beta = 0 never reads C.
  */
 import type { GemmParams } from "../kernels.ts";
 import { checkDim, checkLen, dims } from "./check.ts";
+import { productInput } from "./precision.ts";
 
 /** Elements a matrix with `rows` rows of `cols` used entries and leading dimension `ld` spans. */
 function span(rows: number, cols: number, ld: number): number {
@@ -79,8 +81,11 @@ function checkGemm(p: GemmParams): { batch: number; sa: number; sb: number; sc: 
 
 export function gemm(p: GemmParams): void {
   const { batch, sa, sb, sc } = checkGemm(p);
-  const { m, n, k, alpha, beta, a, b, c, lda, ldb, ldc, transA, transB } = p;
+  const { m, n, k, alpha, beta, c, lda, ldb, ldc, transA, transB } = p;
   if (m === 0 || n === 0) return;
+  // In bf16 the inputs are rounded (precision.ts); the accumulation stays in double.
+  const a = productInput(p.a);
+  const b = productInput(p.b);
   const acc = new Float64Array(n); // one row of op(A)·op(B), in double precision
 
   for (let bi = 0; bi < batch; bi++) {

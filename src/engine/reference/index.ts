@@ -11,6 +11,7 @@ import { embedding, embeddingBackward } from "./embedding.ts";
 import { gemm } from "./gemm.ts";
 import { crossEntropy, crossEntropyBackward, layerNorm, layerNormBackward, softmax, softmaxBackward } from "./norm.ts";
 import { adamw } from "./optim.ts";
+import { referencePrecision, setReferencePrecision } from "./precision.ts";
 import { lstm, lstmBackward, rnn, rnnBackward } from "./recurrent.ts";
 
 let threads = 1;
@@ -24,6 +25,9 @@ export const referenceKernels: Kernels = {
   getThreads(): number {
     return threads;
   },
+  setPrecision: setReferencePrecision,
+  getPrecision: referencePrecision,
+  bf16Hardware: () => "none",
   gemm,
   binary,
   unary,
