@@ -15,82 +15,36 @@ import { mkdirSync } from "node:fs";
 import { hostname } from "node:os";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import { migrate } from "./schema.ts";
+import { prepareStatements, type RunRow, type Statements } from "./statements.ts";
+import {
+  type CheckpointRecord,
+  type NewRun,
+  type OpenOptions,
+  RunConflictError,
+  RunNotFoundError,
+  type RunInfo,
+  type RunStatus,
+  type StoredVector,
+} from "./types.ts";
 import { isAlive } from "../util/fs.ts";
 import { canonicalJson } from "../util/json.ts";
+import { resolveLabDir } from "../util/lab.ts";
 
-export type RunStatus = "running" | "finished" | "failed";
-
-/** A run as listed. `stale`: marked running, but its process is gone (dead pid here, or no heartbeat for `staleAfterS`). */
-export interface RunInfo {
-  id: string;
-  experiment: string | null;
-  kind: string | null;
-  /** The parsed config; null when the stored text is corrupt (see `corrupt`). */
-  config: unknown;
-  /** Why the stored config could not be read, or null. */
-  corrupt: string | null;
-  status: RunStatus;
-  stale: boolean;
-  createdAt: number;
-  updatedAt: number;
-  pid: number | null;
-  host: string | null;
-  heartbeatAt: number | null;
-  tokens: number;
-  error: string | null;
-}
-
-export interface NewRun {
-  id: string;
-  experiment?: string | null;
-  /** What kind of run this is (e.g. the model kind, "attn-only"), for listing without parsing configs. */
-  kind?: string | null;
-  /** The resolved config, as JSON-compatible data. */
-  config: unknown;
-}
-
-export interface CheckpointRecord {
-  tokens: number;
-  step: number;
-  /** Absolute path (stored relative to the lab folder when inside it, so a lab folder can move). */
-  path: string;
-  sha256: string;
-  createdAt: number;
-}
-
-export interface StoredVector {
-  tokens: number;
-  shape: number[];
-  data: Float32Array | Float64Array;
-}
-
-export interface OpenOptions {
-  /** How long a process waits for another's lock before SQLITE_BUSY. Default 10 s. */
-  busyTimeoutMs?: number;
-  /** A running run with no heartbeat for this long is stale. Default 300 s. */
-  staleAfterS?: number;
-}
-
-export class RunNotFoundError extends Error {
-  constructor(readonly runId: string) {
-    super(`run '${runId}' does not exist in this lab`);
-    this.name = "RunNotFoundError";
-  }
-}
-
-export class RunConflictError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "RunConflictError";
-  }
-}
+export { DEFAULT_LAB_DIR, resolveLabDir } from "../util/lab.ts";
+export {
+  type CheckpointRecord,
+  type NewRun,
+  type OpenOptions,
+  RunConflictError,
+  RunNotFoundError,
+  type RunInfo,
+  type RunStatus,
+  type StoredVector,
+} from "./types.ts";
 
 export const DEFAULT_STALE_AFTER_S = 300;
 const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
 const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-
-import { resolveLabDir } from "../util/lab.ts";
-export { DEFAULT_LAB_DIR, resolveLabDir } from "../util/lab.ts";
 
 /** Throws unless `id` can name a run (and so a folder): 1-128 letters, digits, '.', '_', '-'. */
 export function checkRunId(id: unknown): asserts id is string {
@@ -105,60 +59,10 @@ export function runDir(lab: string, id: string): string {
   return join(resolveLabDir(lab), "runs", id);
 }
 
-/** JSON with object keys sorted at every level, so that equal configs compare equal as text. */
-
 function checkTokens(tokens: unknown, what: string): asserts tokens is number {
   if (!Number.isSafeInteger(tokens) || (tokens as number) < 0) {
     throw new Error(`tokens passed to ${what} must be a non-negative integer, found ${String(tokens)}`);
   }
-}
-
-interface RunRow {
-  id: string;
-  experiment: string | null;
-  kind: string | null;
-  config: string;
-  status: RunStatus;
-  created_at: number;
-  updated_at: number;
-  pid: number | null;
-  host: string | null;
-  heartbeat_at: number | null;
-  tokens: number;
-  error: string | null;
-  measure_inputs: string | null;
-}
-
-type Statements = ReturnType<typeof prepareStatements>;
-
-function prepareStatements(db: Database.Database) {
-  return {
-    getRun: db.prepare<[string], RunRow>("SELECT * FROM runs WHERE id = ?"),
-    insertRun: db.prepare(
-      `INSERT INTO runs (id, experiment, kind, config, status, created_at, updated_at, pid, host, heartbeat_at)
-       VALUES (@id, @experiment, @kind, @config, 'running', @now, @now, @pid, @host, @now)`,
-    ),
-    setRunning: db.prepare("UPDATE runs SET status = 'running', error = NULL, pid = ?, host = ?, heartbeat_at = ?, updated_at = ? WHERE id = ?"),
-    setDone: db.prepare("UPDATE runs SET status = ?, error = ?, updated_at = ? WHERE id = ?"),
-    heartbeat: db.prepare("UPDATE runs SET heartbeat_at = ?, updated_at = ?, pid = ?, host = ?, tokens = coalesce(?, tokens) WHERE id = ?"),
-    putMetric: db.prepare("INSERT OR REPLACE INTO metrics (run_id, name, tokens, value) VALUES (?, ?, ?, ?)"),
-    series: db.prepare<[string, string], { tokens: number; value: number | null }>(
-      "SELECT tokens, value FROM metrics WHERE run_id = ? AND name = ? ORDER BY tokens",
-    ),
-    metricNames: db.prepare<[string], { name: string }>("SELECT DISTINCT name FROM metrics WHERE run_id = ? ORDER BY name"),
-    putVector: db.prepare("INSERT OR REPLACE INTO vectors (run_id, name, tokens, dtype, shape, data) VALUES (?, ?, ?, ?, ?, ?)"),
-    vectors: db.prepare<[string, string], { tokens: number; dtype: "f32" | "f64"; shape: string; data: Buffer }>(
-      "SELECT tokens, dtype, shape, data FROM vectors WHERE run_id = ? AND name = ? ORDER BY tokens",
-    ),
-    vectorNames: db.prepare<[string], { name: string }>("SELECT DISTINCT name FROM vectors WHERE run_id = ? ORDER BY name"),
-    putCheckpoint: db.prepare("INSERT OR REPLACE INTO checkpoints (run_id, tokens, step, path, sha256, created_at) VALUES (?, ?, ?, ?, ?, ?)"),
-    checkpoints: db.prepare<[string], { tokens: number; step: number; path: string; sha256: string; created_at: number }>(
-      "SELECT tokens, step, path, sha256, created_at FROM checkpoints WHERE run_id = ? ORDER BY tokens",
-    ),
-    lastCheckpoint: db.prepare<[string], { tokens: number; step: number; path: string; sha256: string; created_at: number }>(
-      "SELECT tokens, step, path, sha256, created_at FROM checkpoints WHERE run_id = ? ORDER BY tokens DESC LIMIT 1",
-    ),
-  };
 }
 
 export class RunStore {
