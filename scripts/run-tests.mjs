@@ -58,7 +58,9 @@ const child = spawn(
     `--test-reporter-destination=${tapFile}`,
     ...files,
   ],
-  { stdio: "inherit" },
+  // The suite computes in fp32 on every CPU, so that its expected values do not depend on whether
+  // the machine has bf16 (tests of the bf16 path set the precision themselves).
+  { stdio: "inherit", env: { ICL_LAB_PRECISION: "fp32", ...process.env } },
 );
 // A SIGTERM meant for the tests (timeout(1), a CI runner) reaches this process only: pass it on.
 process.on("SIGTERM", () => child.kill("SIGTERM"));

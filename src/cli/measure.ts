@@ -10,6 +10,7 @@
  * `phase` runs the phase-change analysis on the stored series (src/measure/phase-analysis.ts, the
  * report's); `inputs` shows the run's measurement inputs (`--save` stores derived ones with the run).
  */
+import type { Precision } from "../engine/kernels.ts";
 import type { Command } from "commander";
 import { UserError, withUserErrors } from "./errors.ts";
 import { formatTokens } from "../util/format.ts";
@@ -159,6 +160,8 @@ export async function measureRun(what: string, o: MeasureCliOptions): Promise<Re
 
     const { modelFromCheckpoint } = await import("../model/load.ts");
     const { model } = modelFromCheckpoint((info.config as { model: unknown }).model, ck.path);
+    // The run's own precision (absent in runs from before it was recorded: fp32).
+    (await import("../engine/precision.ts")).usePrecision((info.config as { precision?: Precision }).precision);
     // The trainer's registry with the trainer's inputs: the same numbers it stored at this checkpoint.
     const ctx = { inputs, seed: seedOverride ?? inputs.seed, windows, windowLength: length };
     const base = { run: o.run, checkpoint: ck.tokens, windows: windows === undefined ? 0 : windows.length / length, seed: ctx.seed, inputs: source };

@@ -379,6 +379,7 @@ async function finalMeasures(plan: ExperimentPlanResult, log: (line: string) => 
         const { modelFromCheckpoint } = await import("../model/load.ts");
         const { MEASURES } = await import("../measure/index.ts");
         const { model } = modelFromCheckpoint(config.model, last.path);
+        (await import("../engine/precision.ts")).usePrecision(config.precision);
         const d = await experimentData(config, plan.lab);
         // The run's own measurement inputs (stored when it trained; a run trained before they
         // were stored gets them derived from this data, as its trainer did, and kept).

@@ -7,6 +7,7 @@ import { z } from "zod";
 import { ModelConfig, formatIssues } from "../model/config.ts";
 import { createHash } from "node:crypto";
 import { canonicalJson } from "../util/json.ts";
+import { PRECISIONS, defaultPrecision, type Precision } from "../engine/precision.ts";
 export { canonicalJson };
 
 export const OptimConfig = z.strictObject({
@@ -77,6 +78,11 @@ export const TrainConfig = z.strictObject({
   /** Training tokens in all (rounded up to whole steps). */
   tokens: z.number().int().positive(),
   checkpoints: CheckpointConfig.default({ perDecade: 8, resumeEverySeconds: 60 }),
+  /**
+   * Precision of the matrix products in training and at checkpoints (src/engine/precision.ts):
+   * when omitted, ICL_LAB_PRECISION or the CPU's default, resolved once and stored with the run.
+   */
+  precision: z.enum(PRECISIONS as [Precision, ...Precision[]]).optional(),
   /** Measurements run at every checkpoint, by name (see src/measure), and `icl@SOURCE`. */
   measures: z.array(z.string()).default(["icl"]),
   /** Option overrides per measurement, e.g. { "heads": { "nSequences": 4 } } (see src/measure/index.ts). */
@@ -96,7 +102,7 @@ export function parseTrainConfig(input: unknown): Omit<z.infer<typeof TrainConfi
   if (r.data.model === null || typeof r.data.model !== "object" || Array.isArray(r.data.model)) {
     throw new Error("invalid training config: model: expected an object with a 'kind'");
   }
-  return { ...r.data, model: r.data.model as Record<string, unknown> };
+  return { ...r.data, precision: r.data.precision ?? defaultPrecision(), model: r.data.model as Record<string, unknown> };
 }
 
 /** The model config with dVocab from the tokenizer (an explicit, different dVocab is an error). */
@@ -111,6 +117,9 @@ export function resolveModel(model: Record<string, unknown>, vocabSize: number):
 
 /** The run id: the name (or model kind) and 10 hex digits of the resolved config's hash. */
 export function runIdFor(config: TrainConfig): string {
-  const h = createHash("sha256").update(canonicalJson(config)).digest("hex").slice(0, 10);
+  // fp32 is hashed as if the key were absent, so that runs from before the key keep their ids.
+  const { precision, ...rest } = config;
+  const hashed = precision === "bf16" ? config : rest;
+  const h = createHash("sha256").update(canonicalJson(hashed)).digest("hex").slice(0, 10);
   return `${config.name ?? config.model.kind}-${h}`;
 }

@@ -15,6 +15,7 @@ import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import * as op from "../engine/ops/index.ts";
 import { kernels } from "../engine/backend.ts";
+import { usePrecision } from "../engine/precision.ts";
 import { releaseGraph } from "../engine/tensor.ts";
 import { setParams } from "../model/load.ts";
 import { buildModel, parameterCount, type LanguageModel } from "../model/model.ts";
@@ -135,6 +136,7 @@ export async function train(input: unknown, opts: TrainOptions = {}): Promise<Tr
   const log = opts.log ?? ((s: string) => process.stderr.write(`${s}\n`));
   const dataFactory = opts.data ?? defaultData;
   const { config, data } = await resolveConfig(input, (c) => dataFactory(c, lab));
+  usePrecision(config.precision);
   const nCtx = config.model.nCtx;
   if (data.eval.length !== nCtx + 1) {
     throw new Error(`train: evaluation windows have ${data.eval.length} tokens, expected nCtx + 1 = ${nCtx + 1}`);
@@ -205,7 +207,7 @@ export async function train(input: unknown, opts: TrainOptions = {}): Promise<Tr
     if (step === 0) {
       log(
         `icl-lab: run ${runId}: ${config.model.kind} with ${parameterCount(model).toLocaleString("en-US")} parameters, ` +
-          `${totalSteps} steps × ${tokensPerStep} tokens, backend ${kernels().name} (${kernels().getThreads()} threads)`,
+          `${totalSteps} steps × ${tokensPerStep} tokens, backend ${kernels().name} (${kernels().getThreads()} threads, ${kernels().getPrecision()})`,
       );
     }
 

@@ -149,9 +149,21 @@ bool bf16Run(const Bf16Plan* p, const bf16* a, const bf16* b, float* c) {
   }
 }
 
+bool bf16Pays(idx m, idx n, idx k) {
+  // AMX: every shape oneDNN gives a brgemm kernel (it refuses the tiny ones itself).
+  // AVX-512-BF16 without AMX (measured on a Zen 5 EPYC core, conversion included, bench/gemm.ts):
+  // 4096×256×256 1.6×, 4096×256×4096 2.4×, dW 256×4096×4096 1.5× the fp32 sgemm, but 1024×64×64
+  // 1.1×, 64×1024×64 0.8× and attention-sized 64×32×512 0.5×: bf16 only where every side is ≥ 128.
+  static const int hw = bf16Hardware();
+  if (hw == 2) return true;
+  return hw == 1 && m >= 128 && n >= 128 && k >= 128;
+}
+
 bool gemmBf16(bool transA, bool transB, idx m, idx n, idx k, float alpha, const float* a, idx lda, const float* b,
               idx ldb, float beta, float* c, idx ldc) {
-  if (m <= 0 || n <= 0 || k <= 0) return sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  if (m <= 0 || n <= 0 || k <= 0 || !bf16Pays(m, n, k)) {
+    return sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  }
   // The bf16 copies are contiguous in the stored orientation: A is m×k or (transA) k×m.
   const idx aRows = transA ? k : m, aCols = transA ? m : k;
   const idx bRows = transB ? n : k, bCols = transB ? k : n;

@@ -42,6 +42,9 @@ const Bf16Plan* bf16Plan(bool transA, bool transB, idx m, idx n, idx k, float al
                          idx ldc);
 bool bf16Run(const Bf16Plan* p, const bf16* a, const bf16* b, float* c);
 
+/** Whether a product of this shape runs faster in bf16 on this CPU (else it stays fp32 in bf16 precision). */
+bool bf16Pays(idx m, idx n, idx k);
+
 /** gemm with bf16 inputs: converts op(A) and op(B) (f32) and runs the plan, or sgemm when there is none. */
 bool gemmBf16(bool transA, bool transB, idx m, idx n, idx k, float alpha, const float* a, idx lda, const float* b,
               idx ldb, float beta, float* c, idx ldc);
