@@ -24,7 +24,8 @@ import { listCheckpoints } from "../model/checkpoint.ts";
 import { RunStore } from "../store/run-store.ts";
 import { logSpacedCheckpoints } from "../train/schedule.ts";
 import { expandSweep, type SweepRun } from "./expand.ts";
-import { checkRedis, coordinateSweep, redisOptions, runsQueue, type ResultMessage } from "./queue.ts";
+import { coordinateSweep, runsQueue, type ResultMessage } from "./queue.ts";
+import { checkRedis, redisOptions } from "./redis.ts";
 import { parseSweepSpec } from "./spec.ts";
 import { skipOrFail } from "../util/test-env.ts";
 

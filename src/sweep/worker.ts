@@ -14,18 +14,8 @@
 import { availableParallelism } from "node:os";
 import { Queue, UnrecoverableError, WaitingError, Worker, type Job } from "bullmq";
 import { resolveLabDir } from "../store/run-store.ts";
-import {
-  bullConnection,
-  checkRedis,
-  DEFAULT_NAMESPACE,
-  RUNS_QUEUE,
-  watchRedis,
-  workerName,
-  type ConnectOptions,
-  type ResultMessage,
-  type RunJobData,
-  type RunProgress,
-} from "./queue.ts";
+import { DEFAULT_NAMESPACE, RUNS_QUEUE, workerName, type ResultMessage, type RunJobData, type RunProgress } from "./queue.ts";
+import { bullConnection, checkRedis, watchRedis, type ConnectOptions } from "./redis.ts";
 import type { ChildJob, ChildMessage } from "./trainer-child.ts";
 import { TrainFailed, TrainerProcess, type DoneMessage } from "./trainer-process.ts";
 
