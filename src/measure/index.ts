@@ -23,6 +23,7 @@ export * from "./icl-score.ts";
 export * from "./heads.ts";
 export * from "./ablation.ts";
 export * from "./phase-change.ts";
+export * from "./loss-bump.ts";
 export * from "./pca.ts";
 export * from "./tasks.ts";
 export * from "./windows-file.ts";

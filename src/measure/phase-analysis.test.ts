@@ -6,7 +6,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { phaseAnalysis } from "./phase-analysis.ts";
-import { detectLossBump, iclPhaseChange, inductionPhaseChange } from "./phase-change.ts";
+import { detectLossBump } from "./loss-bump.ts";
+import { iclPhaseChange, inductionPhaseChange } from "./phase-change.ts";
 
 const tokens = Array.from({ length: 25 }, (_, i) => Math.round(10 ** (4 + i / 8)));
 const drop = (t: number) => -0.05 - 0.4 / (1 + Math.exp(-(Math.log10(t) - 5.5) / 0.1));

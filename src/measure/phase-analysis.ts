@@ -7,15 +7,8 @@
  * The series go in as stored; points the detectors cannot use are left out here, the same way for
  * every caller: tokens ≤ 0 (log axes), non-finite values, head lists that are not lists of heads.
  */
-import {
-  detectLossBump,
-  iclPhaseChange,
-  inductionPhaseChange,
-  type HeadCheckpoint,
-  type LossBump,
-  type PhaseChange,
-  type TrajectoryPoint,
-} from "./phase-change.ts";
+import { detectLossBump, type LossBump } from "./loss-bump.ts";
+import { iclPhaseChange, inductionPhaseChange, type HeadCheckpoint, type PhaseChange, type TrajectoryPoint } from "./phase-change.ts";
 import { median } from "./stats.ts";
 
 export interface PhaseSeries {

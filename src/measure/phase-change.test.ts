@@ -6,7 +6,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Rng } from "../util/random.ts";
-import { detectLossBump, detectPhaseChange, iclPhaseChange, inductionPhaseChange, lowerHull, type TrajectoryPoint } from "./phase-change.ts";
+import { detectLossBump, lowerHull } from "./loss-bump.ts";
+import { detectPhaseChange, iclPhaseChange, inductionPhaseChange, type TrajectoryPoint } from "./phase-change.ts";
 
 /** Checkpoints 8 per decade from 1e6 to 1e10 tokens. */
 const xs = Array.from({ length: 33 }, (_, i) => 6 + i / 8);

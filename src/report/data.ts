@@ -13,7 +13,8 @@
  * Every reader tolerates what a run lacks (a run may measure only `icl`): the figures say so.
  */
 import type { RunInfo, RunStore } from "../store/run-store.ts";
-import type { LossBump, PhaseChange } from "../measure/phase-change.ts";
+import type { LossBump } from "../measure/loss-bump.ts";
+import type { PhaseChange } from "../measure/phase-change.ts";
 import { isHeadList, phaseAnalysis } from "../measure/phase-analysis.ts";
 import { storedMeasureInputs, type MeasureInputs } from "../measure/inputs.ts";
 import type { HeadAblation } from "../measure/ablation.ts";
