@@ -15,6 +15,8 @@ export interface ExperimentCliOptions {
   lab?: string;
   seeds?: number;
   tokens?: number;
+  /** data-distribution only: training steps per run. */
+  steps?: number;
   corpus: string[];
   domains?: string;
   dryRun?: boolean;
@@ -35,11 +37,12 @@ export function register(program: Command): void {
   program
     .command("experiment")
     .description(
-      "run an experiment (phase-change, architectures, smeared-keys, corpus-source, corpus-diversity, corpus-size): train, resume, report, summarise; without NAME, list them",
+      "run an experiment (phase-change, architectures, smeared-keys, corpus-source, corpus-diversity, corpus-size, data-distribution): train, resume, report, summarise; without NAME, list them",
     )
     .argument("[name]", "the experiment")
     .option("--seeds <n>", "seeds per configuration (default: the experiment's)", positiveInt("seeds"))
     .option("--tokens <n>", "training tokens per run (default: the experiment's)", positiveInt("tokens"))
+    .option("--steps <n>", "data-distribution: training steps per run (default 8000)", positiveInt("steps"))
     .option(
       "--corpus <name=path>",
       "your text (a file, a folder of .txt/.md, or JSONL), or a source id; repeatable; what it does depends on the experiment",
@@ -55,7 +58,7 @@ export function register(program: Command): void {
     .option("--json", "print the plan or the results as JSON")
     .action(
       withUserErrors(async (name: string | undefined, o: ExperimentCliOptions) => {
-        const { EXPERIMENTS, EXPERIMENT_NAMES } = await import("../experiments/index.ts");
+        const { EXPERIMENTS, EXPERIMENT_NAMES, CLASSIFICATION_EXPERIMENTS } = await import("../experiments/index.ts");
         if (name === undefined) {
           if (o.json) {
             console.log(
@@ -73,8 +76,14 @@ export function register(program: Command): void {
             );
           } else {
             for (const n of EXPERIMENT_NAMES) console.log(`${n.padEnd(18)}${EXPERIMENTS[n].title}`);
+            for (const [n, title] of Object.entries(CLASSIFICATION_EXPERIMENTS)) console.log(`${n.padEnd(18)}${title}`);
             console.log("\nicl-lab experiment NAME --dry-run shows an experiment's runs; docs/experiments.md describes each one and its expected outcome.");
           }
+          return;
+        }
+        if (name === "data-distribution") {
+          const { runDataDistributionCli } = await import("./data-distribution.ts");
+          await runDataDistributionCli(o);
           return;
         }
         await runAndPrint(name, o);

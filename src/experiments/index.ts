@@ -7,6 +7,7 @@ import { architectures } from "./architectures.ts";
 import { corpusDiversity } from "./corpus-diversity.ts";
 import { corpusSize } from "./corpus-size.ts";
 import { corpusSource } from "./corpus-source.ts";
+import { TITLE as DATA_DISTRIBUTION_TITLE } from "./data-distribution.ts";
 import { phaseChange } from "./phase-change.ts";
 import { smearedKeys } from "./smeared-keys.ts";
 import type { ExperimentDefinition } from "./types.ts";
@@ -19,6 +20,14 @@ export const EXPERIMENTS = {
   "corpus-diversity": corpusDiversity,
   "corpus-size": corpusSize,
 } as const satisfies Record<string, ExperimentDefinition>;
+
+/**
+ * Experiments on synthetic classification sequences with vector inputs (not language models on a
+ * corpus): they have their own runner, so `icl-lab experiment NAME` hands them to it (src/cli).
+ */
+export const CLASSIFICATION_EXPERIMENTS = {
+  "data-distribution": DATA_DISTRIBUTION_TITLE,
+} as const;
 
 export type ExperimentName = keyof typeof EXPERIMENTS;
 export const EXPERIMENT_NAMES = Object.keys(EXPERIMENTS) as ExperimentName[];

@@ -45,7 +45,18 @@ export interface LanguageModel {
   /** Parameters by canonical name (see init.ts for names, shapes and initialisation). */
   readonly params: ReadonlyMap<string, Tensor>;
   forward(tokens: Int32Array, batch: number, opts?: ForwardOptions): ForwardResult;
+  /**
+   * The same forward pass from input embeddings `x` [B, T, dModel] instead of token ids: `x`
+   * takes the place of the token embedding (hook_embed; positions are added as for tokens). The
+   * entry point of vector inputs (src/model/vector-input.ts: items as vectors through a linear
+   * input embedding); the gradient reaches `x` when it requires one. Every built architecture has
+   * it (optional only so that stand-in models in tests need not).
+   */
+  forwardEmbeddings?(x: Tensor, opts?: ForwardOptions): ForwardResult;
 }
+
+/** What an architecture's body reads: token ids, or input embeddings [B, T, dModel] (forwardEmbeddings). */
+export type ModelInput = Int32Array | Tensor;
 
 export type Builder<C extends ModelConfig = ModelConfig> = (config: C, seed: number) => LanguageModel;
 
@@ -114,13 +125,13 @@ export function unembed(ps: ParamSet, resid: Tensor, layerNorm: boolean, pass: P
 }
 
 /**
- * Token embeddings (hook_embed), plus the position embeddings (hook_pos_embed) when `positions`
+ * Token embeddings (hook_embed; given embeddings [B, T, dModel] are used as they are), plus the position embeddings (hook_pos_embed) when `positions`
  * is "residual" (learned positions); "none" adds none here (rotary, none, and shortformer, whose
  * positions enter the attention blocks: hook_pos_embed still shows them, as TransformerLens does).
  */
-export function embedTokens(ps: ParamSet, tokens: Int32Array, pass: Pass, positions: "residual" | "shortformer" | "none"): Tensor {
+export function embedTokens(ps: ParamSet, tokens: ModelInput, pass: Pass, positions: "residual" | "shortformer" | "none"): Tensor {
   const { B, T } = pass;
-  const x = pass.hook(HOOK_EMBED, op.embedding(ps.get("embed.W_E"), tokens, [B, T]));
+  const x = pass.hook(HOOK_EMBED, tokens instanceof Int32Array ? op.embedding(ps.get("embed.W_E"), tokens, [B, T]) : tokens);
   if (positions === "none") return x;
   const pos = op.slice(ps.get("pos_embed.W_pos"), 0, 0, T);
   // [B, T, d], as TransformerLens shows it: one copy of W_pos[:T] per batch row.
@@ -138,7 +149,7 @@ export function embedTokens(ps: ParamSet, tokens: Int32Array, pass: Pass, positi
  * stream [B, T, d]; the shared part (input checks, the hook pass, the unembedding at all or the
  * requested positions) is here once for every architecture.
  */
-export function languageModel(c: ModelConfig, ps: ParamSet, finalLayerNorm: boolean, body: (tokens: Int32Array, pass: Pass) => Tensor): LanguageModel {
+export function languageModel(c: ModelConfig, ps: ParamSet, finalLayerNorm: boolean, body: (tokens: ModelInput, pass: Pass) => Tensor): LanguageModel {
   return {
     config: c,
     params: ps.params,
@@ -147,5 +158,20 @@ export function languageModel(c: ModelConfig, ps: ParamSet, finalLayerNorm: bool
       const resid = body(tokens, pass);
       return { logits: unembed(ps, resid, finalLayerNorm, pass, opts.positions), cache: pass.cache };
     },
+    forwardEmbeddings(x: Tensor, opts: ForwardOptions = {}): ForwardResult {
+      const [B, T] = checkEmbeddings(c, x);
+      const pass = new Pass(B, T, opts.hooks ?? {}, c);
+      const resid = body(x, pass);
+      return { logits: unembed(ps, resid, finalLayerNorm, pass, opts.positions), cache: pass.cache };
+    },
   };
+}
+
+/** Validates input embeddings [B, T, dModel] for a forward pass and returns [B, T]. */
+export function checkEmbeddings(config: ModelConfig, x: Tensor): [number, number] {
+  if (x.rank !== 3 || x.shape[2] !== config.dModel || x.shape[0] < 1 || x.shape[1] < 1) {
+    throw new Error(`forwardEmbeddings: 'x' must have shape [B, T, dModel=${config.dModel}], found [${x.shape.join(", ")}]`);
+  }
+  if (x.shape[1] > config.nCtx) throw new Error(`forwardEmbeddings: sequence length ${x.shape[1]} exceeds the model's nCtx=${config.nCtx}`);
+  return [x.shape[0], x.shape[1]];
 }
