@@ -14,6 +14,7 @@ import type { Precision } from "../engine/kernels.ts";
 import type { Command } from "commander";
 import { UserError, withUserErrors } from "./errors.ts";
 import { formatTokens } from "../util/format.ts";
+import { METRIC, RECORD } from "../measure/names.ts";
 
 const KINDS = ["icl", "heads", "ablate", "tasks", "phase", "inputs"] as const;
 type Kind = (typeof KINDS)[number];
@@ -182,17 +183,17 @@ export async function measureRun(what: string, o: MeasureCliOptions): Promise<Re
 
 /** The phase-change analysis of the run's stored series (the report's: src/measure/phase-analysis.ts). */
 async function phase(store: import("../store/run-store.ts").RunStore, run: string): Promise<Record<string, unknown>> {
-  const se = new Map(store.metricSeries(run, "icl.se").map((p) => [p.tokens, p.value]));
-  const icl = store.metricSeries(run, "icl.score").map((p) => ({ ...p, se: se.get(p.tokens) ?? null }));
+  const se = new Map(store.metricSeries(run, METRIC.iclSe).map((p) => [p.tokens, p.value]));
+  const icl = store.metricSeries(run, METRIC.iclScore).map((p) => ({ ...p, se: se.get(p.tokens) ?? null }));
   if (icl.length === 0) throw new UserError(`measure phase: run '${run}' has no stored ICL scores (train it with measures: ["icl"])`);
   let heads;
   try {
-    heads = store.jsonSeries(run, "heads.heads").map((r) => ({ tokens: r.tokens, heads: r.value }));
+    heads = store.jsonSeries(run, RECORD.heads).map((r) => ({ tokens: r.tokens, heads: r.value }));
   } catch (e) {
     throw new UserError(`measure phase: the stored head scores of run '${run}' are corrupt (${(e as Error).message})`);
   }
   const { phaseAnalysis } = await import("../measure/phase-analysis.ts");
-  const a = phaseAnalysis({ icl, heads, loss: store.metricSeries(run, "train_loss") });
+  const a = phaseAnalysis({ icl, heads, loss: store.metricSeries(run, METRIC.trainLoss) });
   return { run, iclNoise: a.iclNoise, iclScore: a.icl, inductionScore: a.induction, lossBump: a.lossBump };
 }
 

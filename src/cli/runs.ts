@@ -5,6 +5,8 @@
  * score stored.
  */
 import type { Command } from "commander";
+import { headline } from "../measure/headline.ts";
+import { METRIC } from "../measure/names.ts";
 import { RunStore } from "../store/run-store.ts";
 import { withUserErrors } from "./errors.ts";
 import { formatTable } from "./format-table.ts";
@@ -26,18 +28,13 @@ export function listRunRows(lab: string | undefined, experiment?: string): RunRo
   const store = RunStore.open(lab);
   try {
     return store.listRuns(experiment === undefined ? {} : { experiment }).map((r) => {
-      const last = (name: string) => {
-        const v = store.metricSeries(r.id, name).at(-1)?.value;
-        return v === undefined || Number.isNaN(v) ? null : v;
-      };
       return {
         id: r.id,
         experiment: r.experiment,
         kind: r.kind,
         status: r.corrupt ? "corrupt" : r.stale ? "stale" : r.status,
         tokens: r.tokens,
-        trainLoss: last("train_loss"),
-        iclScore: last("icl.score"),
+        ...headline(store, r.id),
         checkpoints: store.checkpoints(r.id).length,
         error: r.corrupt ?? r.error,
       };
@@ -70,7 +67,7 @@ export function register(program: Command): void {
         const fmt = (x: number | null, digits: number) => (x === null ? "—" : x.toFixed(digits));
         process.stdout.write(
           `${formatTable(
-            ["id", "kind", "status", "tokens", "train_loss", "icl.score"],
+            ["id", "kind", "status", "tokens", METRIC.trainLoss, METRIC.iclScore],
             rows.map((r) => [r.id, r.kind ?? "—", r.status, r.tokens, fmt(r.trainLoss, 4), fmt(r.iclScore, 3)]),
           )}\n`,
         );

@@ -17,6 +17,8 @@
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Option, type Command } from "commander";
+import { headline } from "../measure/headline.ts";
+import { METRIC } from "../measure/names.ts";
 import { RunStore, resolveLabDir } from "../store/run-store.ts";
 import { expandSweep, findRun, formatValue, formatVaried, type SweepRun } from "../sweep/expand.ts";
 import { runLocalPool, type PoolEvent, type RunOutcome } from "../sweep/local-pool.ts";
@@ -24,7 +26,7 @@ import { coordinateSweep, runsQueue, sweepStatus, type CoordinatorEvent, type Ru
 import { checkRedis, displayUrl } from "../sweep/redis.ts";
 import { loadSweepSpec, type SweepSpec } from "../sweep/spec.ts";
 import { startSweepWorker, type WorkerEvent } from "../sweep/worker.ts";
-import { fmtTokens } from "../train/train.ts";
+import { formatTokens } from "../util/format.ts";
 import { UserError, withUserErrors } from "./errors.ts";
 import { formatTable } from "./format-table.ts";
 import { positiveInt } from "./options.ts";
@@ -87,19 +89,13 @@ export function sweepTable(lab: string, runs: readonly SweepRun[]): SweepTableRo
   try {
     return runs.map((run) => {
       const info = findRun(store, run);
-      const last = (name: string) => {
-        if (!info) return null;
-        const v = store.metricSeries(info.id, name).at(-1)?.value;
-        return v === undefined || Number.isNaN(v) ? null : v;
-      };
       return {
         index: run.index,
         id: info?.id ?? run.id,
         varied: Object.fromEntries(run.varied.map((v) => [v.path, v.value])),
         status: info ? (info.stale ? "stale" : info.status) : "not started",
         tokens: info?.tokens ?? 0,
-        trainLoss: last("train_loss"),
-        iclScore: last("icl.score"),
+        ...(info ? headline(store, info.id) : { trainLoss: null, iclScore: null }),
         error: info?.error ?? null,
       };
     });
@@ -112,7 +108,7 @@ function printTable(rows: SweepTableRow[], runs: readonly SweepRun[]): void {
   const axes = axisHeaders(runs);
   process.stdout.write(
     `${formatTable(
-      ["run", ...axes, "status", "tokens", "train_loss", "icl.score"],
+      ["run", ...axes, "status", "tokens", METRIC.trainLoss, METRIC.iclScore],
       rows.map((r) => [r.id, ...axes.map((a) => formatValue(r.varied[a])), r.status, r.tokens, num(r.trainLoss, 4), num(r.iclScore, 3)]),
     )}\n`,
   );
@@ -122,13 +118,13 @@ function printStatus(rows: RunStatusRow[], runs: readonly SweepRun[], withQueue:
   const axes = axisHeaders(runs);
   process.stdout.write(
     `${formatTable(
-      ["run", ...axes, ...(withQueue ? ["job"] : []), "in lab", "tokens", "train_loss", "icl.score", ...(withQueue ? ["worker"] : [])],
+      ["run", ...axes, ...(withQueue ? ["job"] : []), "in lab", "tokens", METRIC.trainLoss, METRIC.iclScore, ...(withQueue ? ["worker"] : [])],
       rows.map((r) => [
         r.runId,
         ...r.run.varied.map((v) => formatValue(v.value)),
         ...(withQueue ? [r.job] : []),
         r.stored,
-        `${fmtTokens(r.tokens)}/${r.totalTokens === null ? "?" : fmtTokens(r.totalTokens)}`,
+        `${formatTokens(r.tokens)}/${r.totalTokens === null ? "?" : formatTokens(r.totalTokens)}`,
         num(r.trainLoss, 4),
         num(r.iclScore, 3),
         ...(withQueue ? [r.worker ?? "—"] : []),
@@ -214,10 +210,10 @@ async function runSweep(file: string, opts: SweepOptions): Promise<void> {
           `sweep ${spec.name}: ${e.pending} to run${e.skipped ? `, ${e.skipped} already finished` : ""}; ${e.processes} trainer process${e.processes === 1 ? "" : "es"} × ${e.threadsPerRun} thread${e.threadsPerRun === 1 ? "" : "s"}; lab ${lab}`,
         );
       } else if (e.type === "started") {
-        log(`started ${label(e.run)}${e.resumedFrom !== null ? `, resuming at ${fmtTokens(e.resumedFrom)} tokens` : ""}`);
+        log(`started ${label(e.run)}${e.resumedFrom !== null ? `, resuming at ${formatTokens(e.resumedFrom)} tokens` : ""}`);
       } else if (e.type === "checkpoint") {
         log(
-          `  ${e.runId}: ${fmtTokens(e.tokens)}/${fmtTokens(e.totalTokens)} tokens, loss ${e.loss.toFixed(4)}${e.icl === null ? "" : `, icl ${e.icl.toFixed(3)}`}`,
+          `  ${e.runId}: ${formatTokens(e.tokens)}/${formatTokens(e.totalTokens)} tokens, loss ${e.loss.toFixed(4)}${e.icl === null ? "" : `, icl ${e.icl.toFixed(3)}`}`,
         );
       } else if (e.type === "finished") {
         log(`[${++done}/${runs.length}] finished ${e.done.runId} in ${e.done.seconds.toFixed(1)} s`);
@@ -257,10 +253,10 @@ async function runSweep(file: string, opts: SweepOptions): Promise<void> {
       }
     } else if (e.type === "result") {
       const m = e.message;
-      if (m.type === "started") log(`started ${m.runId} on ${m.worker}${m.resumedFrom !== null ? `, resuming at ${fmtTokens(m.resumedFrom)} tokens` : ""}`);
+      if (m.type === "started") log(`started ${m.runId} on ${m.worker}${m.resumedFrom !== null ? `, resuming at ${formatTokens(m.resumedFrom)} tokens` : ""}`);
       else if (m.type === "checkpoint" && !m.replayed)
         log(
-          `  ${m.runId}: ${fmtTokens(m.tokens)}/${fmtTokens(m.totalTokens)} tokens, loss ${m.loss.toFixed(4)}${m.icl === null ? "" : `, icl ${m.icl.toFixed(3)}`} (${m.worker})`,
+          `  ${m.runId}: ${formatTokens(m.tokens)}/${formatTokens(m.totalTokens)} tokens, loss ${m.loss.toFixed(4)}${m.icl === null ? "" : `, icl ${m.icl.toFixed(3)}`} (${m.worker})`,
         );
       else if (m.type === "done") log(`finished ${m.runId} on ${m.worker}`);
       else if (m.type === "failed") log(`FAILED ${m.runId ?? m.jobId} on ${m.worker}: ${m.error}`);
@@ -400,8 +396,8 @@ export function register(program: Command): void {
                 `worker on ${displayUrl(opts.queue)}: ${e.concurrency} run${e.concurrency === 1 ? "" : "s"} at once × ${e.threadsPerRun} thread${e.threadsPerRun === 1 ? "" : "s"}; lab ${resolveLabDir(opts.lab)}${opts.shared ? `, run folders in ${opts.shared}` : ""}`,
               );
             else if (e.type === "job-started") log(`took ${e.jobId} (sweep ${e.sweep}${e.attempt > 1 ? `, attempt ${e.attempt}` : ""})`);
-            else if (e.type === "run-started" && e.resumedFrom !== null) log(`  ${e.runId}: resuming at ${fmtTokens(e.resumedFrom)} tokens`);
-            else if (e.type === "checkpoint") log(`  ${e.runId}: ${fmtTokens(e.tokens)}/${fmtTokens(e.totalTokens)} tokens, loss ${e.loss.toFixed(4)}`);
+            else if (e.type === "run-started" && e.resumedFrom !== null) log(`  ${e.runId}: resuming at ${formatTokens(e.resumedFrom)} tokens`);
+            else if (e.type === "checkpoint") log(`  ${e.runId}: ${formatTokens(e.tokens)}/${formatTokens(e.totalTokens)} tokens, loss ${e.loss.toFixed(4)}`);
             else if (e.type === "job-finished") log(`finished ${e.runId} in ${e.seconds.toFixed(1)} s`);
             else if (e.type === "job-failed") log(`FAILED ${e.jobId}${e.willRetry ? " (will be retried)" : ""}: ${e.error}`);
             else if (e.type === "log") log(`  ${e.jobId}: ${e.line}`);

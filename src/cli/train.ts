@@ -14,7 +14,9 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import { PRESETS, PRESET_NAMES, presetConfig } from "../experiments/presets.ts";
 import { parseModelConfig } from "../model/config.ts";
+import { lastMetric } from "../measure/headline.ts";
 import { MEASURE_NAMES } from "../measure/index.ts";
+import { METRIC, type MetricName } from "../measure/names.ts";
 import { parseTrainConfig, resolveModel } from "../train/config.ts";
 import { train, type TrainData } from "../train/train.ts";
 import { RunStore, resolveLabDir, runDir } from "../store/run-store.ts";
@@ -152,7 +154,7 @@ export function register(program: Command): void {
         const store = RunStore.open(lab);
         let figures;
         try {
-          const last = (name: string) => store.metricSeries(result.runId, name).at(-1)?.value ?? null;
+          const last = (name: MetricName) => lastMetric(store, result.runId, name);
           figures = {
             runId: result.runId,
             lab,
@@ -162,10 +164,10 @@ export function register(program: Command): void {
             resumedFrom: result.resumedFrom,
             tokens: result.tokens,
             steps: result.steps,
-            trainLoss: last("train_loss"),
-            iclScore: last("icl.score"),
-            loss50: last("icl.loss50"),
-            loss500: last("icl.loss500"),
+            trainLoss: last(METRIC.trainLoss),
+            iclScore: last(METRIC.iclScore),
+            loss50: last(METRIC.iclLoss50),
+            loss500: last(METRIC.iclLoss500),
             tokensPerSecond: Math.round(result.tokensPerSecond),
             seconds: Number(seconds.toFixed(1)),
             checkpoints: store.checkpoints(result.runId).length,

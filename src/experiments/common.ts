@@ -193,7 +193,7 @@ export function baseConfig(args: {
 }
 
 /** Parameters of a model config (dVocab given; 257 for the byte tokenizer). */
-export function countParams(model: Record<string, unknown>, dVocab = 257): number {
+export function countParams(model: object, dVocab = 257): number {
   return parameterCount(buildModel(parseModelConfig({ ...model, dVocab }) as ModelConfig));
 }
 

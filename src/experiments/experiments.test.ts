@@ -162,10 +162,10 @@ test("architectures: five model families with parameter counts within 10%, the s
   const runs = runsOf("architectures");
   assert.deepEqual(runs.map((x) => cfg(x).model.kind).sort(), ["attn-only", "lstm", "mlp-only", "rnn", "transformer"]);
   const attn = runs.find((x) => cfg(x).model.kind === "attn-only")!;
-  const target = countParams(cfg(attn).model as unknown as Record<string, unknown>);
+  const target = countParams(cfg(attn).model);
   for (const x of runs) {
     const c = cfg(x);
-    const p = countParams(c.model as unknown as Record<string, unknown>);
+    const p = countParams(c.model);
     assert.ok(Math.abs(p / target - 1) <= 0.1, `${c.model.kind}: ${p} parameters vs ${target}`);
     assert.deepEqual(c.data, cfg(attn).data, "the same data");
     assert.equal(c.tokens, cfg(attn).tokens);
@@ -176,7 +176,7 @@ test("architectures: five model families with parameter counts within 10%, the s
   assert.match(r.notes.join("\n"), /parameter counts: attn-only [\d,]+, transformer [\d,]+, mlp-only [\d,]+, lstm [\d,]+, rnn [\d,]+/);
   // The summary prints each model's parameter count; the report has the loss-by-position figure and each stored score.
   const lstm = runs.find((x) => cfg(x).model.kind === "lstm")!;
-  assert.ok(r.summaryText!.includes(countParams(cfg(lstm).model as unknown as Record<string, unknown>).toLocaleString("en-US")));
+  assert.ok(r.summaryText!.includes(countParams(cfg(lstm).model).toLocaleString("en-US")));
   const page = html(r);
   assert.match(page, /Loss by position in the context/);
   for (const x of runs) assert.ok(page.includes(`data-key="icl" data-value="${lastMetric(x.id, "icl.score")}"`), `report has ${x.id}'s ICL score`);

@@ -80,3 +80,11 @@ export function extraIclMeasure(metric: string): string | null {
   const m = /^(icl.+)\.score$/.exec(metric);
   return m && m[1] !== "icl" ? m[1] : null;
 }
+
+/**
+ * The completion record of an experiment's final measurement (src/experiments/runner.ts: its
+ * seconds and options, at the checkpoint it measured): `finalRecord("ablation")` is "final.ablation".
+ */
+export function finalRecord(measure: string): `final.${string}` {
+  return `final.${measure}`;
+}

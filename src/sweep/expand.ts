@@ -17,6 +17,7 @@ import { presetConfig } from "../train/presets.ts";
 import { TrainConfig as TrainConfigSchema, canonicalJson, parseTrainConfig, resolveModel, runIdFor, type TrainConfig } from "../train/config.ts";
 import type { RunInfo, RunStore } from "../store/run-store.ts";
 import type { SweepSpec } from "./spec.ts";
+import { iclAtSource } from "../measure/names.ts";
 
 export interface SweepRun {
   /** Position in the grid (0-based). */
@@ -100,7 +101,7 @@ function checkConfig(config: Record<string, unknown>, measureNames: readonly str
   const issues: Issue[] = [];
   parsed.measures.forEach((name, i) => {
     // `icl@SOURCE`: the icl measure on one source's windows; the trainer checks SOURCE against the data.
-    const known = measureNames.includes(name) || (measureNames.includes("icl") && /^icl@[a-z][a-z0-9_]*$/.test(name));
+    const known = measureNames.includes(name) || (measureNames.includes("icl") && iclAtSource(name) !== null);
     if (!known)
       issues.push({
         path: ["measures", String(i)],

@@ -20,6 +20,7 @@
  */
 import { hostname } from "node:os";
 import { Queue, Worker, type Job, type JobState } from "bullmq";
+import { headline } from "../measure/headline.ts";
 import { RunStore, resolveLabDir } from "../store/run-store.ts";
 import { findRun, type SweepRun } from "./expand.ts";
 import { writeCheckpointReport, type CheckpointReport } from "./records.ts";
@@ -146,11 +147,6 @@ export async function sweepStatus(runs: readonly SweepRun[], options: { lab?: st
   try {
     for (const run of runs) {
       const info = findRun(store, run);
-      const last = (name: string) => {
-        if (!info) return null;
-        const v = store.metricSeries(info.id, name).at(-1)?.value;
-        return v === undefined || Number.isNaN(v) ? null : v;
-      };
       const job = options.queue ? await options.queue.getJob(run.id) : undefined;
       const progress = job?.progress as Partial<RunProgress> | undefined;
       const state = options.queue ? (job ? await job.getState() : "absent") : "—";
@@ -162,8 +158,7 @@ export async function sweepStatus(runs: readonly SweepRun[], options: { lab?: st
         runId: info?.id ?? progress?.runId ?? run.id,
         tokens: Math.max(info?.tokens ?? 0, typeof progress?.tokens === "number" ? progress.tokens : 0),
         totalTokens: Math.ceil(run.resolved.tokens / perStep) * perStep,
-        trainLoss: last("train_loss"),
-        iclScore: last("icl.score"),
+        ...(info ? headline(store, info.id) : { trainLoss: null, iclScore: null }),
         worker: typeof progress?.worker === "string" ? progress.worker : null,
         error: job?.failedReason || info?.error || null,
       });
