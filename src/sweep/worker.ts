@@ -63,98 +63,23 @@ export interface SweepWorker {
 export async function startSweepWorker(url: string, options: SweepWorkerOptions = {}): Promise<SweepWorker> {
   await checkRedis(url, options);
   const emit = options.onEvent ?? (() => {});
-  const lab = resolveLabDir(options.lab);
   const concurrency = options.concurrency ?? 1;
   const threadsPerRun = options.threadsPerRun ?? Math.max(1, Math.floor(availableParallelism() / concurrency));
   const lockDuration = options.lockDurationMs ?? 30_000;
   const name = workerName();
-
-  const idle: TrainerProcess[] = [];
-  const busy = new Set<TrainerProcess>();
-  const trainInProcess: TrainJob = async (job, onMessage) => {
-    let proc = idle.pop();
-    while (proc && !proc.alive) proc = idle.pop();
-    proc ??= new TrainerProcess({ threads: threadsPerRun, dataModule: options.dataModule });
-    busy.add(proc);
-    try {
-      return await proc.run(job, onMessage);
-    } finally {
-      busy.delete(proc);
-      if (proc.alive) idle.push(proc);
-    }
-  };
-  const trainJob = options.train ?? trainInProcess;
-
-  const resultQueues = new Map<string, Queue<ResultMessage>>();
-  const resultsQueue = (queueName: string) => {
-    let q = resultQueues.get(queueName);
-    if (!q) {
-      q = new Queue<ResultMessage>(queueName, { connection: bullConnection(url, options), prefix: options.namespace ?? DEFAULT_NAMESPACE });
-      q.on("error", () => {});
-      resultQueues.set(queueName, q);
-    }
-    return q;
-  };
+  const trainers = trainerProcesses(threadsPerRun, options.dataModule);
+  const results = resultQueues(url, options);
 
   let stopping = false;
-  const processor = async (job: Job<RunJobData>, token?: string) => {
-    const jobId = job.id!;
-    const t0 = performance.now();
-    emit({ type: "job-started", jobId, sweep: job.data.sweep, attempt: job.attemptsMade + 1 });
-    // Results go out in order, each awaited before the next, and all before the job completes.
-    let chain: Promise<unknown> = Promise.resolve();
-    const send = (m: ResultMessage) => {
-      chain = chain.then(() => resultsQueue(job.data.results).add(m.type, m, { removeOnComplete: true, removeOnFail: 1000, attempts: 3 }));
-    };
-    let runId: string | null = null;
-    try {
-      const done = await trainJob({ key: jobId, config: job.data.config, lab, shared: options.shared, report: true }, (m) => {
-        if (m.type === "started") {
-          runId = m.runId;
-          send({ type: "started", runId: m.runId, config: m.config, resumedFrom: m.resumedFrom, totalTokens: m.totalTokens, worker: name, jobId });
-          emit({ type: "run-started", jobId, runId: m.runId, resumedFrom: m.resumedFrom });
-        } else if (m.type === "checkpoint") {
-          send({
-            type: "checkpoint",
-            runId: m.runId,
-            tokens: m.tokens,
-            totalTokens: m.totalTokens,
-            loss: m.loss,
-            icl: m.icl,
-            report: m.report!,
-            worker: name,
-            jobId,
-            replayed: m.replayed,
-          });
-          if (m.replayed) return;
-          const progress: RunProgress = { runId: m.runId, tokens: m.tokens, totalTokens: m.totalTokens, loss: m.loss, worker: name };
-          chain = chain.then(() => job.updateProgress(progress as unknown as object));
-          emit({ type: "checkpoint", jobId, runId: m.runId, tokens: m.tokens, totalTokens: m.totalTokens, loss: m.loss });
-        } else if (m.type === "log") emit({ type: "log", jobId, line: m.line });
-      });
-      send({ type: "done", runId: done.runId, finished: done.finished, tokens: done.tokens, worker: name, jobId });
-      await chain;
-      emit({ type: "job-finished", jobId, runId: done.runId, seconds: (performance.now() - t0) / 1000 });
-      return { runId: done.runId, tokens: done.tokens, finished: done.finished, worker: name };
-    } catch (e) {
-      await chain.catch(() => {});
-      if (stopping) {
-        // Back to the queue now rather than after the lock expires; not counted as an attempt.
-        await job.moveToWait(token);
-        throw new WaitingError();
-      }
-      const error = e instanceof Error ? e.message : String(e);
-      const final = e instanceof TrainFailed || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-      emit({ type: "job-failed", jobId, error, willRetry: !final });
-      if (final) {
-        send({ type: "failed", runId: e instanceof TrainFailed ? e.runId : runId, error, worker: name, jobId });
-        await chain.catch(() => {});
-      }
-      if (e instanceof TrainFailed) throw new UnrecoverableError(error);
-      throw e;
-    }
-  };
-
+  const processor = jobProcessor({
+    train: options.train ?? trainers.train,
+    send: (queueName, m) => results.get(queueName).add(m.type, m, { removeOnComplete: true, removeOnFail: 1000, attempts: 3 }),
+    emit,
+    lab: resolveLabDir(options.lab),
+    shared: options.shared,
+    worker: name,
+    stopping: () => stopping,
+  });
   const worker = new Worker<RunJobData>(RUNS_QUEUE, processor, {
     connection: bullConnection(url, options),
     prefix: options.namespace ?? DEFAULT_NAMESPACE,
@@ -177,9 +102,9 @@ export async function startSweepWorker(url: string, options: SweepWorkerOptions 
     stopping = true;
     watch.stop();
     await worker.pause(true).catch(() => {});
-    for (const p of [...busy, ...idle]) p.kill();
+    trainers.killAll();
     await worker.close().catch(() => {});
-    await Promise.all([...resultQueues.values()].map((q) => q.close().catch(() => {})));
+    await results.closeAll();
   };
   const watch = watchRedis(
     url,
@@ -199,5 +124,112 @@ export async function startSweepWorker(url: string, options: SweepWorkerOptions 
       await shutdown();
       resolveClosed();
     },
+  };
+}
+
+/** Trainer processes reused from job to job: `train` takes an idle live one or starts one; `killAll` ends them all. */
+function trainerProcesses(threads: number, dataModule: string | undefined): { train: TrainJob; killAll(): void } {
+  const idle: TrainerProcess[] = [];
+  const busy = new Set<TrainerProcess>();
+  return {
+    async train(job, onMessage) {
+      let proc = idle.pop();
+      while (proc && !proc.alive) proc = idle.pop();
+      proc ??= new TrainerProcess({ threads, dataModule });
+      busy.add(proc);
+      try {
+        return await proc.run(job, onMessage);
+      } finally {
+        busy.delete(proc);
+        if (proc.alive) idle.push(proc);
+      }
+    },
+    killAll() {
+      for (const p of [...busy, ...idle]) p.kill();
+    },
+  };
+}
+
+/** The sweeps' results queues, opened when first written to. */
+function resultQueues(url: string, options: ConnectOptions): { get(queueName: string): Queue<ResultMessage>; closeAll(): Promise<void> } {
+  const queues = new Map<string, Queue<ResultMessage>>();
+  return {
+    get(queueName) {
+      let q = queues.get(queueName);
+      if (!q) {
+        q = new Queue<ResultMessage>(queueName, { connection: bullConnection(url, options), prefix: options.namespace ?? DEFAULT_NAMESPACE });
+        q.on("error", () => {});
+        queues.set(queueName, q);
+      }
+      return q;
+    },
+    async closeAll() {
+      await Promise.all([...queues.values()].map((q) => q.close().catch(() => {})));
+    },
+  };
+}
+
+interface ProcessorContext {
+  train: TrainJob;
+  /** Adds a result message to a results queue. */
+  send: (queueName: string, m: ResultMessage) => Promise<unknown>;
+  emit: (e: WorkerEvent) => void;
+  lab: string;
+  shared: string | undefined;
+  /** This worker's name, in every result. */
+  worker: string;
+  /** True once the worker is stopping (Ctrl-C): a job that ends then goes back to the queue. */
+  stopping: () => boolean;
+}
+
+/** BullMQ's processor for run jobs: trains the job, relaying its checkpoints to the sweep's results queue in order. */
+function jobProcessor(ctx: ProcessorContext) {
+  const { emit, worker: name } = ctx;
+  return async (job: Job<RunJobData>, token?: string) => {
+    const jobId = job.id!;
+    const t0 = performance.now();
+    emit({ type: "job-started", jobId, sweep: job.data.sweep, attempt: job.attemptsMade + 1 });
+    // Results go out in order, each awaited before the next, and all before the job completes.
+    let chain: Promise<unknown> = Promise.resolve();
+    const send = (m: ResultMessage) => {
+      chain = chain.then(() => ctx.send(job.data.results, m));
+    };
+    let runId: string | null = null;
+    try {
+      const done = await ctx.train({ key: jobId, config: job.data.config, lab: ctx.lab, shared: ctx.shared, report: true }, (m) => {
+        if (m.type === "started") {
+          runId = m.runId;
+          send({ type: "started", runId: m.runId, config: m.config, resumedFrom: m.resumedFrom, totalTokens: m.totalTokens, worker: name, jobId });
+          emit({ type: "run-started", jobId, runId: m.runId, resumedFrom: m.resumedFrom });
+        } else if (m.type === "checkpoint") {
+          const { tokens, totalTokens, loss, icl, replayed } = m;
+          send({ type: "checkpoint", runId: m.runId, tokens, totalTokens, loss, icl, report: m.report!, worker: name, jobId, replayed });
+          if (replayed) return;
+          const progress: RunProgress = { runId: m.runId, tokens, totalTokens, loss, worker: name };
+          chain = chain.then(() => job.updateProgress(progress as unknown as object));
+          emit({ type: "checkpoint", jobId, runId: m.runId, tokens, totalTokens, loss });
+        } else if (m.type === "log") emit({ type: "log", jobId, line: m.line });
+      });
+      send({ type: "done", runId: done.runId, finished: done.finished, tokens: done.tokens, worker: name, jobId });
+      await chain;
+      emit({ type: "job-finished", jobId, runId: done.runId, seconds: (performance.now() - t0) / 1000 });
+      return { runId: done.runId, tokens: done.tokens, finished: done.finished, worker: name };
+    } catch (e) {
+      await chain.catch(() => {});
+      if (ctx.stopping()) {
+        // Back to the queue now rather than after the lock expires; not counted as an attempt.
+        await job.moveToWait(token);
+        throw new WaitingError();
+      }
+      const error = e instanceof Error ? e.message : String(e);
+      const final = e instanceof TrainFailed || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      emit({ type: "job-failed", jobId, error, willRetry: !final });
+      if (final) {
+        send({ type: "failed", runId: e instanceof TrainFailed ? e.runId : runId, error, worker: name, jobId });
+        await chain.catch(() => {});
+      }
+      if (e instanceof TrainFailed) throw new UnrecoverableError(error);
+      throw e;
+    }
   };
 }

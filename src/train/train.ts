@@ -25,13 +25,13 @@ import { RunStore, resolveLabDir, runDir } from "../store/run-store.ts";
 import type { FileTensor } from "../model/safetensors.ts";
 import { copyFileAtomic, removeStaleTemps } from "../util/fs.ts";
 import { Rng, type RngState } from "../util/random.ts";
-import { formatTokens } from "../util/format.ts";
 import type { CheckpointContext, MeasureFn as MeasureFnOf } from "../measure/index.ts";
-import { METRIC, iclAtSource } from "../measure/names.ts";
+import { METRIC, iclAtSource, stored } from "../measure/names.ts";
 import { ensureMeasureInputs, inputsFromData } from "../measure/run-inputs.ts";
 import { parseTrainConfig, resolveModel, runIdFor, type TrainConfig } from "./config.ts";
 import { AdamW } from "./optimizer.ts";
 import { learningRate, logSpacedCheckpoints } from "./schedule.ts";
+import { Progress } from "./progress.ts";
 
 /** A stream of training windows with a state that can be saved and restored exactly. */
 export interface BatchSampler {
@@ -160,181 +160,18 @@ export async function train(input: unknown, opts: TrainOptions = {}): Promise<Tr
     if (fixed.differs !== "") {
       log(`icl-lab: run ${runId}: its stored measurement inputs differ from those of its data now (${fixed.differs}); the stored ones are kept`);
     }
-    const measureInputs = fixed.inputs;
     const model = buildModel(config.model, config.seed);
-    const opt = new AdamW(model.params, config.optim);
-    const rng = new Rng(config.seed);
-    const tokensPerStep = config.batch * nCtx;
-    const totalSteps = Math.ceil(config.tokens / tokensPerStep);
-    const totalTokens = totalSteps * tokensPerStep;
-    const schedule = {
-      lr: config.optim.lr,
-      warmupSteps: Math.ceil(config.optim.warmupTokens / tokensPerStep),
-      totalSteps,
-      schedule: config.optim.schedule,
-      minLrRatio: config.optim.minLrRatio,
-    };
-    const measureAt = logSpacedCheckpoints(totalTokens, tokensPerStep, config.checkpoints.perDecade, config.checkpoints.first ?? tokensPerStep);
-
-    // ---- resume ---------------------------------------------------------------------------
-    let step = 0;
-    let resumedFrom: number | null = null;
-    const resume = latestValidCheckpoint(join(dir, "resume"), { resumable: true });
-    for (const s of resume.skipped) log(`icl-lab: skipping damaged checkpoint ${s.path}: ${s.reason}`);
-    if (resume.found !== null) {
-      const ck = resume.found;
-      setParams(model, ck);
-      for (const name of model.params.keys()) {
-        opt.state.m.get(name)!.set(ck.optimizer!.m[name].data as Float32Array);
-        opt.state.v.get(name)!.set(ck.optimizer!.v[name].data as Float32Array);
-      }
-      opt.state.step = ck.optimizer!.step;
-      step = (ck.extra as { step: number }).step;
-      Object.assign(rng, Rng.fromState(ck.rng as unknown as RngState));
-      try {
-        data.sampler.restore(ck.data as JsonValue);
-      } catch (e) {
-        throw new Error(
-          `resume of run ${runId} failed: ${(e as Error).message}. The data changed since the run started; ` +
-            `delete ${dir} to start it again, or give the new run another name`,
-        );
-      }
-      resumedFrom = ck.tokens;
-      store.rewind(runId, ck.tokens);
-      log(`icl-lab: run ${runId} resumes at ${ck.tokens} tokens (step ${step})`);
-    }
+    const run: RunState = { config, data, model, opt: new AdamW(model.params, config.optim), rng: new Rng(config.seed), store, runId, dir };
+    const plan = stepPlan(config);
+    const { step, resumedFrom } = resumeRun(run, log);
     store.setStatus(runId, "running");
     if (step === 0) {
       log(
         `icl-lab: run ${runId}: ${config.model.kind} with ${parameterCount(model).toLocaleString("en-US")} parameters, ` +
-          `${totalSteps} steps × ${tokensPerStep} tokens, backend ${kernels().name} (${kernels().getThreads()} threads, ${kernels().getPrecision()})`,
+          `${plan.totalSteps} steps × ${plan.tokensPerStep} tokens, backend ${kernels().name} (${kernels().getThreads()} threads, ${kernels().getPrecision()})`,
       );
     }
-
-    const paramsForFile = (): Record<string, FileTensor> => {
-      const out: Record<string, FileTensor> = {};
-      for (const [name, p] of model.params) out[name] = { data: p.data, shape: [...p.shape] };
-      return out;
-    };
-    const saveResume = (tokens: number) => {
-      const m: Record<string, FileTensor> = {},
-        v: Record<string, FileTensor> = {};
-      for (const [name, p] of model.params) {
-        m[name] = { data: opt.state.m.get(name)!, shape: [...p.shape] };
-        v[name] = { data: opt.state.v.get(name)!, shape: [...p.shape] };
-      }
-      const resumeDir = join(dir, "resume");
-      saveCheckpoint(resumeDir, tokens, {
-        params: paramsForFile(),
-        optimizer: { m, v, step: opt.state.step },
-        data: data.sampler.state(),
-        rng: rng.state() as unknown as JsonValue,
-        extra: { step },
-      });
-      // Only the newest resume checkpoint is needed; older ones go once the new one is durable.
-      for (const f of listCheckpoints(resumeDir)) if (f.tokens < tokens) rmSync(f.path, { force: true });
-    };
-
-    // ---- the loop -------------------------------------------------------------------------
-    const progress = new Progress(opts.progress ?? "auto", totalTokens, log);
-    const inputs = new Int32Array(config.batch * nCtx),
-      targets = new Int32Array(config.batch * nCtx);
-    let lossSum = 0,
-      lossCount = 0,
-      lastLoss = NaN,
-      lastIcl: number | null = null;
-    let lastResumeSave = Date.now();
-    const started = performance.now();
-    const startStep = step;
-    let stepsThisCall = 0;
-    while (step < totalSteps) {
-      if (opts.maxSteps !== undefined && stepsThisCall >= opts.maxSteps) break;
-      const windows = data.sampler.nextBatch(config.batch);
-      if (windows.length !== config.batch * (nCtx + 1)) {
-        throw new Error(`train: the sampler returned ${windows.length} tokens, expected batch × (nCtx + 1) = ${config.batch * (nCtx + 1)}`);
-      }
-      for (let b = 0; b < config.batch; b++) {
-        inputs.set(windows.subarray(b * (nCtx + 1), b * (nCtx + 1) + nCtx), b * nCtx);
-        targets.set(windows.subarray(b * (nCtx + 1) + 1, (b + 1) * (nCtx + 1)), b * nCtx);
-      }
-      const lr = learningRate(step, schedule);
-      const loss = op.crossEntropy(model.forward(inputs, config.batch).logits, targets);
-      const lossValue = loss.item();
-      if (!Number.isFinite(lossValue)) {
-        store.setStatus(runId, "failed", { error: `loss became ${lossValue} at step ${step}` });
-        throw new Error(`train: the loss became ${lossValue} at step ${step} (lr ${lr}); lower optim.lr or raise optim.warmupTokens`);
-      }
-      loss.backward();
-      const gradNorm = opt.step(lr, config.optim.clip);
-      opt.zeroGrad();
-      releaseGraph();
-      step++;
-      stepsThisCall++;
-      const tokens = step * tokensPerStep;
-      lossSum += lossValue;
-      lossCount++;
-      const tps = ((step - startStep) * tokensPerStep) / ((performance.now() - started) / 1000);
-      progress.update(tokens, tps, lossValue, lastIcl);
-
-      const isMeasure = measureAt.includes(tokens);
-      if (isMeasure || step === totalSteps) {
-        lastLoss = lossSum / lossCount;
-        store.logMetrics(runId, tokens, {
-          [METRIC.trainLoss]: lastLoss,
-          [METRIC.lr]: lr,
-          [METRIC.gradNorm]: gradNorm,
-          [METRIC.step]: step,
-          [METRIC.tokensPerSecond]: tps,
-        });
-        lossSum = 0;
-        lossCount = 0;
-        const results: Record<string, Record<string, MeasureValue>> = {};
-        for (const name of config.measures) {
-          results[name] = (await measures[name](model, {
-            data,
-            tokens,
-            seed: measureInputs.seed,
-            options: measureInputs.options,
-            inputs: measureInputs,
-          })) as Record<string, MeasureValue>;
-          storeResults(store, runId, tokens, name, results[name]);
-        }
-        const icl = results.icl?.score;
-        if (typeof icl === "number") lastIcl = icl;
-        const saved = saveCheckpoint(join(dir, "checkpoints"), tokens, { params: paramsForFile(), extra: { step } });
-        store.addCheckpoint(runId, { tokens, step, path: saved.path, sha256: saved.sha256 });
-        // Resume checkpoints (3× the size: optimizer moments) only every resumeEverySeconds; a
-        // resume from an earlier point rewinds the store to it, so exactness does not need more.
-        if (Date.now() - lastResumeSave > config.checkpoints.resumeEverySeconds * 1000) {
-          saveResume(tokens);
-          lastResumeSave = Date.now();
-        }
-        store.heartbeat(runId, tokens);
-        progress.checkpoint(tokens, lastLoss, lastIcl);
-        await opts.onCheckpoint?.({ runId, tokens, step, loss: lastLoss, results, model });
-      } else if (Date.now() - lastResumeSave > config.checkpoints.resumeEverySeconds * 1000) {
-        saveResume(tokens);
-        lastResumeSave = Date.now();
-        store.heartbeat(runId, tokens);
-      }
-    }
-    progress.done();
-    const finished = step >= totalSteps;
-    if (finished) store.setStatus(runId, "finished");
-    else saveResume(step * tokensPerStep);
-    const elapsed = (performance.now() - started) / 1000;
-    return {
-      runId,
-      config,
-      model,
-      tokens: step * tokensPerStep,
-      steps: step,
-      finished,
-      resumedFrom,
-      lastLoss,
-      tokensPerSecond: elapsed > 0 ? ((step - startStep) * tokensPerStep) / elapsed : 0,
-      params: parameterCount(model),
-    };
+    return await trainLoop(run, plan, { step, resumedFrom, measures, measureInputs: fixed.inputs, opts, log });
   } catch (e) {
     try {
       store.setStatus(runIdFor(config), "failed", { error: e instanceof Error ? e.message : String(e) });
@@ -345,6 +182,224 @@ export async function train(input: unknown, opts: TrainOptions = {}): Promise<Tr
   } finally {
     store.close();
   }
+}
+
+/** What one training run works on: its config and data, the model and optimizer, its random state, its place in the store. */
+interface RunState {
+  config: TrainConfig;
+  data: TrainData;
+  model: LanguageModel;
+  opt: AdamW;
+  rng: Rng;
+  store: RunStore;
+  runId: string;
+  /** The run folder. */
+  dir: string;
+}
+
+/** A run's steps: tokens per step, the step count (tokens rounded up to whole steps), the schedule and the measurement checkpoints. */
+function stepPlan(config: TrainConfig) {
+  const tokensPerStep = config.batch * config.model.nCtx;
+  const totalSteps = Math.ceil(config.tokens / tokensPerStep);
+  const totalTokens = totalSteps * tokensPerStep;
+  const schedule = {
+    lr: config.optim.lr,
+    warmupSteps: Math.ceil(config.optim.warmupTokens / tokensPerStep),
+    totalSteps,
+    schedule: config.optim.schedule,
+    minLrRatio: config.optim.minLrRatio,
+  };
+  const measureAt = logSpacedCheckpoints(totalTokens, tokensPerStep, config.checkpoints.perDecade, config.checkpoints.first ?? tokensPerStep);
+  return { tokensPerStep, totalSteps, totalTokens, schedule, measureAt };
+}
+
+type StepPlan = ReturnType<typeof stepPlan>;
+
+/**
+ * Restores the run's last valid resume checkpoint, if any (parameters, optimizer moments, random
+ * and data-sampler state) and rewinds the store to it; the step to continue from (0: a new run).
+ */
+function resumeRun(run: RunState, log: (line: string) => void): { step: number; resumedFrom: number | null } {
+  const { model, opt, rng, data, store, runId, dir } = run;
+  const resume = latestValidCheckpoint(join(dir, "resume"), { resumable: true });
+  for (const s of resume.skipped) log(`icl-lab: skipping damaged checkpoint ${s.path}: ${s.reason}`);
+  if (resume.found === null) return { step: 0, resumedFrom: null };
+  const ck = resume.found;
+  setParams(model, ck);
+  for (const name of model.params.keys()) {
+    opt.state.m.get(name)!.set(ck.optimizer!.m[name].data as Float32Array);
+    opt.state.v.get(name)!.set(ck.optimizer!.v[name].data as Float32Array);
+  }
+  opt.state.step = ck.optimizer!.step;
+  const step = (ck.extra as { step: number }).step;
+  Object.assign(rng, Rng.fromState(ck.rng as unknown as RngState));
+  try {
+    data.sampler.restore(ck.data as JsonValue);
+  } catch (e) {
+    throw new Error(
+      `resume of run ${runId} failed: ${(e as Error).message}. The data changed since the run started; ` +
+        `delete ${dir} to start it again, or give the new run another name`,
+    );
+  }
+  store.rewind(runId, ck.tokens);
+  log(`icl-lab: run ${runId} resumes at ${ck.tokens} tokens (step ${step})`);
+  return { step, resumedFrom: ck.tokens };
+}
+
+/** The model's parameters as checkpoint tensors. */
+function paramsForFile(model: LanguageModel): Record<string, FileTensor> {
+  const out: Record<string, FileTensor> = {};
+  for (const [name, p] of model.params) out[name] = { data: p.data, shape: [...p.shape] };
+  return out;
+}
+
+/** Saves a resume checkpoint at `tokens` (after `step` steps) and removes the older ones. */
+function saveResume(run: RunState, tokens: number, step: number): void {
+  const { model, opt } = run;
+  const m: Record<string, FileTensor> = {},
+    v: Record<string, FileTensor> = {};
+  for (const [name, p] of model.params) {
+    m[name] = { data: opt.state.m.get(name)!, shape: [...p.shape] };
+    v[name] = { data: opt.state.v.get(name)!, shape: [...p.shape] };
+  }
+  const resumeDir = join(run.dir, "resume");
+  saveCheckpoint(resumeDir, tokens, {
+    params: paramsForFile(model),
+    optimizer: { m, v, step: opt.state.step },
+    data: run.data.sampler.state(),
+    rng: run.rng.state() as unknown as JsonValue,
+    extra: { step },
+  });
+  // Only the newest resume checkpoint is needed; older ones go once the new one is durable.
+  for (const f of listCheckpoints(resumeDir)) if (f.tokens < tokens) rmSync(f.path, { force: true });
+}
+
+interface LoopOptions {
+  /** The step to start from (resumed) and the tokens it resumed at. */
+  step: number;
+  resumedFrom: number | null;
+  measures: Record<string, MeasureFn>;
+  measureInputs: MeasureContext["inputs"];
+  opts: TrainOptions;
+  log: (line: string) => void;
+}
+
+/** Trains from `lo.step` to the end of the plan (or `maxSteps` more), logging, measuring and checkpointing on the way. */
+async function trainLoop(run: RunState, plan: StepPlan, lo: LoopOptions): Promise<TrainResult> {
+  const { config, data, model, opt, store, runId } = run;
+  const { tokensPerStep, totalSteps, totalTokens, schedule, measureAt } = plan;
+  const nCtx = config.model.nCtx;
+  const progress = new Progress(lo.opts.progress ?? "auto", totalTokens, lo.log);
+  const inputs = new Int32Array(config.batch * nCtx),
+    targets = new Int32Array(config.batch * nCtx);
+  let step = lo.step;
+  let lossSum = 0,
+    lossCount = 0,
+    lastLoss = NaN,
+    lastIcl: number | null = null;
+  let lastResumeSave = Date.now();
+  const started = performance.now();
+  const startStep = step;
+  let stepsThisCall = 0;
+  while (step < totalSteps) {
+    if (lo.opts.maxSteps !== undefined && stepsThisCall >= lo.opts.maxSteps) break;
+    splitBatch(data.sampler.nextBatch(config.batch), config.batch, nCtx, inputs, targets);
+    const lr = learningRate(step, schedule);
+    const loss = op.crossEntropy(model.forward(inputs, config.batch).logits, targets);
+    const lossValue = loss.item();
+    if (!Number.isFinite(lossValue)) {
+      store.setStatus(runId, "failed", { error: `loss became ${lossValue} at step ${step}` });
+      throw new Error(`train: the loss became ${lossValue} at step ${step} (lr ${lr}); lower optim.lr or raise optim.warmupTokens`);
+    }
+    loss.backward();
+    const gradNorm = opt.step(lr, config.optim.clip);
+    opt.zeroGrad();
+    releaseGraph();
+    step++;
+    stepsThisCall++;
+    const tokens = step * tokensPerStep;
+    lossSum += lossValue;
+    lossCount++;
+    const tps = ((step - startStep) * tokensPerStep) / ((performance.now() - started) / 1000);
+    progress.update(tokens, tps, lossValue, lastIcl);
+
+    const isMeasure = measureAt.includes(tokens);
+    if (isMeasure || step === totalSteps) {
+      lastLoss = lossSum / lossCount;
+      store.logMetrics(runId, tokens, {
+        [METRIC.trainLoss]: lastLoss,
+        [METRIC.lr]: lr,
+        [METRIC.gradNorm]: gradNorm,
+        [METRIC.step]: step,
+        [METRIC.tokensPerSecond]: tps,
+      });
+      lossSum = 0;
+      lossCount = 0;
+      const results = await measureCheckpoint(run, lo, tokens, step);
+      const icl = results.icl?.score;
+      if (typeof icl === "number") lastIcl = icl;
+      // Resume checkpoints (3× the size: optimizer moments) only every resumeEverySeconds; a
+      // resume from an earlier point rewinds the store to it, so exactness does not need more.
+      if (Date.now() - lastResumeSave > config.checkpoints.resumeEverySeconds * 1000) {
+        saveResume(run, tokens, step);
+        lastResumeSave = Date.now();
+      }
+      store.heartbeat(runId, tokens);
+      progress.checkpoint(tokens, lastLoss, lastIcl);
+      await lo.opts.onCheckpoint?.({ runId, tokens, step, loss: lastLoss, results, model });
+    } else if (Date.now() - lastResumeSave > config.checkpoints.resumeEverySeconds * 1000) {
+      saveResume(run, tokens, step);
+      lastResumeSave = Date.now();
+      store.heartbeat(runId, tokens);
+    }
+  }
+  progress.done();
+  const finished = step >= totalSteps;
+  if (finished) store.setStatus(runId, "finished");
+  else saveResume(run, step * tokensPerStep, step);
+  const elapsed = (performance.now() - started) / 1000;
+  return {
+    runId,
+    config,
+    model,
+    tokens: step * tokensPerStep,
+    steps: step,
+    finished,
+    resumedFrom: lo.resumedFrom,
+    lastLoss,
+    tokensPerSecond: elapsed > 0 ? ((step - startStep) * tokensPerStep) / elapsed : 0,
+    params: parameterCount(model),
+  };
+}
+
+/** Splits [batch, nCtx + 1] windows into the inputs [:, :nCtx] and the targets [:, 1:]. */
+function splitBatch(windows: Int32Array, batch: number, nCtx: number, inputs: Int32Array, targets: Int32Array): void {
+  if (windows.length !== batch * (nCtx + 1)) {
+    throw new Error(`train: the sampler returned ${windows.length} tokens, expected batch × (nCtx + 1) = ${batch * (nCtx + 1)}`);
+  }
+  for (let b = 0; b < batch; b++) {
+    inputs.set(windows.subarray(b * (nCtx + 1), b * (nCtx + 1) + nCtx), b * nCtx);
+    targets.set(windows.subarray(b * (nCtx + 1) + 1, (b + 1) * (nCtx + 1)), b * nCtx);
+  }
+}
+
+/** Runs and stores the run's measurements at a checkpoint, then saves the checkpoint's parameters. */
+async function measureCheckpoint(run: RunState, lo: LoopOptions, tokens: number, step: number): Promise<Record<string, Record<string, MeasureValue>>> {
+  const { config, data, model, store, runId } = run;
+  const results: Record<string, Record<string, MeasureValue>> = {};
+  for (const name of config.measures) {
+    results[name] = (await lo.measures[name](model, {
+      data,
+      tokens,
+      seed: lo.measureInputs.seed,
+      options: lo.measureInputs.options,
+      inputs: lo.measureInputs,
+    })) as Record<string, MeasureValue>;
+    storeResults(store, runId, tokens, name, results[name]);
+  }
+  const saved = saveCheckpoint(join(run.dir, "checkpoints"), tokens, { params: paramsForFile(model), extra: { step } });
+  store.addCheckpoint(runId, { tokens, step, path: saved.path, sha256: saved.sha256 });
+  return results;
 }
 
 /**
@@ -376,7 +431,7 @@ function copyAtomic(src: string, dest: string): void {
 export function storeResults(store: RunStore, runId: string, tokens: number, measure: string, r: Record<string, MeasureValue>): void {
   const scalars: Record<string, number> = {};
   for (const [key, v] of Object.entries(r)) {
-    const name = `${measure}.${key}`;
+    const name = stored(measure, key);
     if (typeof v === "number") scalars[name] = v;
     else if (v === null) scalars[name] = NaN;
     else if (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === "number"))
@@ -387,53 +442,4 @@ export function storeResults(store: RunStore, runId: string, tokens: number, mea
     } else store.logJson(runId, tokens, name, v as JsonValue);
   }
   if (Object.keys(scalars).length > 0) store.logMetrics(runId, tokens, scalars);
-}
-
-/** A progress bar on a terminal (tokens, tokens/s, loss, last ICL score, ETA); lines otherwise. */
-class Progress {
-  private readonly tty: boolean;
-  private lastDraw = 0;
-  private readonly t0 = Date.now();
-  constructor(
-    private readonly mode: "auto" | "lines" | "none",
-    private readonly total: number,
-    private readonly log: (s: string) => void,
-  ) {
-    this.tty = mode === "auto" && process.stderr.isTTY === true;
-  }
-  private line(tokens: number, tps: number, loss: number, icl: number | null): string {
-    const eta = tps > 0 ? (this.total - tokens) / tps : 0;
-    return (
-      `${fmtTokens(tokens)}/${fmtTokens(this.total)} tokens  ${tps.toFixed(0)} tok/s  loss ${loss.toFixed(3)}` +
-      `  icl ${icl === null ? "—" : icl.toFixed(3)}  eta ${fmtSeconds(eta)}`
-    );
-  }
-  update(tokens: number, tps: number, loss: number, icl: number | null): void {
-    if (!this.tty) return;
-    const now = Date.now();
-    if (now - this.lastDraw < 200) return;
-    this.lastDraw = now;
-    const w = 24,
-      filled = Math.round((w * tokens) / this.total);
-    process.stderr.write(`\r[${"#".repeat(filled)}${".".repeat(w - filled)}] ${this.line(tokens, tps, loss, icl)}\x1b[K`);
-  }
-  checkpoint(tokens: number, loss: number, icl: number | null): void {
-    if (this.mode === "none") return;
-    if (this.tty) process.stderr.write("\r\x1b[K");
-    const elapsed = (Date.now() - this.t0) / 1000;
-    this.log(`checkpoint ${fmtTokens(tokens)} tokens: loss ${loss.toFixed(4)}${icl === null ? "" : `, icl score ${icl.toFixed(4)}`} (${fmtSeconds(elapsed)})`);
-  }
-  done(): void {
-    if (this.tty) process.stderr.write("\r\x1b[K");
-  }
-}
-
-/** Token counts in progress lines (the lab's one formatter; the name kept for importers). */
-export const fmtTokens: (n: number) => string = formatTokens;
-
-function fmtSeconds(s: number): string {
-  if (!Number.isFinite(s)) return "—";
-  if (s < 60) return `${s.toFixed(0)}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, "0")}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.round((s % 3600) / 60)).padStart(2, "0")}m`;
 }
