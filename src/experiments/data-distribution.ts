@@ -75,7 +75,7 @@ export const SWEEPS: SweepSpec[] = [
     name: "classes",
     knob: "classes",
     base: BASE,
-    values: [256, 512, 1024, 2048, 4096],
+    values: [256, 512, 1024, 2048],
     archs: ["attn-only"],
     more: { archs: ["transformer", "lstm", "rnn"], values: [256, 2048] },
   },

@@ -11,6 +11,7 @@
  * initialisation and the training stream from `seed`.
  */
 import * as op from "../engine/ops/index.ts";
+import { usePrecision } from "../engine/precision.ts";
 import { releaseGraph } from "../engine/tensor.ts";
 import { GaussianMixtureTask, type MixtureTaskOptions } from "../data/synthetic/gaussian-mixture.ts";
 import { isAttentionModel, parseModelConfig, type ModelConfig } from "../model/config.ts";
@@ -77,6 +78,8 @@ export function checkClassifierConfig(config: ClassifierTrainConfig): Classifier
 export function trainClassifier(input: ClassifierTrainConfig, opts: { onEval?: (p: EvalPoint) => void } = {}): ClassifierRun {
   const config = checkClassifierConfig(input);
   const t0 = performance.now();
+  // fp32 products whatever the CPU's default (these matrices are far below where bf16 pays).
+  usePrecision("fp32");
   const task = new GaussianMixtureTask(config.task, config.taskSeed);
   const model = buildVectorModel(config.model, { dIn: config.task.dim, seed: config.seed });
   const opt = new AdamW(model.params, { lr: config.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: config.weightDecay });
