@@ -98,7 +98,7 @@ function threadCount(): number {
   return Number.isInteger(env) && env > 0 ? env : availableParallelism();
 }
 
-export async function benchGemm(): Promise<BenchRow[]> {
+export async function benchGemm(onRow: (r: BenchRow) => void = () => {}): Promise<BenchRow[]> {
   const loaded = loadNativeKernels();
   if (!loaded.ok) throw new Error(`benchGemm needs the native kernels: ${loaded.reason}`);
   const K: Kernels = loaded.kernels;
@@ -114,6 +114,7 @@ export async function benchGemm(): Promise<BenchRow[]> {
       pctPeak: (100 * gflops) / peak.gflops,
       note: `${threads} threads, median of ${repeats}; ${peak.how}`,
     });
+    onRow(rows[rows.length - 1]);
   };
 
   const M = 4096,
@@ -123,8 +124,13 @@ export async function benchGemm(): Promise<BenchRow[]> {
       b = rand(k * N),
       c = new Float32Array(M * N);
     const repeats = k >= 4096 ? 5 : 9;
-    const s = time(() => K.gemm({ transA: false, transB: false, m: M, n: N, k, alpha: 1, a, lda: k, b, ldb: N, beta: 0, c, ldc: N }), repeats);
-    add(`gemm ${M}x${N}x${k}`, 2 * M * N * k, s, repeats);
+    const prec = K.getPrecision();
+    for (const p of ["fp32", "bf16"] as const) {
+      K.setPrecision(p);
+      const s = time(() => K.gemm({ transA: false, transB: false, m: M, n: N, k, alpha: 1, a, lda: k, b, ldb: N, beta: 0, c, ldc: N }), repeats);
+      add(`gemm ${M}x${N}x${k}${p === "bf16" ? " bf16 (conversion included)" : ""}`, 2 * M * N * k, s, repeats);
+    }
+    K.setPrecision(prec);
   }
 
   const B = 8,

@@ -10,8 +10,12 @@ nn.Embedding → nn.LSTM(num_layers=2) → nn.Linear, as src/model/recurrent.ts.
 Run it as mission.md says PyTorch is fastest here:
   LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp OPENBLAS_CORETYPE=SkylakeX \
   OMP_NUM_THREADS=2 /usr/bin/python3 bench/torch_bench.py --config attn-2l-v4096
-Prints one JSON line: {"config": ..., "tokens_per_s": median, "runs": [...]}.
+Prints one JSON line per precision: {"config": ..., "precision": "fp32" | "bf16", "tokens_per_s": median, "runs": [...]}.
+`--precisions fp32,bf16` measures both in one process, interleaved (repeat r of fp32, then of bf16, ...);
+bf16 is PyTorch's mixed precision on the CPU, `torch.autocast("cpu", dtype=torch.bfloat16)` around
+the forward pass and the loss (autocast keeps the loss in fp32), master weights and AdamW in fp32.
 """
+import contextlib
 import argparse
 import json
 import math
@@ -77,6 +81,8 @@ CONFIGS = {
     "attn-2l-v4096": dict(kind="attn-only", n_layers=2, d_model=256, n_heads=8, d_head=32, n_ctx=512, d_vocab=4096, batch=8),
     "attn-2l-v256": dict(kind="attn-only", n_layers=2, d_model=256, n_heads=8, d_head=32, n_ctx=512, d_vocab=256, batch=8),
     "lstm-2l-v4096": dict(kind="lstm", n_layers=2, d_model=256, d_hidden=256, n_ctx=512, d_vocab=4096, batch=8),
+    # The demo's 2-layer model (src/experiments/common.ts DEMO: bytes, shortformer pre-LN positions).
+    "demo": dict(kind="attn-only", n_layers=2, d_model=64, n_heads=2, d_head=32, n_ctx=512, d_vocab=257, batch=2),
 }
 
 
@@ -92,31 +98,44 @@ def main():
     ap.add_argument("--steps", type=int, default=6)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--precisions", default="fp32")
     a = ap.parse_args()
     c = CONFIGS[a.config]
-    torch.manual_seed(0)
-    model = build(c)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.1)
+    precisions = a.precisions.split(",")
+    for p in precisions:
+        if p not in ("fp32", "bf16"):
+            raise SystemExit(f"--precisions: unknown precision '{p}' (fp32 or bf16)")
     B, T, V = c["batch"], c["n_ctx"], c["d_vocab"]
+    torch.manual_seed(0)
     x = torch.randint(0, V, (B, T + 1))
+    runners = {}
+    for p in precisions:
+        torch.manual_seed(0)
+        model = build(c)
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.1)
 
-    def step():
-        logits = model(x[:, :-1])
-        loss = F.cross_entropy(logits.reshape(-1, V), x[:, 1:].reshape(-1))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        def step(model=model, opt=opt, p=p):
+            ctx = torch.autocast("cpu", dtype=torch.bfloat16) if p == "bf16" else contextlib.nullcontext()
+            with ctx:
+                logits = model(x[:, :-1])
+                loss = F.cross_entropy(logits.reshape(-1, V), x[:, 1:].reshape(-1))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
 
-    for _ in range(a.warmup):
-        step()
-    runs = []
-    for _ in range(a.repeats):
-        t0 = time.perf_counter()
-        for _ in range(a.steps):
+        for _ in range(a.warmup):
             step()
-        runs.append(a.steps * B * T / (time.perf_counter() - t0))
-    print(json.dumps({"config": a.config, "threads": torch.get_num_threads(), "tokens_per_s": statistics.median(runs), "runs": runs}))
+        runners[p] = step
+    runs = {p: [] for p in precisions}
+    for _ in range(a.repeats):
+        for p in precisions:
+            t0 = time.perf_counter()
+            for _ in range(a.steps):
+                runners[p]()
+            runs[p].append(a.steps * B * T / (time.perf_counter() - t0))
+    for p in precisions:
+        print(json.dumps({"config": a.config, "precision": p, "threads": torch.get_num_threads(), "tokens_per_s": statistics.median(runs[p]), "runs": runs[p]}))
 
 
 if __name__ == "__main__":

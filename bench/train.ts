@@ -6,16 +6,23 @@
  */
 import * as op from "../src/engine/ops/index.ts";
 import { kernels } from "../src/engine/backend.ts";
+import { type Precision, withPrecision } from "../src/engine/precision.ts";
 import { releaseGraph } from "../src/engine/tensor.ts";
 import { parseModelConfig, type ModelConfig } from "../src/model/config.ts";
 import { buildModel, parameterCount, type LanguageModel } from "../src/model/model.ts";
 import { AdamW } from "../src/train/optimizer.ts";
 import { Rng } from "../src/util/random.ts";
 
-export const TRAIN_CONFIGS: Record<string, { model: unknown; batch: number }> = {
+export const TRAIN_CONFIGS: Record<string, { model: unknown; batch: number; threads?: number }> = {
   "attn-2l-v4096": { model: { kind: "attn-only", nLayers: 2, dModel: 256, nHeads: 8, dHead: 32, nCtx: 512, dVocab: 4096 }, batch: 8 },
   "attn-2l-v256": { model: { kind: "attn-only", nLayers: 2, dModel: 256, nHeads: 8, dHead: 32, nCtx: 512, dVocab: 256 }, batch: 8 },
   "lstm-2l-v4096": { model: { kind: "lstm", nLayers: 2, dModel: 256, dHidden: 256, nCtx: 512, dVocab: 4096 }, batch: 8 },
+  // The demo's 2-layer model, on one thread as the demo runs it (one model per core).
+  demo: {
+    model: { kind: "attn-only", nLayers: 2, dModel: 64, nHeads: 2, dHead: 32, nCtx: 512, dVocab: 257, positions: "shortformer-pre-ln" },
+    batch: 2,
+    threads: 1,
+  },
 };
 
 export interface StepRunner {
@@ -63,18 +70,45 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-export function benchTrain(name: string, opts: { steps?: number; warmup?: number; repeats?: number } = {}): TrainFigure {
-  const { steps = 4, warmup = 2, repeats = 3 } = opts;
+/**
+ * A config's step runner in a precision, timed in rounds: `round()` runs `steps` steps at the
+ * config's thread count and precision (both restored after) and returns tokens/s, so that callers
+ * can interleave rounds of several runners (bench.ts: fp32 and bf16, ours and PyTorch's).
+ */
+export function trainRounds(name: string, precision: Precision, opts: { steps?: number; warmup?: number } = {}): { params: number; round(): number } {
+  const { steps = 3, warmup = 1 } = opts;
   const c = TRAIN_CONFIGS[name];
-  const r = makeStepRunner(parseModelConfig(c.model), c.batch);
-  for (let i = 0; i < warmup; i++) r.step();
+  const K = kernels();
+  const within = <T>(f: () => T): T => {
+    const threads = K.getThreads();
+    if (c.threads !== undefined) K.setThreads(c.threads);
+    try {
+      return withPrecision(precision, f);
+    } finally {
+      K.setThreads(threads);
+    }
+  };
+  const r = within(() => makeStepRunner(parseModelConfig(c.model), c.batch));
+  within(() => {
+    for (let i = 0; i < warmup; i++) r.step();
+  });
+  return {
+    params: parameterCount(r.model),
+    round: () =>
+      within(() => {
+        const t0 = performance.now();
+        for (let i = 0; i < steps; i++) r.step();
+        return (steps * r.tokensPerStep) / ((performance.now() - t0) / 1000);
+      }),
+  };
+}
+
+export function benchTrain(name: string, opts: { steps?: number; warmup?: number; repeats?: number; precision?: Precision } = {}): TrainFigure {
+  const { steps = 4, warmup = 2, repeats = 3, precision = "fp32" } = opts;
+  const r = trainRounds(name, precision, { steps, warmup });
   const runs: number[] = [];
-  for (let k = 0; k < repeats; k++) {
-    const t0 = performance.now();
-    for (let i = 0; i < steps; i++) r.step();
-    runs.push((steps * r.tokensPerStep) / ((performance.now() - t0) / 1000));
-  }
-  return { config: name, params: parameterCount(r.model), tokensPerSecond: median(runs), runs };
+  for (let k = 0; k < repeats; k++) runs.push(r.round());
+  return { config: name, params: r.params, tokensPerSecond: median(runs), runs };
 }
 
 /** RSS after `early` and after `late` anchor steps. */

@@ -6,6 +6,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <unordered_map>
@@ -155,7 +156,13 @@ bool bf16Pays(idx m, idx n, idx k) {
   // 4096×256×256 1.6×, 4096×256×4096 2.4×, dW 256×4096×4096 1.5× the fp32 sgemm, but 1024×64×64
   // 1.1×, 64×1024×64 0.8× and attention-sized 64×32×512 0.5×: bf16 only where every side is ≥ 128.
   static const int hw = bf16Hardware();
-  if (hw == 2) return true;
+  // ICL_LAB_BF16_ALL=1: every shape with a brgemm kernel, as on AMX (to study bf16's accuracy on
+  // small models on a CPU without AMX; not faster).
+  static const bool all = [] {
+    const char* e = std::getenv("ICL_LAB_BF16_ALL");
+    return e != nullptr && e[0] == '1';
+  }();
+  if (hw == 2 || (hw == 1 && all)) return true;
   return hw == 1 && m >= 128 && n >= 128 && k >= 128;
 }
 
