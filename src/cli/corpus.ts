@@ -30,7 +30,7 @@ import { sourceContext } from "../data/text-store.ts";
 import { writeFileAtomic } from "../data/util.ts";
 import { UserError, withUserErrors } from "./errors.ts";
 import { formatTable } from "./format-table.ts";
-import { tokenizerSpecFrom } from "./options.ts";
+import { LAB_HELP, tokenizerSpecFrom } from "./options.ts";
 import { stderrLog } from "./progress.ts";
 
 function mb(bytes: number): string {
@@ -120,33 +120,12 @@ function tokenStoresOf(id: string, lab: string | undefined): TokenStoreManifest[
 
 export function register(program: Command): void {
   const corpus = program.command("corpus").description("corpus sources: list, build, inspect, add your own");
-
   corpus
     .command("list")
     .description("list every source: domain, language, whether it is available here, size")
-    .option("--lab <dir>", "lab folder (default: $ICL_LAB_DIR or ./icl-lab-runs)")
+    .option("--lab <dir>", LAB_HELP)
     .option("--json", "print JSON")
-    .action(
-      withUserErrors(async (opts: { lab?: string; json?: boolean }) => {
-        const rows = await listRows(opts.lab);
-        if (opts.json) return printJson({ defaultSuite: DEFAULT_SUITE, sources: rows });
-        const table = formatTable(
-          ["id", "origin", "domain", "lang", "default", "available", "size", "status"],
-          rows.map((r) => [
-            r.id,
-            r.origin,
-            r.domain,
-            r.language,
-            r.defaultSuite ? "yes" : "",
-            r.available ? "yes" : `no: ${r.note ?? ""}`,
-            r.megabytes !== null ? `${r.megabytes} MB` : r.approxMegabytes !== null ? `~${r.approxMegabytes} MB` : "",
-            r.built ? `built, ${r.documents?.toLocaleString("en-US")} docs` : r.available && r.note ? r.note : "",
-          ]),
-        );
-        process.stdout.write(`${table}\n\ndefault suite: ${DEFAULT_SUITE.join(", ")} (icl-lab corpus build)\n`);
-      }),
-    );
-
+    .action(withUserErrors(listCommand));
   corpus
     .command("build")
     .description("extract, clean and tokenize sources (default: the embedded default suite)")
@@ -156,134 +135,17 @@ export function register(program: Command): void {
     .option("--vocab <n>", "BPE vocabulary size (default 4096)")
     .option("--tokenizer-sources <ids>", "sources the BPE tokenizer is trained on (default: the default suite)")
     .option("--text-only", "only extract and clean (no tokenizer)")
-    .option("--lab <dir>", "lab folder (default: $ICL_LAB_DIR or ./icl-lab-runs)")
+    .option("--lab <dir>", LAB_HELP)
     .option("--json", "print JSON")
     .option("-q, --quiet", "no progress messages")
-    .action(
-      withUserErrors(
-        async (
-          ids: string[],
-          opts: {
-            all?: boolean;
-            tokenizer?: string;
-            vocab?: string;
-            tokenizerSources?: string;
-            textOnly?: boolean;
-            lab?: string;
-            json?: boolean;
-            quiet?: boolean;
-          },
-        ) => {
-          const log = stderrLog(opts.quiet);
-          const ctx = sourceContext({ lab: opts.lab, log });
-          let wanted = ids.length > 0 ? ids : [...DEFAULT_SUITE];
-          if (opts.all) {
-            wanted = [];
-            for (const s of listSources(ctx.paths)) if ((await s.available(ctx)).ok) wanted.push(s.id);
-          }
-          for (const id of wanted) getSource(id, ctx.paths); // unknown ids fail before any work
-          const t0 = performance.now();
-          const spec = tokenizerSpecFrom(opts);
-          const tokenizer = opts.textOnly ? null : await resolveTokenizer(spec, opts.lab, log);
-          const rows: BuildRow[] = [];
-          for (const id of wanted) {
-            const t = performance.now();
-            const text = await buildTextStore(id, { lab: opts.lab, log });
-            const tm = text.manifest;
-            const store = tokenizer ? await buildTokenStore(id, tokenizer, { lab: opts.lab, log }) : null;
-            rows.push({
-              id,
-              domain: tm.domain,
-              documents: tm.nDocs,
-              bytes: tm.nBytes,
-              tokens: store?.manifest.nTokens ?? 0,
-              meanDocTokens: store ? Math.round(store.manifest.stats.meanDocTokens) : 0,
-              bytesPerToken: store ? Number(store.manifest.stats.bytesPerToken.toFixed(2)) : 0,
-              duplicatesDropped: tm.clean.duplicatesDropped,
-              invalidBytesDropped: tm.clean.invalidBytesDropped,
-              seconds: Number(((performance.now() - t) / 1000).toFixed(1)),
-              store: store?.dir ?? text.dir,
-            });
-          }
-          const seconds = Number(((performance.now() - t0) / 1000).toFixed(1));
-          if (opts.json) return printJson({ tokenizer: tokenizer ? { id: tokenizer.id, vocabSize: tokenizer.vocabSize } : null, seconds, sources: rows });
-          process.stdout.write(
-            `${formatTable(
-              ["id", "domain", "docs", "MB", "tokens", "tokens/doc", "bytes/token", "dups", "bad bytes", "s"],
-              rows.map((r) => [
-                r.id,
-                r.domain,
-                r.documents,
-                mb(r.bytes),
-                r.tokens,
-                r.meanDocTokens,
-                r.bytesPerToken.toFixed(2),
-                r.duplicatesDropped,
-                r.invalidBytesDropped,
-                r.seconds.toFixed(1),
-              ]),
-            )}\n${tokenizer ? `tokenizer ${tokenizer.id} (vocab ${tokenizer.vocabSize}); ` : ""}${seconds} s in all\n`,
-          );
-        },
-      ),
-    );
-
+    .action(withUserErrors(buildCommand));
   corpus
     .command("info")
     .description("details of one source: metadata, cleaning and token statistics of what is built")
     .argument("<id>", "source id")
-    .option("--lab <dir>", "lab folder (default: $ICL_LAB_DIR or ./icl-lab-runs)")
+    .option("--lab <dir>", LAB_HELP)
     .option("--json", "print JSON")
-    .action(
-      withUserErrors(async (id: string, opts: { lab?: string; json?: boolean }) => {
-        const ctx = sourceContext({ lab: opts.lab });
-        const s = getSource(id, ctx.paths);
-        const a = await s.available(ctx);
-        const text = latestTextStore(id, ctx.paths);
-        const stores = tokenStoresOf(id, opts.lab);
-        const info = {
-          id: s.id,
-          origin: s.origin,
-          domain: s.domain,
-          language: s.language,
-          licence: s.licence,
-          description: s.description,
-          defaultSuite: s.defaultSuite === true,
-          available: a.ok,
-          note: a.reason ?? null,
-          text: text && {
-            documents: text.nDocs,
-            bytes: text.nBytes,
-            meanDocBytes: Math.round(text.nBytes / text.nDocs),
-            clean: text.clean,
-            fingerprint: text.fingerprint,
-            builtAt: text.createdAt,
-          },
-          tokenStores: stores.map((m) => ({ tokenizer: m.tokenizerId, ...m.stats, clean: undefined, builtAt: m.createdAt })),
-        };
-        if (opts.json) return printJson(info);
-        const lines = [
-          `${s.id}: ${s.description}`,
-          `  origin ${s.origin}, domain ${s.domain}, language ${s.language}, licence ${s.licence}`,
-          `  ${s.defaultSuite ? "in the default suite; " : ""}available: ${a.ok ? "yes" : "no"}${a.reason ? ` (${a.reason})` : ""}`,
-        ];
-        if (text) {
-          const c = text.clean;
-          lines.push(
-            `  text: ${text.nDocs.toLocaleString("en-US")} documents, ${mb(text.nBytes)} MB, mean ${Math.round(text.nBytes / text.nDocs).toLocaleString("en-US")} bytes/document`,
-            `  cleaning: ${c.docsIn.toLocaleString("en-US")} offered, ${c.duplicatesDropped} duplicates and ${c.emptyDropped} empty dropped, ` +
-              `${c.invalidBytesDropped} invalid bytes and ${c.controlCharsDropped} control characters removed`,
-          );
-        } else lines.push(`  not built yet (icl-lab corpus build ${s.id})`);
-        for (const m of stores) {
-          lines.push(
-            `  tokens (${m.tokenizerId}): ${m.nTokens.toLocaleString("en-US")}, mean ${Math.round(m.stats.meanDocTokens).toLocaleString("en-US")} per document, ${m.stats.bytesPerToken.toFixed(2)} bytes/token`,
-          );
-        }
-        process.stdout.write(`${lines.join("\n")}\n`);
-      }),
-    );
-
+    .action(withUserErrors(infoCommand));
   corpus
     .command("add")
     .description('add your own text as a source: a file, a folder of .txt/.md files, or JSONL with a "text" field')
@@ -293,67 +155,205 @@ export function register(program: Command): void {
     .option("--language <code>", "language (BCP 47, e.g. en, zh)", "en")
     .option("--licence <text>", "licence note", "user-provided")
     .option("--kind <kind>", "file, folder or jsonl (default: from the path)")
-    .option("--lab <dir>", "lab folder (default: $ICL_LAB_DIR or ./icl-lab-runs)")
+    .option("--lab <dir>", LAB_HELP)
     .option("--json", "print JSON")
     .option("-q, --quiet", "no progress messages")
-    .action(
-      withUserErrors(
-        async (
-          name: string,
-          path: string,
-          opts: { domain: string; language: string; licence: string; kind?: string; lab?: string; json?: boolean; quiet?: boolean },
-        ) => {
-          if (!SOURCE_ID.test(name)) throw new UserError(`source name '${name}' must be lowercase letters, digits and '_', starting with a letter`);
-          const paths = dataPaths(opts.lab);
-          const existing = listSources(paths).find((s) => s.id === name);
-          if (existing !== undefined && existing.origin !== "user") throw new UserError(`'${name}' is a built-in source; choose another name`);
-          if (opts.kind !== undefined && !["file", "folder", "jsonl"].includes(opts.kind)) {
-            throw new UserError(`--kind must be file, folder or jsonl, found '${opts.kind}'`);
-          }
-          if (!existsSync(path))
-            throw new UserError(`source '${name}': ${path} does not exist (expected a file, a folder of .txt/.md files, or a .jsonl file)`);
-          const before = existsSync(paths.userSources) ? readFileSync(paths.userSources) : null;
-          const spec = saveUserSource(paths, {
-            id: name,
-            path,
-            kind: (opts.kind as UserSourceKind | undefined) ?? detectKind(path),
-            domain: opts.domain,
-            language: opts.language,
-            licence: opts.licence,
-          });
-          let store;
-          try {
-            // Build now, so a bad file is reported here, not in the middle of an experiment.
-            store = await buildTextStore(name, { lab: opts.lab, log: stderrLog(opts.quiet) });
-          } catch (e) {
-            // Leave the lab as it was.
-            if (before !== null) writeFileAtomic(paths.userSources, before);
-            else deleteUserSource(paths, name);
-            throw e;
-          }
-          const m = store.manifest;
-          if (opts.json) return printJson({ source: spec, documents: m.nDocs, bytes: m.nBytes, clean: m.clean });
-          process.stdout.write(
-            `added '${name}' (${spec.kind} ${spec.path}): ${m.nDocs.toLocaleString("en-US")} documents, ${mb(m.nBytes)} MB` +
-              `${m.clean.duplicatesDropped ? `, ${m.clean.duplicatesDropped} duplicates dropped` : ""}\n`,
-          );
-        },
-      ),
-    );
-
+    .action(withUserErrors(addCommand));
   corpus
     .command("remove")
     .description("forget a user source (its files are not touched)")
     .argument("<name>", "source id")
-    .option("--lab <dir>", "lab folder (default: $ICL_LAB_DIR or ./icl-lab-runs)")
+    .option("--lab <dir>", LAB_HELP)
     .option("--json", "print JSON")
-    .action(
-      withUserErrors(async (name: string, opts: { lab?: string; json?: boolean }) => {
-        const paths = dataPaths(opts.lab);
-        if (!loadUserSources(paths).some((s) => s.id === name)) throw new UserError(`no user source named '${name}'`);
-        deleteUserSource(paths, name);
-        if (opts.json) return printJson({ removed: name });
-        process.stdout.write(`removed '${name}'\n`);
-      }),
+    .action(withUserErrors(removeCommand));
+}
+
+/** `corpus list`. */
+async function listCommand(opts: { lab?: string; json?: boolean }): Promise<void> {
+  const rows = await listRows(opts.lab);
+  if (opts.json) return printJson({ defaultSuite: DEFAULT_SUITE, sources: rows });
+  const table = formatTable(
+    ["id", "origin", "domain", "lang", "default", "available", "size", "status"],
+    rows.map((r) => [
+      r.id,
+      r.origin,
+      r.domain,
+      r.language,
+      r.defaultSuite ? "yes" : "",
+      r.available ? "yes" : `no: ${r.note ?? ""}`,
+      r.megabytes !== null ? `${r.megabytes} MB` : r.approxMegabytes !== null ? `~${r.approxMegabytes} MB` : "",
+      r.built ? `built, ${r.documents?.toLocaleString("en-US")} docs` : r.available && r.note ? r.note : "",
+    ]),
+  );
+  process.stdout.write(`${table}\n\ndefault suite: ${DEFAULT_SUITE.join(", ")} (icl-lab corpus build)\n`);
+}
+
+interface BuildOptions {
+  all?: boolean;
+  tokenizer?: string;
+  vocab?: string;
+  tokenizerSources?: string;
+  textOnly?: boolean;
+  lab?: string;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+/** `corpus build [ids...]`. */
+async function buildCommand(ids: string[], opts: BuildOptions): Promise<void> {
+  const log = stderrLog(opts.quiet);
+  const ctx = sourceContext({ lab: opts.lab, log });
+  let wanted = ids.length > 0 ? ids : [...DEFAULT_SUITE];
+  if (opts.all) {
+    wanted = [];
+    for (const s of listSources(ctx.paths)) if ((await s.available(ctx)).ok) wanted.push(s.id);
+  }
+  for (const id of wanted) getSource(id, ctx.paths); // unknown ids fail before any work
+  const t0 = performance.now();
+  const spec = tokenizerSpecFrom(opts);
+  const tokenizer = opts.textOnly ? null : await resolveTokenizer(spec, opts.lab, log);
+  const rows: BuildRow[] = [];
+  for (const id of wanted) {
+    const t = performance.now();
+    const text = await buildTextStore(id, { lab: opts.lab, log });
+    const tm = text.manifest;
+    const store = tokenizer ? await buildTokenStore(id, tokenizer, { lab: opts.lab, log }) : null;
+    rows.push({
+      id,
+      domain: tm.domain,
+      documents: tm.nDocs,
+      bytes: tm.nBytes,
+      tokens: store?.manifest.nTokens ?? 0,
+      meanDocTokens: store ? Math.round(store.manifest.stats.meanDocTokens) : 0,
+      bytesPerToken: store ? Number(store.manifest.stats.bytesPerToken.toFixed(2)) : 0,
+      duplicatesDropped: tm.clean.duplicatesDropped,
+      invalidBytesDropped: tm.clean.invalidBytesDropped,
+      seconds: Number(((performance.now() - t) / 1000).toFixed(1)),
+      store: store?.dir ?? text.dir,
+    });
+  }
+  const seconds = Number(((performance.now() - t0) / 1000).toFixed(1));
+  if (opts.json) return printJson({ tokenizer: tokenizer ? { id: tokenizer.id, vocabSize: tokenizer.vocabSize } : null, seconds, sources: rows });
+  process.stdout.write(
+    `${formatTable(
+      ["id", "domain", "docs", "MB", "tokens", "tokens/doc", "bytes/token", "dups", "bad bytes", "s"],
+      rows.map((r) => [
+        r.id,
+        r.domain,
+        r.documents,
+        mb(r.bytes),
+        r.tokens,
+        r.meanDocTokens,
+        r.bytesPerToken.toFixed(2),
+        r.duplicatesDropped,
+        r.invalidBytesDropped,
+        r.seconds.toFixed(1),
+      ]),
+    )}\n${tokenizer ? `tokenizer ${tokenizer.id} (vocab ${tokenizer.vocabSize}); ` : ""}${seconds} s in all\n`,
+  );
+}
+
+/** `corpus info ID`. */
+async function infoCommand(id: string, opts: { lab?: string; json?: boolean }): Promise<void> {
+  const ctx = sourceContext({ lab: opts.lab });
+  const s = getSource(id, ctx.paths);
+  const a = await s.available(ctx);
+  const text = latestTextStore(id, ctx.paths);
+  const stores = tokenStoresOf(id, opts.lab);
+  const info = {
+    id: s.id,
+    origin: s.origin,
+    domain: s.domain,
+    language: s.language,
+    licence: s.licence,
+    description: s.description,
+    defaultSuite: s.defaultSuite === true,
+    available: a.ok,
+    note: a.reason ?? null,
+    text: text && {
+      documents: text.nDocs,
+      bytes: text.nBytes,
+      meanDocBytes: Math.round(text.nBytes / text.nDocs),
+      clean: text.clean,
+      fingerprint: text.fingerprint,
+      builtAt: text.createdAt,
+    },
+    tokenStores: stores.map((m) => ({ tokenizer: m.tokenizerId, ...m.stats, clean: undefined, builtAt: m.createdAt })),
+  };
+  if (opts.json) return printJson(info);
+  const lines = [
+    `${s.id}: ${s.description}`,
+    `  origin ${s.origin}, domain ${s.domain}, language ${s.language}, licence ${s.licence}`,
+    `  ${s.defaultSuite ? "in the default suite; " : ""}available: ${a.ok ? "yes" : "no"}${a.reason ? ` (${a.reason})` : ""}`,
+  ];
+  if (text) {
+    const c = text.clean;
+    lines.push(
+      `  text: ${text.nDocs.toLocaleString("en-US")} documents, ${mb(text.nBytes)} MB, mean ${Math.round(text.nBytes / text.nDocs).toLocaleString("en-US")} bytes/document`,
+      `  cleaning: ${c.docsIn.toLocaleString("en-US")} offered, ${c.duplicatesDropped} duplicates and ${c.emptyDropped} empty dropped, ` +
+        `${c.invalidBytesDropped} invalid bytes and ${c.controlCharsDropped} control characters removed`,
     );
+  } else lines.push(`  not built yet (icl-lab corpus build ${s.id})`);
+  for (const m of stores) {
+    lines.push(
+      `  tokens (${m.tokenizerId}): ${m.nTokens.toLocaleString("en-US")}, mean ${Math.round(m.stats.meanDocTokens).toLocaleString("en-US")} per document, ${m.stats.bytesPerToken.toFixed(2)} bytes/token`,
+    );
+  }
+  process.stdout.write(`${lines.join("\n")}\n`);
+}
+
+interface AddOptions {
+  domain: string;
+  language: string;
+  licence: string;
+  kind?: string;
+  lab?: string;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+/** `corpus add NAME PATH`: registers the source and builds its text store now, so a bad file is reported here. */
+async function addCommand(name: string, path: string, opts: AddOptions): Promise<void> {
+  if (!SOURCE_ID.test(name)) throw new UserError(`source name '${name}' must be lowercase letters, digits and '_', starting with a letter`);
+  const paths = dataPaths(opts.lab);
+  const existing = listSources(paths).find((s) => s.id === name);
+  if (existing !== undefined && existing.origin !== "user") throw new UserError(`'${name}' is a built-in source; choose another name`);
+  if (opts.kind !== undefined && !["file", "folder", "jsonl"].includes(opts.kind)) {
+    throw new UserError(`--kind must be file, folder or jsonl, found '${opts.kind}'`);
+  }
+  if (!existsSync(path)) throw new UserError(`source '${name}': ${path} does not exist (expected a file, a folder of .txt/.md files, or a .jsonl file)`);
+  const before = existsSync(paths.userSources) ? readFileSync(paths.userSources) : null;
+  const spec = saveUserSource(paths, {
+    id: name,
+    path,
+    kind: (opts.kind as UserSourceKind | undefined) ?? detectKind(path),
+    domain: opts.domain,
+    language: opts.language,
+    licence: opts.licence,
+  });
+  let store;
+  try {
+    // Build now, so a bad file is reported here, not in the middle of an experiment.
+    store = await buildTextStore(name, { lab: opts.lab, log: stderrLog(opts.quiet) });
+  } catch (e) {
+    // Leave the lab as it was.
+    if (before !== null) writeFileAtomic(paths.userSources, before);
+    else deleteUserSource(paths, name);
+    throw e;
+  }
+  const m = store.manifest;
+  if (opts.json) return printJson({ source: spec, documents: m.nDocs, bytes: m.nBytes, clean: m.clean });
+  process.stdout.write(
+    `added '${name}' (${spec.kind} ${spec.path}): ${m.nDocs.toLocaleString("en-US")} documents, ${mb(m.nBytes)} MB` +
+      `${m.clean.duplicatesDropped ? `, ${m.clean.duplicatesDropped} duplicates dropped` : ""}\n`,
+  );
+}
+
+/** `corpus remove NAME`. */
+async function removeCommand(name: string, opts: { lab?: string; json?: boolean }): Promise<void> {
+  const paths = dataPaths(opts.lab);
+  if (!loadUserSources(paths).some((s) => s.id === name)) throw new UserError(`no user source named '${name}'`);
+  deleteUserSource(paths, name);
+  if (opts.json) return printJson({ removed: name });
+  process.stdout.write(`removed '${name}'\n`);
 }

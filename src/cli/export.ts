@@ -10,6 +10,7 @@ import type { Command } from "commander";
 import { exportRun } from "../model/export.ts";
 import { RunStore, resolveLabDir, runDir } from "../store/run-store.ts";
 import { UserError, withUserErrors } from "./errors.ts";
+import { LAB_HELP } from "./options.ts";
 import { stderrLog } from "./progress.ts";
 
 const FORMATS = ["safetensors"] as const;
@@ -51,7 +52,7 @@ export function register(program: Command): void {
     .option("--checkpoint <tokens>", "the checkpoint's token count (default: the last)")
     .option("--format <format>", `output format: ${FORMATS.join(", ")}`, "safetensors")
     .option("--out <dir>", "output folder (default: <lab>/exports/<run>-<tokens>)")
-    .option("--lab <dir>", "lab folder (default: $ICL_LAB_DIR or ./icl-lab-runs)")
+    .option("--lab <dir>", LAB_HELP)
     .option("--json", "print JSON")
     .option("-q, --quiet", "no progress messages")
     .action(

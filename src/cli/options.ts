@@ -6,6 +6,9 @@ import { existsSync } from "node:fs";
 import { DEFAULT_SUITE, type TokenizerSpec } from "../data/index.ts";
 import { UserError } from "./errors.ts";
 
+/** The help of every command's `--lab <dir>`. */
+export const LAB_HELP = "lab folder (default: $ICL_LAB_DIR or ./icl-lab-runs)";
+
 /** A commander parser for `--name N`: a positive integer (underscores allowed), else a UserError. */
 export function positiveInt(name: string) {
   return (v: string): number => {

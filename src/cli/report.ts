@@ -8,6 +8,7 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import { RunStore, resolveLabDir } from "../store/run-store.ts";
 import { UserError, withUserErrors } from "./errors.ts";
+import { LAB_HELP } from "./options.ts";
 
 interface ReportOptions {
   lab?: string;
@@ -22,7 +23,7 @@ export function register(program: Command): void {
     .command("report")
     .description("write an HTML report with figures (and PNG files) for a run or an experiment")
     .argument("<id>", "a run id, an experiment name, or a unique start of a run id")
-    .option("--lab <dir>", "lab folder (default: $ICL_LAB_DIR or ./icl-lab-runs)")
+    .option("--lab <dir>", LAB_HELP)
     .option("--out <dir>", "output folder (default: <lab>/reports/<id>)")
     .option("--no-png", "do not write PNG files (the HTML has every figure inline)")
     .option("--no-attention", "do not recompute the best induction head's attention pattern from the last checkpoint")

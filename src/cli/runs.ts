@@ -9,6 +9,7 @@ import { headline } from "../measure/headline.ts";
 import { METRIC } from "../measure/names.ts";
 import { RunStore } from "../store/run-store.ts";
 import { withUserErrors } from "./errors.ts";
+import { LAB_HELP } from "./options.ts";
 import { formatTable } from "./format-table.ts";
 
 export interface RunRow {
@@ -49,7 +50,7 @@ export function register(program: Command): void {
     .command("runs")
     .description("list the lab's runs: status, tokens, last train loss and ICL score")
     .option("--experiment <name>", "only the runs of this experiment")
-    .option("--lab <dir>", "lab folder (default: $ICL_LAB_DIR or ./icl-lab-runs)")
+    .option("--lab <dir>", LAB_HELP)
     .option("--json", "print JSON")
     .action(
       withUserErrors(async (opts: { experiment?: string; lab?: string; json?: boolean }) => {

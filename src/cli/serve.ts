@@ -8,6 +8,7 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import { resolveLabDir } from "../store/run-store.ts";
 import { UserError, withUserErrors } from "./errors.ts";
+import { LAB_HELP } from "./options.ts";
 
 interface ServeOptions {
   lab?: string;
@@ -19,7 +20,7 @@ export function register(program: Command): void {
   program
     .command("serve")
     .description("serve the dashboard: watch runs train, compare ICL curves, explore head scores and attention (read-only)")
-    .option("--lab <dir>", "lab folder (default: $ICL_LAB_DIR or ./icl-lab-runs)")
+    .option("--lab <dir>", LAB_HELP)
     .option("--port <n>", "port to listen on (0: any free port)", "7007")
     .option("--host <addr>", "address to listen on; anything but a loopback address exposes the lab to the network, without authentication", "127.0.0.1")
     .action(

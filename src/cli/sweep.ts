@@ -20,7 +20,7 @@ import { Option, type Command } from "commander";
 import { headline } from "../measure/headline.ts";
 import { METRIC } from "../measure/names.ts";
 import { RunStore, resolveLabDir } from "../store/run-store.ts";
-import { expandSweep, findRun, formatValue, formatVaried, type SweepRun } from "../sweep/expand.ts";
+import { expandSweep, findRun, formatValue, formatVaried, variedValues, type SweepRun } from "../sweep/expand.ts";
 import { runLocalPool, type PoolEvent, type RunOutcome } from "../sweep/local-pool.ts";
 import { coordinateSweep, runsQueue, sweepStatus, type CoordinatorEvent, type RunStatusRow } from "../sweep/queue.ts";
 import { checkRedis, displayUrl } from "../sweep/redis.ts";
@@ -29,7 +29,7 @@ import { startSweepWorker, type WorkerEvent } from "../sweep/worker.ts";
 import { formatTokens } from "../util/format.ts";
 import { UserError, withUserErrors } from "./errors.ts";
 import { formatTable } from "./format-table.ts";
-import { positiveInt } from "./options.ts";
+import { LAB_HELP, positiveInt } from "./options.ts";
 import { stderrLog } from "./progress.ts";
 
 interface Loaded {
@@ -92,7 +92,7 @@ export function sweepTable(lab: string, runs: readonly SweepRun[]): SweepTableRo
       return {
         index: run.index,
         id: info?.id ?? run.id,
-        varied: Object.fromEntries(run.varied.map((v) => [v.path, v.value])),
+        varied: variedValues(run.varied),
         status: info ? (info.stale ? "stale" : info.status) : "not started",
         tokens: info?.tokens ?? 0,
         ...(info ? headline(store, info.id) : { trainLoss: null, iclScore: null }),
@@ -179,7 +179,7 @@ async function runSweep(file: string, opts: SweepOptions): Promise<void> {
     if (opts.json) {
       process.stdout.write(
         `${JSON.stringify(
-          runs.map((r) => ({ index: r.index, id: r.id, varied: Object.fromEntries(r.varied.map((v) => [v.path, v.value])), config: r.config })),
+          runs.map((r) => ({ index: r.index, id: r.id, varied: variedValues(r.varied), config: r.config })),
           null,
           2,
         )}\n`,
@@ -303,7 +303,7 @@ export function register(program: Command): void {
     .description("run a grid of training runs from a sweep spec (JSON or YAML) on this machine, or on workers through Redis")
     .argument("<spec>", "the sweep spec file")
     .option("--dry-run", "print the expanded runs (id and the values varied) and stop")
-    .option("--lab <dir>", "lab folder (default: $ICL_LAB_DIR or ./icl-lab-runs)")
+    .option("--lab <dir>", LAB_HELP)
     .option("--queue <url>", "submit to workers through Redis (redis://HOST:PORT) instead of training here")
     .option("--shared <dir>", "with --queue: the workers' shared run folder, to index checkpoint files in this lab")
     .option("--detach", "with --queue: submit and return (run again without it to collect results)")
@@ -325,41 +325,12 @@ export function register(program: Command): void {
     .command("status")
     .description("where each run of a sweep stands: in this lab and, with --queue, in the queue")
     .argument("<spec>", "the sweep spec file")
-    .option("--lab <dir>", "lab folder (default: $ICL_LAB_DIR or ./icl-lab-runs)")
+    .option("--lab <dir>", LAB_HELP)
     .option("--queue <url>", "also show the jobs' states in Redis (redis://HOST:PORT)")
     .addOption(namespaceOption())
     .option("--json", "print JSON")
     .addOption(dataModule())
-    .action(
-      withUserErrors(async (file: string, _local: unknown, cmd: Command) => {
-        const opts = cmd.optsWithGlobals() as { lab?: string; queue?: string; namespace?: string; json?: boolean; dataModule?: string };
-        const { runs } = await loadSweep(file, opts.dataModule);
-        let queue;
-        if (opts.queue !== undefined) {
-          try {
-            await checkRedis(opts.queue);
-          } catch (e) {
-            throw new UserError((e as Error).message);
-          }
-          queue = runsQueue(opts.queue, { namespace: opts.namespace });
-          queue.on("error", () => {});
-        }
-        try {
-          const rows = await sweepStatus(runs, { lab: opts.lab, queue });
-          if (opts.json) {
-            process.stdout.write(
-              `${JSON.stringify(
-                rows.map(({ run, ...r }) => ({ ...r, varied: Object.fromEntries(run.varied.map((v) => [v.path, v.value])) })),
-                null,
-                2,
-              )}\n`,
-            );
-          } else printStatus(rows, runs, queue !== undefined);
-        } finally {
-          await queue?.close();
-        }
-      }),
-    );
+    .action(withUserErrors(statusCommand));
 
   program
     .command("worker")
@@ -376,64 +347,95 @@ export function register(program: Command): void {
     .option("--lock-duration <ms>", "how long a job stays claimed after this worker stops renewing it (default 30000)", positiveInt("lock-duration"))
     .option("-q, --quiet", "no progress output")
     .addOption(dataModule())
-    .action(
-      withUserErrors(
-        async (opts: {
-          queue: string;
-          namespace?: string;
-          lab?: string;
-          shared?: string;
-          concurrency?: number;
-          threadsPerRun?: number;
-          lockDuration?: number;
-          quiet?: boolean;
-          dataModule?: string;
-        }) => {
-          const log = stderrLog(opts.quiet);
-          const onEvent = (e: WorkerEvent) => {
-            if (e.type === "ready")
-              log(
-                `worker on ${displayUrl(opts.queue)}: ${e.concurrency} run${e.concurrency === 1 ? "" : "s"} at once × ${e.threadsPerRun} thread${e.threadsPerRun === 1 ? "" : "s"}; lab ${resolveLabDir(opts.lab)}${opts.shared ? `, run folders in ${opts.shared}` : ""}`,
-              );
-            else if (e.type === "job-started") log(`took ${e.jobId} (sweep ${e.sweep}${e.attempt > 1 ? `, attempt ${e.attempt}` : ""})`);
-            else if (e.type === "run-started" && e.resumedFrom !== null) log(`  ${e.runId}: resuming at ${formatTokens(e.resumedFrom)} tokens`);
-            else if (e.type === "checkpoint") log(`  ${e.runId}: ${formatTokens(e.tokens)}/${formatTokens(e.totalTokens)} tokens, loss ${e.loss.toFixed(4)}`);
-            else if (e.type === "job-finished") log(`finished ${e.runId} in ${e.seconds.toFixed(1)} s`);
-            else if (e.type === "job-failed") log(`FAILED ${e.jobId}${e.willRetry ? " (will be retried)" : ""}: ${e.error}`);
-            else if (e.type === "log") log(`  ${e.jobId}: ${e.line}`);
-            else if (e.type === "lost-redis") log(`icl-lab worker: ${e.message}`);
-          };
-          let worker;
-          try {
-            worker = await startSweepWorker(opts.queue, {
-              lab: opts.lab,
-              shared: opts.shared && resolve(opts.shared),
-              concurrency: opts.concurrency,
-              threadsPerRun: opts.threadsPerRun,
-              lockDurationMs: opts.lockDuration,
-              namespace: opts.namespace,
-              dataModule: opts.dataModule,
-              onEvent,
-            });
-          } catch (e) {
-            throw new UserError((e as Error).message);
-          }
-          const w = worker;
-          void interrupted().then(async () => {
-            process.exitCode = 130;
-            await w.stop();
-            log("worker stopped (a run it was training is back in the queue)");
-          });
-          const stopTerm = () => void w.stop();
-          process.once("SIGTERM", stopTerm);
-          try {
-            await w.closed;
-          } catch (e) {
-            throw new UserError((e as Error).message);
-          } finally {
-            process.off("SIGTERM", stopTerm);
-          }
-        },
-      ),
-    );
+    .action(withUserErrors(workerCommand));
+}
+
+/** `sweep status SPEC`: the options of `sweep` merged with its own (commander's optsWithGlobals). */
+async function statusCommand(file: string, _local: unknown, cmd: Command): Promise<void> {
+  const opts = cmd.optsWithGlobals() as { lab?: string; queue?: string; namespace?: string; json?: boolean; dataModule?: string };
+  const { runs } = await loadSweep(file, opts.dataModule);
+  let queue;
+  if (opts.queue !== undefined) {
+    try {
+      await checkRedis(opts.queue);
+    } catch (e) {
+      throw new UserError((e as Error).message);
+    }
+    queue = runsQueue(opts.queue, { namespace: opts.namespace });
+    queue.on("error", () => {});
+  }
+  try {
+    const rows = await sweepStatus(runs, { lab: opts.lab, queue });
+    if (opts.json) {
+      process.stdout.write(
+        `${JSON.stringify(
+          rows.map(({ run, ...r }) => ({ ...r, varied: variedValues(run.varied) })),
+          null,
+          2,
+        )}\n`,
+      );
+    } else printStatus(rows, runs, queue !== undefined);
+  } finally {
+    await queue?.close();
+  }
+}
+
+interface WorkerOptions {
+  queue: string;
+  namespace?: string;
+  lab?: string;
+  shared?: string;
+  concurrency?: number;
+  threadsPerRun?: number;
+  lockDuration?: number;
+  quiet?: boolean;
+  dataModule?: string;
+}
+
+/** `worker --queue URL`: trains jobs until stopped (Ctrl-C, SIGTERM) or Redis is lost. */
+async function workerCommand(opts: WorkerOptions): Promise<void> {
+  const log = stderrLog(opts.quiet);
+  const onEvent = (e: WorkerEvent) => {
+    if (e.type === "ready")
+      log(
+        `worker on ${displayUrl(opts.queue)}: ${e.concurrency} run${e.concurrency === 1 ? "" : "s"} at once × ${e.threadsPerRun} thread${e.threadsPerRun === 1 ? "" : "s"}; lab ${resolveLabDir(opts.lab)}${opts.shared ? `, run folders in ${opts.shared}` : ""}`,
+      );
+    else if (e.type === "job-started") log(`took ${e.jobId} (sweep ${e.sweep}${e.attempt > 1 ? `, attempt ${e.attempt}` : ""})`);
+    else if (e.type === "run-started" && e.resumedFrom !== null) log(`  ${e.runId}: resuming at ${formatTokens(e.resumedFrom)} tokens`);
+    else if (e.type === "checkpoint") log(`  ${e.runId}: ${formatTokens(e.tokens)}/${formatTokens(e.totalTokens)} tokens, loss ${e.loss.toFixed(4)}`);
+    else if (e.type === "job-finished") log(`finished ${e.runId} in ${e.seconds.toFixed(1)} s`);
+    else if (e.type === "job-failed") log(`FAILED ${e.jobId}${e.willRetry ? " (will be retried)" : ""}: ${e.error}`);
+    else if (e.type === "log") log(`  ${e.jobId}: ${e.line}`);
+    else if (e.type === "lost-redis") log(`icl-lab worker: ${e.message}`);
+  };
+  let worker;
+  try {
+    worker = await startSweepWorker(opts.queue, {
+      lab: opts.lab,
+      shared: opts.shared && resolve(opts.shared),
+      concurrency: opts.concurrency,
+      threadsPerRun: opts.threadsPerRun,
+      lockDurationMs: opts.lockDuration,
+      namespace: opts.namespace,
+      dataModule: opts.dataModule,
+      onEvent,
+    });
+  } catch (e) {
+    throw new UserError((e as Error).message);
+  }
+  const w = worker;
+  void interrupted().then(async () => {
+    process.exitCode = 130;
+    await w.stop();
+    log("worker stopped (a run it was training is back in the queue)");
+  });
+  const stopTerm = () => void w.stop();
+  process.once("SIGTERM", stopTerm);
+  try {
+    await w.closed;
+  } catch (e) {
+    throw new UserError((e as Error).message);
+  } finally {
+    process.off("SIGTERM", stopTerm);
+  }
 }

@@ -8,7 +8,7 @@ import type { Command } from "commander";
 import { DEFAULT_SUITE, buildTextStore, buildTokenStore, getBpeTokenizer, getTokenizer, splitDocuments } from "../data/index.ts";
 import { UserError, withUserErrors } from "./errors.ts";
 import { formatTable } from "./format-table.ts";
-import { splitList, tokenizerSpecFrom } from "./options.ts";
+import { LAB_HELP, splitList, tokenizerSpecFrom } from "./options.ts";
 import { stderrLog } from "./progress.ts";
 
 export function register(program: Command): void {
@@ -21,7 +21,7 @@ export function register(program: Command): void {
     .option("--vocab <n>", "vocabulary size, including 256 bytes and the end-of-document token", "4096")
     .option("--bytes-per-source <n>", "training text taken from each source, in bytes", "4000000")
     .option("--out <file>", "also write tokenizer.json here")
-    .option("--lab <dir>", "lab folder (default: $ICL_LAB_DIR or ./icl-lab-runs)")
+    .option("--lab <dir>", LAB_HELP)
     .option("--json", "print JSON")
     .option("-q, --quiet", "no progress messages")
     .action(
@@ -80,7 +80,7 @@ export function register(program: Command): void {
     .option("--tokenizer <kind>", "byte, bpe (default: BPE on the default suite) or a tokenizer.json path")
     .option("--vocab <n>", "BPE vocabulary size (default 4096)")
     .option("--tokenizer-sources <ids>", "sources the BPE tokenizer is trained on (default: the default suite)")
-    .option("--lab <dir>", "lab folder (default: $ICL_LAB_DIR or ./icl-lab-runs)")
+    .option("--lab <dir>", LAB_HELP)
     .option("--json", "print JSON")
     .action(
       withUserErrors(async (text: string, opts: { tokenizer?: string; vocab?: string; tokenizerSources?: string; lab?: string; json?: boolean }) => {

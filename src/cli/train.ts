@@ -21,6 +21,7 @@ import { parseTrainConfig, resolveModel } from "../train/config.ts";
 import { train, type TrainData } from "../train/train.ts";
 import { RunStore, resolveLabDir, runDir } from "../store/run-store.ts";
 import { UserError, withUserErrors } from "./errors.ts";
+import { LAB_HELP } from "./options.ts";
 import { stderrLog } from "./progress.ts";
 
 const KEY_PART = /^[A-Za-z0-9_-]+$/;
@@ -121,7 +122,7 @@ export function register(program: Command): void {
       (v: string, prev: string[]) => [...prev, v],
       [] as string[],
     )
-    .option("--lab <dir>", "lab folder (default: $ICL_LAB_DIR or ./icl-lab-runs)")
+    .option("--lab <dir>", LAB_HELP)
     .option("--json", "print the result as JSON")
     .option("-q, --quiet", "no progress output")
     .addHelpText("after", `\nPresets:\n${PRESET_NAMES.map((n) => `  ${n.padEnd(16)} ${PRESETS[n].description}`).join("\n")}`)

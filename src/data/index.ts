@@ -32,7 +32,7 @@ export {
   type TokenizerSpec,
 } from "./tokenizer.ts";
 export { buildTokenStore, type SourceTokenStats, type TokenStore, type TokenStoreManifest } from "./token-store.ts";
-export { HELD_OUT_FRACTION, isHeldOut, splitDocuments, type Segment, type Split } from "./split.ts";
+export { HELD_OUT_FRACTION, isHeldOut, segmentTokens, splitDocuments, type Segment, type Split } from "./split.ts";
 export { MixtureSampler, normalizeWeights, type MixtureSpec, type MixtureWeights, type SamplerState } from "./mixture.ts";
 export { sourceEvalWindows, type EvalPolicy, type EvalWindows } from "./windows.ts";
 export { prepareData, type DataStats, type PrepareDataOptions, type PreparedData, type SourceDataStats } from "./prepare.ts";

@@ -13,7 +13,7 @@
  * at random with the mixture's weights. Everything is a pure function of (seed, row counter,
  * per-source epoch and cursor), so `state()` is small and `restore()` continues exactly.
  */
-import type { Segment } from "./split.ts";
+import { segmentTokens, type Segment } from "./split.ts";
 import { hashValue, mix32, permutation, uniform } from "./util.ts";
 
 /** Weights by source id (normalised to sum 1), or a list of ids (equal weights). */
@@ -156,14 +156,14 @@ export class MixtureSampler {
       nCtx,
       seed,
       eodId,
-      sources: sources.map((s) => [s.id, s.weight, s.segments.length, s.segments.reduce((a, g) => a + g.end - g.start, 0)]),
+      sources: sources.map((s) => [s.id, s.weight, s.segments.length, segmentTokens(s.segments)]),
       dataIdentity,
     }).slice(0, 24);
   }
 
   /** Unique tokens per source pool (without end-of-document tokens). */
   poolTokens(): Record<string, number> {
-    return Object.fromEntries(this.sources.map((s) => [s.id, s.segments.reduce((a, g) => a + g.end - g.start, 0)]));
+    return Object.fromEntries(this.sources.map((s) => [s.id, segmentTokens(s.segments)]));
   }
 
   /** Windows in one epoch of each source. */

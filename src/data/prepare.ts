@@ -10,7 +10,7 @@ import { existsSync } from "node:fs";
 import { apportion, budgetPool, MixtureSampler, normalizeWeights, type MixtureSpec } from "./mixture.ts";
 import { dataPaths } from "./paths.ts";
 import { DEFAULT_SUITE } from "./sources/registry.ts";
-import { splitDocuments, HELD_OUT_FRACTION, type Split } from "./split.ts";
+import { segmentTokens, splitDocuments, HELD_OUT_FRACTION, type Segment, type Split } from "./split.ts";
 import type { BuildOptions } from "./text-store.ts";
 import { buildTokenStore, type SourceTokenStats, type TokenStore } from "./token-store.ts";
 import { DEFAULT_TOKENIZER, getBpeTokenizer, getTokenizer, type Tokenizer, type TokenizerSpec } from "./tokenizer.ts";
@@ -143,24 +143,7 @@ export async function prepareData(options: PrepareDataOptions = {}): Promise<Pre
   const nEval = r.evalWindows;
   const policy = r.evalPolicy;
   const budget = r.uniqueTokens;
-
-  // Tokenizer (trained and cached on first use).
-  const spec = r.tokenizer;
-  let tokenizer: Tokenizer;
-  let tokenizerPath: string;
-  const paths = dataPaths(options.lab);
-  if (isTokenizer(spec)) {
-    tokenizer = spec;
-    tokenizerPath = join(paths.tokenizers, tokenizer.id, "tokenizer.json");
-  } else if (spec.kind === "bpe") {
-    const r = await getBpeTokenizer(spec, options);
-    tokenizer = r.tokenizer;
-    tokenizerPath = join(r.dir, "tokenizer.json");
-  } else {
-    tokenizer = await getTokenizer(spec, options);
-    tokenizerPath = spec.kind === "file" ? spec.path : join(paths.tokenizers, tokenizer.id, "tokenizer.json");
-  }
-  if (!existsSync(tokenizerPath)) tokenizer.save(tokenizerPath);
+  const { tokenizer, tokenizerPath } = await tokenizerOf(r.tokenizer, options);
 
   // Token stores and splits.
   const stores: TokenStore[] = [];
@@ -172,25 +155,7 @@ export async function prepareData(options: PrepareDataOptions = {}): Promise<Pre
   }
 
   // Budgeted pools and the sampler.
-  const budgets =
-    budget === undefined
-      ? mixture.map(() => undefined)
-      : apportion(
-          budget,
-          mixture.map((m) => m.weight),
-        );
-  const pools = mixture.map(({ id }, i) => {
-    const trainTokens = splits[i].train.reduce((a, g) => a + g.end - g.start, 0);
-    const b = budgets[i];
-    if (b !== undefined && b > trainTokens) {
-      throw new Error(
-        `source '${id}' has ${trainTokens.toLocaleString("en-US")} training tokens (after holding out ${HELD_OUT_FRACTION * 100}%), ` +
-          `but the mixture asks it for ${b.toLocaleString("en-US")} unique tokens (weight ${mixture[i].weight.toFixed(3)} × uniqueTokens ` +
-          `${budget!.toLocaleString("en-US")}); lower uniqueTokens or this source's weight`,
-      );
-    }
-    return budgetPool(splits[i].train, { budget: b, seed, sourceId: id });
-  });
+  const pools = budgetedPools(mixture, splits, budget, seed);
   const sampler = new MixtureSampler(
     mixture.map(({ id, weight }, i) => ({ id, weight, tokens: stores[i].tokens, segments: pools[i] })),
     { nCtx, seed, eodId: tokenizer.eodId, identity: { tokenizer: tokenizer.id, stores: stores.map((s) => s.manifest.tokensSha256), budget: budget ?? null } },
@@ -206,36 +171,6 @@ export async function prepareData(options: PrepareDataOptions = {}): Promise<Pre
     mixture.map((m) => m.weight),
   );
   let mixed: EvalWindows | null = null;
-
-  const poolTokens = sampler.poolTokens();
-  const perEpoch = sampler.windowsPerEpoch();
-  const stats: DataStats = {
-    tokenizer: { id: tokenizer.id, vocabSize: tokenizer.vocabSize },
-    nCtx,
-    seed,
-    evalSeed,
-    heldOutFraction: HELD_OUT_FRACTION,
-    uniqueTokens: Object.values(poolTokens).reduce((a, b) => a + b, 0),
-    sources: mixture.map(({ id, weight }, i) => {
-      const m = stores[i].manifest;
-      const w = perSource.get(id)!;
-      return {
-        id,
-        domain: m.domain,
-        language: m.language,
-        weight,
-        ...m.stats,
-        split: splits[i].kind,
-        trainDocs: splits[i].train.length,
-        trainTokens: splits[i].train.reduce((a, g) => a + g.end - g.start, 0),
-        heldOutDocs: splits[i].heldOut.length,
-        heldOutTokens: splits[i].heldOut.reduce((a, g) => a + g.end - g.start, 0),
-        poolTokens: poolTokens[id],
-        windowsPerEpoch: perEpoch[id],
-        eval: { policy, windows: w.n, distinct: w.distinct, excludedDocs: w.excludedDocs },
-      };
-    }),
-  };
 
   return {
     tokenizer,
@@ -266,7 +201,88 @@ export async function prepareData(options: PrepareDataOptions = {}): Promise<Pre
       });
       return counts;
     },
-    stats,
+    stats: dataStats(r, { tokenizer, stores, splits, sampler, perSource }),
     fingerprint: hashValue({ sampler: sampler.fingerprint, nEval, policy, evalSeed }).slice(0, 24),
+  };
+}
+
+/** The tokenizer (trained and cached on first use) and the path of its tokenizer.json (saved if missing). */
+async function tokenizerOf(spec: Tokenizer | TokenizerSpec, options: PrepareDataOptions): Promise<{ tokenizer: Tokenizer; tokenizerPath: string }> {
+  let tokenizer: Tokenizer;
+  let tokenizerPath: string;
+  const paths = dataPaths(options.lab);
+  if (isTokenizer(spec)) {
+    tokenizer = spec;
+    tokenizerPath = join(paths.tokenizers, tokenizer.id, "tokenizer.json");
+  } else if (spec.kind === "bpe") {
+    const r = await getBpeTokenizer(spec, options);
+    tokenizer = r.tokenizer;
+    tokenizerPath = join(r.dir, "tokenizer.json");
+  } else {
+    tokenizer = await getTokenizer(spec, options);
+    tokenizerPath = spec.kind === "file" ? spec.path : join(paths.tokenizers, tokenizer.id, "tokenizer.json");
+  }
+  if (!existsSync(tokenizerPath)) tokenizer.save(tokenizerPath);
+  return { tokenizer, tokenizerPath };
+}
+
+/** Each source's training pool: all its training segments, or the share of `budget` (unique tokens) its weight gives it. */
+function budgetedPools(mixture: ResolvedPrepareOptions["mixture"], splits: Split[], budget: number | undefined, seed: number): Segment[][] {
+  const budgets =
+    budget === undefined
+      ? mixture.map(() => undefined)
+      : apportion(
+          budget,
+          mixture.map((m) => m.weight),
+        );
+  return mixture.map(({ id }, i) => {
+    const trainTokens = segmentTokens(splits[i].train);
+    const b = budgets[i];
+    if (b !== undefined && b > trainTokens) {
+      throw new Error(
+        `source '${id}' has ${trainTokens.toLocaleString("en-US")} training tokens (after holding out ${HELD_OUT_FRACTION * 100}%), ` +
+          `but the mixture asks it for ${b.toLocaleString("en-US")} unique tokens (weight ${mixture[i].weight.toFixed(3)} × uniqueTokens ` +
+          `${budget!.toLocaleString("en-US")}); lower uniqueTokens or this source's weight`,
+      );
+    }
+    return budgetPool(splits[i].train, { budget: b, seed, sourceId: id });
+  });
+}
+
+/** The statistics of prepared data: per source, its store's, its split's, its pool's and its evaluation windows'. */
+function dataStats(
+  r: ResolvedPrepareOptions,
+  d: { tokenizer: Tokenizer; stores: TokenStore[]; splits: Split[]; sampler: MixtureSampler; perSource: Map<string, EvalWindows> },
+): DataStats {
+  const { nCtx, seed, evalSeed, mixture } = r;
+  const { tokenizer, stores, splits } = d;
+  const poolTokens = d.sampler.poolTokens();
+  const perEpoch = d.sampler.windowsPerEpoch();
+  return {
+    tokenizer: { id: tokenizer.id, vocabSize: tokenizer.vocabSize },
+    nCtx,
+    seed,
+    evalSeed,
+    heldOutFraction: HELD_OUT_FRACTION,
+    uniqueTokens: Object.values(poolTokens).reduce((a, b) => a + b, 0),
+    sources: mixture.map(({ id, weight }, i) => {
+      const m = stores[i].manifest;
+      const w = d.perSource.get(id)!;
+      return {
+        id,
+        domain: m.domain,
+        language: m.language,
+        weight,
+        ...m.stats,
+        split: splits[i].kind,
+        trainDocs: splits[i].train.length,
+        trainTokens: segmentTokens(splits[i].train),
+        heldOutDocs: splits[i].heldOut.length,
+        heldOutTokens: segmentTokens(splits[i].heldOut),
+        poolTokens: poolTokens[id],
+        windowsPerEpoch: perEpoch[id],
+        eval: { policy: r.evalPolicy, windows: w.n, distinct: w.distinct, excludedDocs: w.excludedDocs },
+      };
+    }),
   };
 }

@@ -28,6 +28,11 @@ export interface Segment {
   doc: number;
 }
 
+/** The number of tokens in segments. */
+export function segmentTokens(segments: readonly Segment[]): number {
+  return segments.reduce((a, g) => a + g.end - g.start, 0);
+}
+
 /** How a source was split. */
 export interface Split {
   kind: "documents" | "tails";

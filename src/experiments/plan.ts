@@ -129,11 +129,11 @@ function planContext(lab: string, log: (line: string) => void, env: NodeJS.Proce
       const key = `${id}\u0000${JSON.stringify(tokenizer)}`;
       const cached = tokenCache.get(key);
       if (cached !== undefined) return cached;
-      const { getTokenizer, buildTokenStore, splitDocuments } = await import("../data/index.ts");
+      const { getTokenizer, buildTokenStore, segmentTokens, splitDocuments } = await import("../data/index.ts");
       const tok = await getTokenizer(tokenizer, { lab, log, env });
       const store = await buildTokenStore(id, tok, { lab, log, env });
       const split = splitDocuments(store.manifest.docOffsets, store.manifest.docHashes);
-      const n = split.train.reduce((a, g) => a + g.end - g.start, 0);
+      const n = segmentTokens(split.train);
       tokenCache.set(key, n);
       return n;
     },

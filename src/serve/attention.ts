@@ -100,31 +100,7 @@ function tokenLabel(tok: Tokenizer | null, id: number, bos: number | null): stri
 }
 
 export function computeAttention(store: RunStore, info: RunInfo, req: AttentionRequest): AttentionView {
-  if (info.corrupt) throw new AttentionRequestError(409, `run '${info.id}' has a corrupt config (${info.corrupt})`);
-  const raw = (info.config as { model?: unknown } | null)?.model;
-  let config;
-  try {
-    config = parseModelConfig(raw);
-  } catch (e) {
-    throw new AttentionRequestError(409, `run '${info.id}' has no readable model config: ${(e as Error).message}`);
-  }
-  if (!isAttentionModel(config)) throw new AttentionRequestError(400, `run '${info.id}' is a ${config.kind} model: it has no attention heads`);
-
-  const checkpoints = store.checkpoints(info.id);
-  if (checkpoints.length === 0) throw new AttentionRequestError(404, `run '${info.id}' has no checkpoint file recorded yet`);
-  const ck = req.checkpoint === undefined ? checkpoints[checkpoints.length - 1] : checkpoints.find((c) => c.tokens === req.checkpoint);
-  if (!ck) {
-    throw new AttentionRequestError(
-      404,
-      `run '${info.id}' has no checkpoint at ${req.checkpoint} tokens; it has ${checkpoints.map((c) => c.tokens).join(", ")}`,
-    );
-  }
-  // Only files inside the lab folder are read.
-  if (!fileInside(store.labDir, relative(store.labDir, ck.path).split("\\").join("/"))) {
-    throw new AttentionRequestError(404, `the checkpoint file of run '${info.id}' at ${ck.tokens} tokens is missing (or outside the lab folder)`);
-  }
-  const model = loadModel(ck.path, ck.sha256, config);
-
+  const { config, ck, model } = checkpointModel(store, info, req.checkpoint);
   const notes: string[] = [];
   let inputs: MeasureInputs | null;
   try {
@@ -145,37 +121,7 @@ export function computeAttention(store: RunStore, info: RunInfo, req: AttentionR
     notes.push(`the run's tokenizer could not be read (${(e as Error).message}): tokens are shown by id`);
   }
 
-  let tokens: Int32Array;
-  let source: AttentionView["source"];
-  let seed: number | null = null;
-  if (req.text !== undefined) {
-    if (!tok)
-      throw new AttentionRequestError(409, `run '${info.id}' has no usable tokenizer (no tokenizer.json in its run folder): use a repeated random sequence`);
-    const encoded = tok.encode(req.text);
-    if (encoded.length === 0) throw new AttentionRequestError(400, "the text is empty");
-    const prefix = bos !== null ? [bos] : [];
-    const room = Math.min(MAX_TEXT_TOKENS, config.nCtx) - prefix.length;
-    if (encoded.length > room) notes.push(`the text has ${encoded.length} tokens; the first ${room} are shown`);
-    tokens = Int32Array.from([...prefix, ...encoded.subarray(0, room)]);
-    source = "text";
-  } else {
-    const offset = bos !== null ? 1 : 0;
-    let pool: Int32Array;
-    if (inputs !== null) pool = inputs.pools.heads;
-    else {
-      pool = tokenPool(config.dVocab, { bos });
-      notes.push(
-        "this run has no stored measurement inputs (it was trained before they were stored): the random tokens come from every token but BOS, not from its head scores' pool",
-      );
-    }
-    const wanted = req.length ?? 20;
-    const length = Math.max(2, Math.min(wanted, MAX_REPEAT_LENGTH, Math.floor((config.nCtx - offset) / 2), pool.length));
-    if (length !== wanted) notes.push(`segment length ${wanted} does not fit (context ${config.nCtx}, ${pool.length} distinct tokens): ${length} used`);
-    seed = req.seed ?? inputs?.seed ?? 0;
-    tokens = repeatedSequences(pool, new Rng(seed), { count: 1, length, repeats: 2, bos }).tokens;
-    source = "repeated";
-  }
-
+  const { tokens, source, seed } = sequenceOf(req, { runId: info.id, config, tok, bos, inputs, notes });
   const T = tokens.length;
   const H = config.nHeads;
   const perLayer = attentionPatterns(model, tokens, 1); // per layer [1, H, T, T]
@@ -224,4 +170,74 @@ export function computeAttention(store: RunStore, info: RunInfo, req: AttentionR
     targets,
     notes,
   };
+}
+
+/** The run's attention model at the requested checkpoint (the last by default), read from a file inside the lab folder. */
+function checkpointModel(store: RunStore, info: RunInfo, checkpoint: number | undefined) {
+  if (info.corrupt) throw new AttentionRequestError(409, `run '${info.id}' has a corrupt config (${info.corrupt})`);
+  const raw = (info.config as { model?: unknown } | null)?.model;
+  let config;
+  try {
+    config = parseModelConfig(raw);
+  } catch (e) {
+    throw new AttentionRequestError(409, `run '${info.id}' has no readable model config: ${(e as Error).message}`);
+  }
+  if (!isAttentionModel(config)) throw new AttentionRequestError(400, `run '${info.id}' is a ${config.kind} model: it has no attention heads`);
+
+  const checkpoints = store.checkpoints(info.id);
+  if (checkpoints.length === 0) throw new AttentionRequestError(404, `run '${info.id}' has no checkpoint file recorded yet`);
+  const ck = checkpoint === undefined ? checkpoints[checkpoints.length - 1] : checkpoints.find((c) => c.tokens === checkpoint);
+  if (!ck) {
+    throw new AttentionRequestError(404, `run '${info.id}' has no checkpoint at ${checkpoint} tokens; it has ${checkpoints.map((c) => c.tokens).join(", ")}`);
+  }
+  // Only files inside the lab folder are read.
+  if (!fileInside(store.labDir, relative(store.labDir, ck.path).split("\\").join("/"))) {
+    throw new AttentionRequestError(404, `the checkpoint file of run '${info.id}' at ${ck.tokens} tokens is missing (or outside the lab folder)`);
+  }
+  const model = loadModel(ck.path, ck.sha256, config);
+
+  return { config, ck, model };
+}
+
+/**
+ * The tokens to show: the request's text (after BOS, cut to the context) or a repeated random
+ * sequence from the run's head-score token pool; `notes` collects what was changed and why.
+ */
+function sequenceOf(
+  req: AttentionRequest,
+  ctx: { runId: string; config: { nCtx: number; dVocab: number }; tok: Tokenizer | null; bos: number | null; inputs: MeasureInputs | null; notes: string[] },
+): { tokens: Int32Array; source: AttentionView["source"]; seed: number | null } {
+  const { config, tok, bos, inputs, notes } = ctx;
+  let tokens: Int32Array;
+  let source: AttentionView["source"];
+  let seed: number | null = null;
+  if (req.text !== undefined) {
+    if (!tok)
+      throw new AttentionRequestError(409, `run '${ctx.runId}' has no usable tokenizer (no tokenizer.json in its run folder): use a repeated random sequence`);
+    const encoded = tok.encode(req.text);
+    if (encoded.length === 0) throw new AttentionRequestError(400, "the text is empty");
+    const prefix = bos !== null ? [bos] : [];
+    const room = Math.min(MAX_TEXT_TOKENS, config.nCtx) - prefix.length;
+    if (encoded.length > room) notes.push(`the text has ${encoded.length} tokens; the first ${room} are shown`);
+    tokens = Int32Array.from([...prefix, ...encoded.subarray(0, room)]);
+    source = "text";
+  } else {
+    const offset = bos !== null ? 1 : 0;
+    let pool: Int32Array;
+    if (inputs !== null) pool = inputs.pools.heads;
+    else {
+      pool = tokenPool(config.dVocab, { bos });
+      notes.push(
+        "this run has no stored measurement inputs (it was trained before they were stored): the random tokens come from every token but BOS, not from its head scores' pool",
+      );
+    }
+    const wanted = req.length ?? 20;
+    const length = Math.max(2, Math.min(wanted, MAX_REPEAT_LENGTH, Math.floor((config.nCtx - offset) / 2), pool.length));
+    if (length !== wanted) notes.push(`segment length ${wanted} does not fit (context ${config.nCtx}, ${pool.length} distinct tokens): ${length} used`);
+    seed = req.seed ?? inputs?.seed ?? 0;
+    tokens = repeatedSequences(pool, new Rng(seed), { count: 1, length, repeats: 2, bos }).tokens;
+    source = "repeated";
+  }
+
+  return { tokens, source, seed };
 }

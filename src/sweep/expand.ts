@@ -129,6 +129,11 @@ export function formatVaried(varied: SweepRun["varied"]): string {
   return varied.map((a) => `${a.path}=${formatValue(a.value)}`).join(" ");
 }
 
+/** The values a run varies, by path (`{ "model.nLayers": 2 }`), for JSON output. */
+export function variedValues(varied: SweepRun["varied"]): Record<string, unknown> {
+  return Object.fromEntries(varied.map((v) => [v.path, v.value]));
+}
+
 /** The config every run starts from: the preset (if any), the base merged over it, name/experiment defaulted to the sweep's name. */
 export function baseConfig(spec: SweepSpec): Record<string, unknown> {
   let base: Record<string, unknown> = structuredClone(spec.base);

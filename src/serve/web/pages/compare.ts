@@ -66,7 +66,7 @@ export function comparePage(main: HTMLElement, query: URLSearchParams): Dispose 
 
   const r = refresher(async () => {
     const list = await getJson<RunsResponse>("/api/runs");
-    renderPicker(list);
+    renderPicker(picker, list, ids, experiment);
     if (ids.length === 0 && !experiment) {
       fill(status, h("p", { class: "muted" }, "Tick runs above (or choose an experiment) to overlay their ICL-score curves."));
       return;
@@ -82,27 +82,7 @@ export function comparePage(main: HTMLElement, query: URLSearchParams): Dispose 
     }
     shown = new Set(v.runs.map((x) => x.id));
     const labels = v.runs.map((x) => x.label);
-    fill(
-      status,
-      h(
-        "p",
-        {},
-        h(
-          "ul",
-          { class: "compared" },
-          v.runs.map((x) =>
-            h(
-              "li",
-              { "data-run": x.id },
-              h("a", { href: `#/run/${encodeURIComponent(x.id)}` }, x.label),
-              " ",
-              statusBadge({ status: x.status, corrupt: null, error: null }),
-              h("span", { class: "muted" }, ` ${x.model}`),
-            ),
-          ),
-        ),
-      ),
-    );
+    fill(status, comparedList(v));
     await Promise.all([
       v.icl.length > 0
         ? icl.show(recolor(iclScoreChart({ points: v.icl, windows: v.windows, title: "ICL score of the compared runs" }), labels))
@@ -116,40 +96,6 @@ export function comparePage(main: HTMLElement, query: URLSearchParams): Dispose 
     else table.textContent = "The table needs two or more runs with results.";
   });
 
-  function renderPicker(list: RunsResponse): void {
-    const chosen = new Set(ids);
-    const exp = h(
-      "select",
-      { "aria-label": "experiment" },
-      h("option", { value: "" }, "—"),
-      list.experiments.map((e) => h("option", { value: e, selected: e === experiment }, e)),
-    );
-    exp.addEventListener("change", () => {
-      location.hash = exp.value ? `#/compare?experiment=${encodeURIComponent(exp.value)}` : "#/compare";
-    });
-    const boxes = list.runs.map((run) => {
-      const box = h("input", {
-        type: "checkbox",
-        value: run.id,
-        checked: chosen.has(run.id) || (ids.length === 0 && experiment !== "" && run.experiment === experiment),
-      });
-      box.addEventListener("change", () => {
-        const now = boxes.filter((b) => b.checked).map((b) => b.value);
-        location.hash = now.length ? `#/compare?runs=${now.map(encodeURIComponent).join(",")}` : "#/compare";
-      });
-      return box;
-    });
-    fill(
-      picker,
-      h("div", { class: "controls" }, h("label", {}, "Whole experiment ", exp)),
-      h(
-        "div",
-        { class: "chooser" },
-        list.runs.map((run, i) => h("label", { class: "check", title: run.model }, boxes[i], run.id)),
-      ),
-    );
-  }
-
   const off = onRunEvent((e) => {
     if (e === null || shown.has(e.id) || e.added) r.trigger();
   });
@@ -158,4 +104,61 @@ export function comparePage(main: HTMLElement, query: URLSearchParams): Dispose 
     icl.dispose();
     pos.dispose();
   };
+}
+
+/** The experiment menu and one checkbox per run; a change navigates to the compare page of the new choice. */
+function renderPicker(picker: HTMLElement, list: RunsResponse, ids: string[], experiment: string): void {
+  const chosen = new Set(ids);
+  const exp = h(
+    "select",
+    { "aria-label": "experiment" },
+    h("option", { value: "" }, "—"),
+    list.experiments.map((e) => h("option", { value: e, selected: e === experiment }, e)),
+  );
+  exp.addEventListener("change", () => {
+    location.hash = exp.value ? `#/compare?experiment=${encodeURIComponent(exp.value)}` : "#/compare";
+  });
+  const boxes = list.runs.map((run) => {
+    const box = h("input", {
+      type: "checkbox",
+      value: run.id,
+      checked: chosen.has(run.id) || (ids.length === 0 && experiment !== "" && run.experiment === experiment),
+    });
+    box.addEventListener("change", () => {
+      const now = boxes.filter((b) => b.checked).map((b) => b.value);
+      location.hash = now.length ? `#/compare?runs=${now.map(encodeURIComponent).join(",")}` : "#/compare";
+    });
+    return box;
+  });
+  fill(
+    picker,
+    h("div", { class: "controls" }, h("label", {}, "Whole experiment ", exp)),
+    h(
+      "div",
+      { class: "chooser" },
+      list.runs.map((run, i) => h("label", { class: "check", title: run.model }, boxes[i], run.id)),
+    ),
+  );
+}
+
+/** The compared runs, each with its link, status and model. */
+function comparedList(v: CompareView): HTMLElement {
+  return h(
+    "p",
+    {},
+    h(
+      "ul",
+      { class: "compared" },
+      v.runs.map((x) =>
+        h(
+          "li",
+          { "data-run": x.id },
+          h("a", { href: `#/run/${encodeURIComponent(x.id)}` }, x.label),
+          " ",
+          statusBadge({ status: x.status, corrupt: null, error: null }),
+          h("span", { class: "muted" }, ` ${x.model}`),
+        ),
+      ),
+    ),
+  );
 }
