@@ -198,12 +198,15 @@ export function checkTargets(rows: readonly PointRow[], runs: readonly DdRun[]):
     const a = at(sweep, lo),
       b = at(sweep, hi);
     if (a === undefined || b === undefined) return { target: what, met: null, evidence: "not measured" };
-    const iclUp = b.icl.mean > a.icl.mean && !overlaps(a.icl, b.icl);
+    // A rise that only reaches chance is not ICL: the model at the high end must beat chance.
+    const iclUp = b.icl.mean > a.icl.mean && !overlaps(a.icl, b.icl) && b.icl.lo > b.chanceIcl;
     const iwlDown = b.iwl.mean < a.iwl.mean && !overlaps(a.iwl, b.iwl);
     return {
       target: what,
       met: iclUp && iwlDown,
-      evidence: `${a.knob}=${lo}: ICL ${fmtInterval(a.icl)}, IWL ${fmtInterval(a.iwl)}; ${a.knob}=${hi}: ICL ${fmtInterval(b.icl)}, IWL ${fmtInterval(b.iwl)}`,
+      evidence:
+        `${a.knob}=${lo}: ICL ${fmtInterval(a.icl)}, IWL ${fmtInterval(a.iwl)}; ${a.knob}=${hi}: ICL ${fmtInterval(b.icl)}, IWL ${fmtInterval(b.iwl)}` +
+        ` (ICL higher, apart and above chance: ${iclUp ? "yes" : "no"}; IWL lower and apart: ${iwlDown ? "yes" : "no"})`,
     };
   };
   const out = [
