@@ -5,6 +5,8 @@
 // size, in the style of the reference backend:
 //   gemm: 'a' has 12 elements, expected at least 15 for m=3, k=5, lda=5
 #include <napi.h>
+#include <pthread.h>
+#include <signal.h>
 
 #include <cmath>
 #include <cstring>
@@ -178,6 +180,27 @@ std::string dims(std::initializer_list<std::pair<const char*, idx>> ds) {
 
 using Body = napi_value (*)(Call&);
 
+/**
+ * Signals are held back while a kernel runs (and delivered when it returns, a few milliseconds at
+ * most later). oneDNN 2.6's JIT sgemm kernels (jit_avx512_common_gemm_f32, jit_avx_gemm_f32) point
+ * rsp into a heap workspace, so a signal delivered to a thread inside one writes its frame onto the
+ * heap: glibc aborts later with "corrupted size vs. prev_size" (uxlfoundation/oneDNN#4845, fixed
+ * upstream in 2026 by #4855, not in Debian's 2.6.3). Reproduced here with any handled signal, e.g.
+ * `node --cpu-prof` during training, and in plain C with dnnl_sgemm and setitimer (64×512×32).
+ * OpenMP's worker threads are created inside kernels, so they inherit the blocked mask for good.
+ * Synchronous fault signals (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP) stay unblocked.
+ */
+struct HoldSignals {
+  sigset_t old;
+  HoldSignals() {
+    sigset_t all;
+    sigfillset(&all);
+    for (int s : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP}) sigdelset(&all, s);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+  }
+  ~HoldSignals() { pthread_sigmask(SIG_SETMASK, &old, nullptr); }
+};
+
 template <Body F>
 napi_value entry(napi_env env, napi_callback_info info) {
   Call c;
@@ -186,6 +209,7 @@ napi_value entry(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, &c.argc, c.argv, nullptr, nullptr);
   if (c.argc > kMaxArgs) c.argc = kMaxArgs;
   try {
+    HoldSignals hold;
     return F(c);
   } catch (const std::exception& e) {
     napi_throw_error(env, nullptr, e.what());
