@@ -39,6 +39,7 @@ export function profileStep(config: string, steps = 10, warmup = 3): KernelProfi
         const p = args[0] as { m: number; n: number; k: number; transA: boolean; transB: boolean; batch?: number };
         label = `gemm ${p.batch ?? 1}×${p.m}×${p.k}×${p.n}${p.transA ? " Aᵀ" : ""}${p.transB ? " Bᵀ" : ""}`;
       } else if (key === "unary" || key === "unaryBackward" || key === "binary") label = `${key} ${args[0]}`;
+      else if (key === "sumInto") label = `sumInto [${args[1]}] → strides [${args[3]}]`;
       const t0 = performance.now();
       const r = (f as (...a: unknown[]) => unknown).apply(base, args);
       const dt = performance.now() - t0;

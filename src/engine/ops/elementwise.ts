@@ -47,7 +47,14 @@ function binary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
     const dy = out.grad!;
     const identity = contiguousStrides(shape);
     // Accumulates g (with output shape) into t's gradient, summing broadcast axes.
-    const reduceInto = (t: Tensor, g: Float32Array, strides: number[]) => K.sumInto(g, shape, t.gradBuffer(), strides);
+    // A first gradient of t's own shape is copied, not added to a zero-filled buffer (one pass
+    // instead of three; the residual stream's adds are most of these).
+    const reduceInto = (t: Tensor, g: Float32Array, strides: number[]) => {
+      if (t.grad === null && t.size === size && strides.every((s, i) => s === identity[i])) {
+        t.grad = allocRaw(size);
+        t.grad.set(g);
+      } else K.sumInto(g, shape, t.gradBuffer(), strides);
+    };
     const tmp = () => allocRaw(size);
     switch (op) {
       case "add":
