@@ -13,6 +13,7 @@
       "target_name": "icl_native",
       "sources": [
         "src/engine/native/addon.cc",
+        "src/engine/native/attention.cc",
         "src/engine/native/bf16.cc",
         "src/engine/native/common.cc",
         "src/engine/native/elementwise.cc",
