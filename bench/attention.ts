@@ -124,8 +124,6 @@ export function benchAttentionShape(
 export function formatAttentionRow(r: AttentionBenchRow): string {
   const f = (x: number) => x.toFixed(2).padStart(7);
   const g = (x: number) => x.toFixed(1).padStart(6);
-  const fwdFlops = r.oldGflops; // unused: the line shows per-pass GFLOP/s below
-  void fwdFlops;
   return (
     `${r.name.padEnd(46)} ${r.threads}T  old fwd ${f(r.oldFwdMs)} ms bwd ${f(r.oldBwdMs)} ms ${g(r.oldGflops)} GFLOP/s | ` +
     `flash fwd ${f(r.newFwdMs)} ms bwd ${f(r.newBwdMs)} ms ${g(r.newGflops)} GFLOP/s | ×${r.speedup.toFixed(2)} (median of ${r.rounds})`

@@ -4,7 +4,7 @@
  * median of several repeats, and engine/PyTorch training throughput is measured in the same run,
  * interleaved, so their ratio is the figure to quote.
  *
- *   npm run bench                       # GEMM, attention, training (icl-lab and PyTorch)
+ *   npm run bench                       # GEMM, attention (flash vs previous kernels), training (icl-lab and PyTorch)
  *   npm run bench -- --all              # + data, checkpoint, evaluation, trainer figures
  *   npm run bench -- --memory 2000      # + resident memory after 100 and 2000 anchor steps
  *   npm run bench -- --json out.json
@@ -53,6 +53,10 @@ async function main(): Promise<void> {
   figures.gemm = gemm;
   for (const g of gemm) console.log(`${g.name.padEnd(44)} ${g.gflops.toFixed(1).padStart(7)} GFLOP/s  ${g.pctPeak.toFixed(0).padStart(4)}% of peak`);
   if (gemm[0] && "note" in gemm[0]) console.log(`  peak: ${(gemm[0] as { note?: string }).note}`);
+
+  // Flash attention against the previous kernels, interleaved, 1 and 2 threads (bench/attention.ts).
+  const { benchAttention, formatAttentionRow } = await import("./attention.ts");
+  figures.attention = benchAttention({ rounds: Number(value("--attention-rounds") ?? 5), onRow: (r) => console.log(formatAttentionRow(r)) });
 
   const withTorch = !flag("--no-torch") && torchAvailable();
   if (!withTorch)

@@ -16,6 +16,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
@@ -32,14 +33,15 @@ struct Dims {
 };
 
 /**
- * One head's backward inputs and accumulators, all contiguous (row stride D, or Tp for the
- * transposed ones): rows H·D floats apart thrash the caches when H·D is a multiple of 256.
+ * One head's backward inputs and accumulators, all contiguous (row stride D, or kBr for the
+ * transposed blocks): rows H·D floats apart, or a transposed [D][T] with rows T floats apart,
+ * thrash the caches when the stride is a multiple of 256 floats.
  */
 struct HeadBufs {
   idx Tp;                 // T rounded up to a multiple of kBr
-  float *QT, *dOT;        // [D][Tp]: scale·Qᵀ and dOᵀ (columns ≥ T zero)
+  float *QT, *dOT;        // [Tp / kBr][D][kBr]: scale·log2(e)·Qᵀ and dOᵀ by query block (columns ≥ T zero)
   float *Q, *dO, *K, *V;  // [Tp][D]
-  float *lse, *delta;     // [Tp]: lse, Δ_i = Σ_d dO_id·O_id (0 past T)
+  float *lse, *delta;     // [Tp]: log2(e)·lse, Δ_i = Σ_d dO_id·O_id (0 past T)
   float *dQ, *dK, *dV;    // [Tp][D] accumulators
 };
 
@@ -79,16 +81,44 @@ bool useAvx512() {
 }
 
 constexpr std::size_t fwdWorkFloats(idx D) {
-  return static_cast<std::size_t>(D * kBr + kBr * kBr + 3 * kBr * D + 3 * kBr + 64);
+  return static_cast<std::size_t>(D * kBr + kBr * kBr + kBr * D + 3 * kBr + 64);
 }
 
+/** Numbers attention() calls, so that a thread's packed K and V are never reused across calls. */
+std::atomic<std::uint64_t> gForwardCall{0};
+
+/** The head whose K and V rows [0, rows) this thread has packed (scratch slot 1), and in which call. */
+struct PackedKV {
+  std::uint64_t call = 0;
+  idx bh = -1, rows = 0;
+};
+thread_local PackedKV tPacked;
+
 void forwardItem(const Dims& a, const float* q, const float* k, const float* v, float scale, bool causal,
-                 float* probs, float* lse, float* out, idx b, idx h, idx i0, idx rows) {
-  float* work = scratch<float>(0, fwdWorkFloats(a.D));
+                 float* probs, float* lse, float* out, idx b, idx h, idx i0, idx rows, std::uint64_t call) {
+  // K and V rows of the head, contiguous, packed once per thread and head: items come head by
+  // head, the largest (all keys) first, so the later blocks of a head find them packed.
+  const idx T = a.T, D = a.D, bh = b * a.H + h, kEnd = causal ? i0 + rows : T;
+  float* kv = scratch<float>(1, static_cast<std::size_t>(2 * T * D + 64));
+  PackedKV& pk = tPacked;
+  if (pk.call != call || pk.bh != bh) {
+    pk.call = call;
+    pk.bh = bh;
+    pk.rows = 0;
+  }
+  if (pk.rows < kEnd) {
+    const idx head = b * T * a.HD + h * D;
+    for (idx r = pk.rows; r < kEnd; r++) {
+      std::memcpy(kv + r * D, k + head + r * a.HD, sizeof(float) * static_cast<std::size_t>(D));
+      std::memcpy(kv + (T + r) * D, v + head + r * a.HD, sizeof(float) * static_cast<std::size_t>(D));
+    }
+    pk.rows = kEnd;
+  }
+  float* work = scratch<float>(0, fwdWorkFloats(D));
   if (useAvx512()) {
-    avx512::forwardBlock(a, q, k, v, scale, causal, probs, lse, out, b, h, i0, rows, work);
+    avx512::forwardBlock(a, q, kv, kv + T * D, scale, causal, probs, lse, out, b, h, i0, rows, work);
   } else {
-    avx2::forwardBlock(a, q, k, v, scale, causal, probs, lse, out, b, h, i0, rows, work);
+    avx2::forwardBlock(a, q, kv, kv + T * D, scale, causal, probs, lse, out, b, h, i0, rows, work);
   }
 }
 
@@ -148,13 +178,14 @@ void attention(const float* q, const float* k, const float* v, idx B, idx T, idx
   const Dims a{B, T, H, D, H * D};
   const idx nBlk = (T + kBr - 1) / kBr;
   const idx items = B * H * nBlk;
+  const std::uint64_t call = gForwardCall.fetch_add(1) + 1;
   // Head by head (consecutive items share K and V in cache), last block first: with the causal
   // mask the last blocks are the largest, so dynamic scheduling ends each head with small items.
 #pragma omp parallel for schedule(dynamic, 1) if (items > 1 && numThreads() > 1)
   for (idx it = 0; it < items; it++) {
     const idx blk = nBlk - 1 - it % nBlk, bh = it / nBlk;
     const idx i0 = blk * kBr, rows = std::min(kBr, T - i0);
-    forwardItem(a, q, k, v, scale, causal, probs, lse, out, bh / H, bh % H, i0, rows);
+    forwardItem(a, q, k, v, scale, causal, probs, lse, out, bh / H, bh % H, i0, rows, call);
   }
 }
 
