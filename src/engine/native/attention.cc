@@ -81,7 +81,7 @@ bool useAvx512() {
 }
 
 constexpr std::size_t fwdWorkFloats(idx D) {
-  return static_cast<std::size_t>(D * kBr + kBr * kBr + kBr * D + 3 * kBr + 64);
+  return static_cast<std::size_t>(D * kBr + kBr * kBr + kBr * D + 4 * kBr + 64);
 }
 
 /** Numbers attention() calls, so that a thread's packed K and V are never reused across calls. */
