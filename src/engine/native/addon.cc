@@ -220,7 +220,7 @@ idx span(const Call& c, idx rows, idx cols, idx ld) {
   return rows == 0 || cols == 0 ? 0 : mul(c, rows - 1, ld) + cols;
 }
 
-// setPrecision("fp32" | "bf16"): the precision of gemm and attention products (bf16.h).
+// setPrecision("fp32" | "bf16"): the precision of gemm products (bf16.h; attention stays fp32).
 napi_value setPrecision(Call& c) {
   c.kernel = "setPrecision";
   char buf[16] = {0};

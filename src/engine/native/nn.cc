@@ -1,4 +1,5 @@
-// Row-wise kernels (softmax, layer norm, cross-entropy) and fused multi-head attention.
+// Row-wise kernels (softmax, layer norm, cross-entropy), and the previous multi-head attention
+// kernels (the engine's attention is attention.cc; these stay for bench/attention.ts).
 //
 // Row kernels run one row per iteration of an OpenMP loop. The exp-heavy loops (softmax rows,
 // log-sum-exp, the cross-entropy gradient) use AVX2 intrinsics: an 8-lane exp, a 4-accumulator row
