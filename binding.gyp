@@ -5,7 +5,9 @@
   # ISA: -mavx2 -mfma, not -march=native, so that a binary built on one machine runs on any x86-64
   # CPU from Haswell (2013) on. The GEMMs (most of the FLOPs) are oneDNN's, which picks AVX-512 /
   # AMX kernels at run time by itself; our fused kernels are memory-bound or exp-bound loops where
-  # 8-wide AVX2 is close to what AVX-512 gives on 2 cores.
+  # 8-wide AVX2 is close to what AVX-512 gives on 2 cores. The exception is attention.cc (flash
+  # attention, FMA-bound): its tiles are compiled twice, AVX2 and, inside functions marked
+  # target("avx512f,avx512bw,avx512vl"), AVX-512, chosen at run time (ICL_LAB_NO_AVX512=1: AVX2).
   # No -ffast-math: it would let the compiler assume no NaN/Inf, and the kernels must propagate them.
   # -fno-math-errno / -fno-trapping-math only let sqrt and conditional loops vectorise.
   "targets": [
@@ -13,6 +15,7 @@
       "target_name": "icl_native",
       "sources": [
         "src/engine/native/addon.cc",
+        "src/engine/native/attention.cc",
         "src/engine/native/bf16.cc",
         "src/engine/native/common.cc",
         "src/engine/native/elementwise.cc",

@@ -4,7 +4,7 @@
  * median of several repeats, and engine/PyTorch training throughput is measured in the same run,
  * interleaved, so their ratio is the figure to quote.
  *
- *   npm run bench                       # GEMM, attention, training (icl-lab and PyTorch)
+ *   npm run bench                       # GEMM, attention (flash vs previous kernels), training (icl-lab and PyTorch)
  *   npm run bench -- --all              # + data, checkpoint, evaluation, trainer figures
  *   npm run bench -- --memory 2000      # + resident memory after 100 and 2000 anchor steps
  *   npm run bench -- --json out.json
@@ -112,6 +112,10 @@ async function main(): Promise<void> {
   );
   const gemm = figures.gemm as { note?: string }[];
   if (gemm[0]?.note !== undefined) console.log(`  peak: ${gemm[0].note}`);
+
+  // Flash attention against the previous kernels, interleaved, 1 and 2 threads (bench/attention.ts).
+  const { benchAttention, formatAttentionRow } = await import("./attention.ts");
+  figures.attention = benchAttention({ rounds: Number(value("--attention-rounds") ?? 5), onRow: (r) => console.log(formatAttentionRow(r)) });
 
   const withTorch = !flag("--no-torch") && torchAvailable();
   if (!withTorch)

@@ -5,7 +5,8 @@
  *
  * GEMM: M×N×K = 4096×256×{256, 1024, 4096} (M = 4096 tokens, e.g. 8 windows of 512).
  * Attention: B=8, H=8, T=512, D=32, causal; FLOPs counted for the visible (causal) pairs only:
- * forward 2 products (QKᵀ, PV), backward 4 (dP, dV, dQ, dK), each 2·D per (query, key) pair.
+ * forward 2 products (QKᵀ, PV), backward 4 (dP, dV, dQ, dK; not the flash backward's recomputed
+ * QKᵀ), each 2·D per (query, key) pair. bench/attention.ts compares with the previous kernels.
  * Every figure is the median of several timed repeats after a warm-up call.
  * Threads: ICL_LAB_THREADS, else the machine's cores (as the engine does).
  */
@@ -143,16 +144,16 @@ export async function benchGemm(onRow: (r: BenchRow) => void = () => {}): Promis
     v = rand(n),
     out = new Float32Array(n),
     dout = rand(n);
-  const probs = new Float32Array(B * H * T * T);
+  const lse = new Float32Array(B * H * T);
   const dq = new Float32Array(n),
     dk = new Float32Array(n),
     dv = new Float32Array(n);
   const scale = 1 / Math.sqrt(D);
   const pairs = (T * (T + 1)) / 2; // visible (query, key) pairs per head
   const repeats = 7;
-  const sf = time(() => K.attention(q, kk, v, B, T, H, D, scale, true, probs, out), repeats);
+  const sf = time(() => K.attention(q, kk, v, B, T, H, D, scale, true, null, lse, out), repeats);
   add(`attention fwd B=${B} H=${H} T=${T} D=${D} causal`, B * H * 2 * 2 * D * pairs, sf, repeats);
-  const sb = time(() => K.attentionBackward(q, kk, v, probs, dout, B, T, H, D, scale, dq, dk, dv), repeats);
+  const sb = time(() => K.attentionBackward(q, kk, v, out, lse, dout, B, T, H, D, scale, true, dq, dk, dv), repeats);
   add(`attention bwd B=${B} H=${H} T=${T} D=${D} causal`, B * H * 4 * 2 * D * pairs, sb, repeats);
   return rows;
 }

@@ -45,7 +45,7 @@ export interface GemmParams {
 }
 
 /**
- * The precision of the matrix products (gemm, and attention's QKᵀ, PV and their gradients):
+ * The precision of the matrix products of gemm (attention stays fp32 in both: see `attention`):
  * `fp32`, or `bf16`: the inputs of each product rounded to bfloat16 (round to nearest even), the
  * accumulation and the output in f32. Everything else (softmax, layer norm, loss, reductions,
  * master weights, AdamW) is f32 in both. See src/engine/precision.ts for how it is chosen.
@@ -148,12 +148,36 @@ export interface Kernels {
   /**
    * Multi-head scaled dot-product attention. q, k, v, out: [B, T, H·D] contiguous (head h of token
    * t of batch b is the D floats at ((b·T + t)·H + h)·D). scores = scale · q·kᵀ, causal mask
-   * (key index > query index excluded) when `causal`, probs = softmax(scores) written to
-   * probs [B, H, T, T] (masked entries exactly 0), out = probs · v.
+   * (key index > query index excluded) when `causal`, out = softmax(scores) · v.
+   * Writes lse [B, H, T]: the log-sum-exp of each query row's scaled, masked scores (what the
+   * backward needs instead of the probabilities). probs [B, H, T, T] = softmax(scores) (masked
+   * entries exactly 0) is written only when it is not null: training passes null, and the native
+   * kernel then never materialises the T×T probabilities (flash attention: online softmax over key
+   * blocks). Computed in fp32 in both precisions (the bf16 setting does not apply to attention).
    */
-  attention(q: F32, k: F32, v: F32, B: number, T: number, H: number, D: number, scale: number, causal: boolean, probs: F32, out: F32): void;
-  /** Accumulates dq, dk, dv given dout and the forward's probs. */
-  attentionBackward(q: F32, k: F32, v: F32, probs: F32, dout: F32, B: number, T: number, H: number, D: number, scale: number, dq: F32, dk: F32, dv: F32): void;
+  attention(q: F32, k: F32, v: F32, B: number, T: number, H: number, D: number, scale: number, causal: boolean, probs: F32 | null, lse: F32, out: F32): void;
+  /**
+   * Accumulates dq, dk, dv given dout, the forward's out and lse, and the same scale and causal:
+   * P = exp(scale·q·kᵀ − lse) is recomputed (masked entries 0), Δ = rowsum(dout ⊙ out),
+   * dS = P ⊙ (dout·vᵀ − Δ); dq += scale·dS·k, dk += scale·dSᵀ·q, dv += Pᵀ·dout.
+   */
+  attentionBackward(
+    q: F32,
+    k: F32,
+    v: F32,
+    out: F32,
+    lse: F32,
+    dout: F32,
+    B: number,
+    T: number,
+    H: number,
+    D: number,
+    scale: number,
+    causal: boolean,
+    dq: F32,
+    dk: F32,
+    dv: F32,
+  ): void;
 
   /** out[i, :] = table[ids[i], :] for i < n; table [vocab, d]. Ids out of range are an error. */
   embedding(table: F32, ids: I32, n: number, d: number, out: F32): void;

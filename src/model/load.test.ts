@@ -77,7 +77,7 @@ test("shortformer adds W_pos after ln1 to the query and key inputs (TransformerL
       const ln1 = (t: typeof resid) => op.layerNorm(t, m.params.get("blocks.0.ln1.w")!, m.params.get("blocks.0.ln1.b")!);
       const qk = positions === "shortformer" ? op.add(ln1(resid), pos) : ln1(op.add(resid, pos));
       const proj = (t: typeof resid, w: string) => op.add(op.matmul(t, m.params.get(`blocks.0.attn.W_${w}`)!), m.params.get(`blocks.0.attn.b_${w}`)!);
-      return Array.from(op.attention(proj(qk, "Q"), proj(qk, "K"), proj(ln1(resid), "V"), { nHeads: 1 }).pattern.data);
+      return Array.from(op.attention(proj(qk, "Q"), proj(qk, "K"), proj(ln1(resid), "V"), { nHeads: 1, pattern: true }).pattern!.data);
     });
     const got = noGrad(() => Array.from(m.forward(x, 1, { hooks: { capture: ["blocks.0.attn.hook_pattern"] } }).cache.get("blocks.0.attn.hook_pattern")!.data));
     assert.deepEqual(got, expected, positions);

@@ -163,9 +163,10 @@ function attentionBlock(ps: ParamSet, c: AttentionConfig, l: number, resid: Tens
     z = op.attentionWithPattern(fixed, v, H);
     pass.hook(hk.pattern, fixed);
   } else {
-    const r = op.attention(q, k, v, { nHeads: H });
+    // The T×T pattern only when a hook captures or edits it: training never materialises it.
+    const r = op.attention(q, k, v, { nHeads: H, pattern: pass.wants(hk.pattern) });
     z = r.out;
-    pass.hook(hk.pattern, r.pattern);
+    if (r.pattern !== null) pass.hook(hk.pattern, r.pattern);
   }
   const mask = headMask(H, D, l, pass.hooks);
   if (mask !== null) z = op.mul(z, mask);

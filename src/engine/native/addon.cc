@@ -244,7 +244,7 @@ idx span(const Call& c, idx rows, idx cols, idx ld) {
   return rows == 0 || cols == 0 ? 0 : mul(c, rows - 1, ld) + cols;
 }
 
-// setPrecision("fp32" | "bf16"): the precision of gemm and attention products (bf16.h).
+// setPrecision("fp32" | "bf16"): the precision of gemm products (bf16.h; attention stays fp32).
 napi_value setPrecision(Call& c) {
   c.kernel = "setPrecision";
   char buf[16] = {0};
@@ -644,9 +644,10 @@ napi_value crossEntropyBackward(Call& c) {
 }
 
 struct AttnArgs {
-  idx B, T, H, D, nTok, nProbs;
+  idx B, T, H, D, nTok, nProbs, nLse;
   std::string tok() const { return "[B, T, H·D] with " + dims({{"B", B}, {"T", T}, {"H", H}, {"D", D}}); }
   std::string pr() const { return "[B, H, T, T] with " + dims({{"B", B}, {"H", H}, {"T", T}}); }
+  std::string ls() const { return "[B, H, T] with " + dims({{"B", B}, {"H", H}, {"T", T}}); }
 };
 
 AttnArgs attnDims(Call& c, std::size_t i) {
@@ -657,12 +658,53 @@ AttnArgs attnDims(Call& c, std::size_t i) {
   a.D = c.dim(i + 3, "D");
   a.nTok = mul(c, a.B, a.T, a.H, a.D);
   a.nProbs = mul(c, a.B, a.H, a.T, a.T);
+  a.nLse = mul(c, a.B, a.H, a.T);
   return a;
 }
 
-// attention(q, k, v, B, T, H, D, scale, causal, probs, out)
+// attention(q, k, v, B, T, H, D, scale, causal, probs | null, lse, out)
 napi_value attention(Call& c) {
   c.kernel = "attention";
+  const F32 q = c.f32(0, "q"), k = c.f32(1, "k"), v = c.f32(2, "v");
+  const AttnArgs a = attnDims(c, 3);
+  const float scale = static_cast<float>(c.number(7, "scale"));
+  const bool causal = c.boolean(8, "causal");
+  const F32 probs = c.f32OrNull(9, "probs"), lse = c.f32(10, "lse"), out = c.f32(11, "out");
+  c.need(q, "q", a.nTok, [&] { return a.tok(); });
+  c.need(k, "k", a.nTok, [&] { return a.tok(); });
+  c.need(v, "v", a.nTok, [&] { return a.tok(); });
+  c.need(out, "out", a.nTok, [&] { return a.tok(); });
+  c.need(lse, "lse", a.nLse, [&] { return a.ls(); });
+  if (probs.p != nullptr) c.need(probs, "probs", a.nProbs, [&] { return a.pr(); });
+  icl::attention(q.p, k.p, v.p, a.B, a.T, a.H, a.D, scale, causal, probs.p, lse.p, out.p);
+  return undef(c);
+}
+
+// attentionBackward(q, k, v, out, lse, dout, B, T, H, D, scale, causal, dq, dk, dv)
+napi_value attentionBackward(Call& c) {
+  c.kernel = "attentionBackward";
+  const F32 q = c.f32(0, "q"), k = c.f32(1, "k"), v = c.f32(2, "v"), out = c.f32(3, "out"), lse = c.f32(4, "lse");
+  const F32 dout = c.f32(5, "dout");
+  const AttnArgs a = attnDims(c, 6);
+  const float scale = static_cast<float>(c.number(10, "scale"));
+  const bool causal = c.boolean(11, "causal");
+  const F32 dq = c.f32(12, "dq"), dk = c.f32(13, "dk"), dv = c.f32(14, "dv");
+  c.need(q, "q", a.nTok, [&] { return a.tok(); });
+  c.need(k, "k", a.nTok, [&] { return a.tok(); });
+  c.need(v, "v", a.nTok, [&] { return a.tok(); });
+  c.need(out, "out", a.nTok, [&] { return a.tok(); });
+  c.need(lse, "lse", a.nLse, [&] { return a.ls(); });
+  c.need(dout, "dout", a.nTok, [&] { return a.tok(); });
+  c.need(dq, "dq", a.nTok, [&] { return a.tok(); });
+  c.need(dk, "dk", a.nTok, [&] { return a.tok(); });
+  c.need(dv, "dv", a.nTok, [&] { return a.tok(); });
+  icl::attentionBackward(q.p, k.p, v.p, out.p, lse.p, dout.p, a.B, a.T, a.H, a.D, scale, causal, dq.p, dk.p, dv.p);
+  return undef(c);
+}
+
+// attentionLegacy(q, k, v, B, T, H, D, scale, causal, probs, out): the previous kernel (benchmarks).
+napi_value attentionLegacy(Call& c) {
+  c.kernel = "attentionLegacy";
   const F32 q = c.f32(0, "q"), k = c.f32(1, "k"), v = c.f32(2, "v");
   const AttnArgs a = attnDims(c, 3);
   const float scale = static_cast<float>(c.number(7, "scale"));
@@ -673,13 +715,13 @@ napi_value attention(Call& c) {
   c.need(v, "v", a.nTok, [&] { return a.tok(); });
   c.need(out, "out", a.nTok, [&] { return a.tok(); });
   c.need(probs, "probs", a.nProbs, [&] { return a.pr(); });
-  if (!icl::attention(q.p, k.p, v.p, a.B, a.T, a.H, a.D, scale, causal, probs.p, out.p)) c.failed("dnnl_sgemm");
+  if (!icl::attentionLegacy(q.p, k.p, v.p, a.B, a.T, a.H, a.D, scale, causal, probs.p, out.p)) c.failed("dnnl_sgemm");
   return undef(c);
 }
 
-// attentionBackward(q, k, v, probs, dout, B, T, H, D, scale, dq, dk, dv)
-napi_value attentionBackward(Call& c) {
-  c.kernel = "attentionBackward";
+// attentionBackwardLegacy(q, k, v, probs, dout, B, T, H, D, scale, dq, dk, dv): the previous kernel (benchmarks).
+napi_value attentionBackwardLegacy(Call& c) {
+  c.kernel = "attentionBackwardLegacy";
   const F32 q = c.f32(0, "q"), k = c.f32(1, "k"), v = c.f32(2, "v"), probs = c.f32(3, "probs");
   const F32 dout = c.f32(4, "dout");
   const AttnArgs a = attnDims(c, 5);
@@ -693,7 +735,7 @@ napi_value attentionBackward(Call& c) {
   c.need(dq, "dq", a.nTok, [&] { return a.tok(); });
   c.need(dk, "dk", a.nTok, [&] { return a.tok(); });
   c.need(dv, "dv", a.nTok, [&] { return a.tok(); });
-  if (!icl::attentionBackward(q.p, k.p, v.p, probs.p, dout.p, a.B, a.T, a.H, a.D, scale, dq.p, dk.p, dv.p)) {
+  if (!icl::attentionBackwardLegacy(q.p, k.p, v.p, probs.p, dout.p, a.B, a.T, a.H, a.D, scale, dq.p, dk.p, dv.p)) {
     c.failed("dnnl_sgemm");
   }
   return undef(c);
@@ -868,6 +910,7 @@ napi_value info(Call& c) {
 #elif defined(__AVX2__)
   s += ", built for AVX2+FMA";
 #endif
+  s += std::string(", attention ") + attentionIsa();
   s += ", threads=" + std::to_string(omp_get_max_threads());
   napi_value v;
   napi_create_string_utf8(c.env, s.c_str(), s.size(), &v);
@@ -908,6 +951,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"crossEntropyBackward", entry<crossEntropyBackward>},
       {"attention", entry<attention>},
       {"attentionBackward", entry<attentionBackward>},
+      {"attentionLegacy", entry<attentionLegacy>},
+      {"attentionBackwardLegacy", entry<attentionBackwardLegacy>},
       {"embedding", entry<embedding>},
       {"embeddingBackward", entry<embeddingBackward>},
       {"adamw", entry<adamw>},

@@ -62,6 +62,8 @@ interface Addon {
   crossEntropyBackward: Kernels["crossEntropyBackward"];
   attention: Kernels["attention"];
   attentionBackward: Kernels["attentionBackward"];
+  attentionLegacy: LegacyAttention["attention"];
+  attentionBackwardLegacy: LegacyAttention["attentionBackward"];
   embedding: Kernels["embedding"];
   embeddingBackward: Kernels["embeddingBackward"];
   adamw: Kernels["adamw"];
@@ -135,6 +137,15 @@ function adapt(addon: Addon): Kernels {
   };
 }
 
+/**
+ * The attention kernels before the flash kernels (probs always written, the backward reads them),
+ * kept in the addon only so that bench/attention.ts can time old and new in one process.
+ */
+export interface LegacyAttention {
+  attention(q: F32, k: F32, v: F32, B: number, T: number, H: number, D: number, scale: number, causal: boolean, probs: F32, out: F32): void;
+  attentionBackward(q: F32, k: F32, v: F32, probs: F32, dout: F32, B: number, T: number, H: number, D: number, scale: number, dq: F32, dk: F32, dv: F32): void;
+}
+
 let cached: { ok: true; kernels: Kernels } | { ok: false; reason: string } | null = null;
 let loaded: Addon | null = null;
 
@@ -157,7 +168,7 @@ export function loadNativeKernels(): { ok: true; kernels: Kernels } | { ok: fals
     process.env.OMP_WAIT_POLICY ??= "PASSIVE";
     const require = createRequire(join(ROOT, "package.json"));
     const addon = require(path) as Addon;
-    const missing = ["gemm", "attention", "lstm", "setThreads", "setPrecision", "info"].filter(
+    const missing = ["gemm", "attention", "attentionLegacy", "lstm", "setThreads", "setPrecision", "info"].filter(
       (f) => typeof (addon as unknown as Record<string, unknown>)[f] !== "function",
     );
     if (missing.length > 0) {
@@ -177,4 +188,10 @@ export function loadNativeKernels(): { ok: true; kernels: Kernels } | { ok: fals
 export function nativeInfo(): string | null {
   loadNativeKernels();
   return loaded === null ? null : loaded.info();
+}
+
+/** The previous attention kernels (benchmarks only), or null when the addon is not loaded. */
+export function nativeLegacyAttention(): LegacyAttention | null {
+  loadNativeKernels();
+  return loaded === null ? null : { attention: loaded.attentionLegacy, attentionBackward: loaded.attentionBackwardLegacy };
 }

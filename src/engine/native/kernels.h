@@ -42,10 +42,20 @@ void crossEntropy(const float* logits, const std::int32_t* targets, idx rows, id
 void crossEntropyBackward(const float* logits, const std::int32_t* targets, const float* lse, const float* dloss,
                           idx rows, idx n, float* dlogits);
 
-bool attention(const float* q, const float* k, const float* v, idx B, idx T, idx H, idx D, float scale,
-               bool causal, float* probs, float* out);
-bool attentionBackward(const float* q, const float* k, const float* v, const float* probs, const float* dout,
-                       idx B, idx T, idx H, idx D, float scale, float* dq, float* dk, float* dv);
+/** Flash attention (attention.cc): writes out and lse [B, H, T], and probs unless it is null. */
+void attention(const float* q, const float* k, const float* v, idx B, idx T, idx H, idx D, float scale, bool causal,
+               float* probs, float* lse, float* out);
+/** Accumulates dq, dk, dv from the forward's out and lse (P recomputed per tile). */
+void attentionBackward(const float* q, const float* k, const float* v, const float* out, const float* lse,
+                       const float* dout, idx B, idx T, idx H, idx D, float scale, bool causal, float* dq, float* dk,
+                       float* dv);
+/** "avx512" or "avx2": the code attention runs (chosen once; ICL_LAB_NO_AVX512=1 forces avx2). */
+const char* attentionIsa();
+/** The previous kernels (probs written, sgemm products), for benchmarks only (nn.cc). */
+bool attentionLegacy(const float* q, const float* k, const float* v, idx B, idx T, idx H, idx D, float scale,
+                     bool causal, float* probs, float* out);
+bool attentionBackwardLegacy(const float* q, const float* k, const float* v, const float* probs, const float* dout,
+                             idx B, idx T, idx H, idx D, float scale, float* dq, float* dk, float* dv);
 
 bool lstm(const float* xw, const float* whh, const float* h0, const float* c0, idx T, idx B, idx H, float* hs,
           float* cs, float* gates);

@@ -569,69 +569,7 @@ test("crossEntropy and its backward match the reference, ignore negative targets
   }
 });
 
-// ---- attention ---------------------------------------------------------------------------------
-
-test("attention forward and backward match the reference (causal and not, odd sizes, several blocks)", (t) => {
-  const N = native(t);
-  if (!N) return;
-  for (const [B, T, H, D] of [
-    [1, 1, 1, 1],
-    [2, 7, 3, 5],
-    [1, 1, 1, 4],
-    [1, 130, 1, 16],
-    [3, 67, 2, 8],
-    [2, 150, 2, 33],
-  ]) {
-    for (const causal of [true, false]) {
-      const n = B * T * H * D;
-      const q = rand(n),
-        k = rand(n),
-        v = rand(n);
-      const scale = 1 / Math.sqrt(D);
-      const pn = rand(B * H * T * T),
-        on = rand(n); // garbage in outputs: all must be overwritten
-      const pr = new Float32Array(B * H * T * T),
-        or = new Float32Array(n);
-      N.attention(q, k, v, B, T, H, D, scale, causal, pn, on);
-      R.attention(q, k, v, B, T, H, D, scale, causal, pr, or);
-      const what = `attention B=${B} T=${T} H=${H} D=${D} causal=${causal}`;
-      close(pn, pr, { rel: 1e-5, abs: 1e-6 }, `${what} probs`);
-      close(on, or, { rel: 1e-5, abs: 2e-6 * T }, `${what} out`);
-      if (causal) {
-        for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) assert.equal(pn[i * T + j], 0, `${what}: masked probs[${i}, ${j}]`);
-      }
-
-      const dout = rand(n);
-      const g0 = [rand(n), rand(n), rand(n)];
-      const gn = g0.map(copy),
-        gr = g0.map(copy);
-      N.attentionBackward(q, k, v, pr, dout, B, T, H, D, scale, gn[0], gn[1], gn[2]);
-      R.attentionBackward(q, k, v, pr, dout, B, T, H, D, scale, gr[0], gr[1], gr[2]);
-      ["dq", "dk", "dv"].forEach((name, i) => close(gn[i], gr[i], { rel: 1e-4, abs: 2e-6 * T }, `${what} ${name}`));
-    }
-  }
-});
-
-test("attention handles large scores without overflow and NaN inputs as the reference", (t) => {
-  const N = native(t);
-  if (!N) return;
-  const [B, T, H, D] = [1, 9, 2, 4];
-  const n = B * T * H * D;
-  const q = rand(n, -100, 100),
-    k = rand(n, -100, 100),
-    v = rand(n);
-  const pn = new Float32Array(B * H * T * T),
-    on = new Float32Array(n);
-  const pr = new Float32Array(B * H * T * T),
-    or = new Float32Array(n);
-  N.attention(q, k, v, B, T, H, D, 1, true, pn, on);
-  R.attention(q, k, v, B, T, H, D, 1, true, pr, or);
-  assert.ok(pn.every(Number.isFinite) && on.every(Number.isFinite));
-  close(pn, pr, { rel: 1e-4, abs: 1e-5 }, "attention large scores");
-  q[0] = NaN; // query 0 of head 0: its row of probs is NaN
-  N.attention(q, k, v, B, T, H, D, 1, true, pn, on);
-  assert.ok(Number.isNaN(pn[0]) && Number.isNaN(on[0]));
-});
+// ---- attention: attention.test.ts ------------------------------------------------------------
 
 // ---- embedding, optimizer ----------------------------------------------------------------------
 
@@ -903,7 +841,21 @@ test("bad lengths, types and indices throw an Error naming the kernel and argume
     /crossEntropy: target 2 at row 1 is out of range for n=2 classes/,
   );
   assert.throws(
-    () => N.attention(new Float32Array(8), new Float32Array(8), new Float32Array(8), 1, 2, 2, 2, 1, true, new Float32Array(7), new Float32Array(8)),
+    () =>
+      N.attention(
+        new Float32Array(8),
+        new Float32Array(8),
+        new Float32Array(8),
+        1,
+        2,
+        2,
+        2,
+        1,
+        true,
+        new Float32Array(7),
+        new Float32Array(4),
+        new Float32Array(8),
+      ),
     /attention: 'probs' has 7 elements, expected at least 8 for \[B, H, T, T\]/,
   );
   assert.throws(

@@ -1,13 +1,15 @@
-// Row-wise kernels (softmax, layer norm, cross-entropy) and fused multi-head attention.
+// Row-wise kernels (softmax, layer norm, cross-entropy), and the previous multi-head attention
+// kernels (the engine's attention is attention.cc; these stay for bench/attention.ts).
 //
 // Row kernels run one row per iteration of an OpenMP loop. The exp-heavy loops (softmax rows,
 // log-sum-exp, the cross-entropy gradient) use AVX2 intrinsics: an 8-lane exp, a 4-accumulator row
 // max and masked tails, because the scalar-style code of common.h left NaN-keeping clamps as
 // compare+blend pairs and serial tails that cost ~25% of the attention softmax.
-// Attention works per (batch, head, block of 64 query rows): QKᵀ and PV are oneDNN sgemm calls on
-// strided views of q, k, v (no packing copies), causal blocks only compute the keys they can see,
-// and the softmax runs in place in the probs output between the two products, while the block is
-// in L2. The backward pass finds each block's causal extent from the zeros of probs.
+// attentionLegacy / attentionBackwardLegacy: the attention kernels before the flash kernels of
+// attention.cc, kept only so that bench/attention.ts can compare the two in one process (not part
+// of the Kernels interface). They work per (batch, head, block of 64 query rows): QKᵀ and PV are
+// oneDNN sgemm calls on strided views of q, k, v, the softmax runs in place in probs between the
+// two products, and the backward reads probs (finding each block's causal extent from its zeros).
 #include <algorithm>
 
 #if defined(__AVX2__)
@@ -345,8 +347,8 @@ bool attnForwardBlock(const AttnDims& a, const float* q, const float* k, const f
 
 }  // namespace
 
-bool attention(const float* q, const float* k, const float* v, idx B, idx T, idx H, idx D, float scale,
-               bool causal, float* probs, float* out) {
+bool attentionLegacy(const float* q, const float* k, const float* v, idx B, idx T, idx H, idx D, float scale,
+                     bool causal, float* probs, float* out) {
   if (B == 0 || T == 0 || H == 0) return true;
   const AttnDims a{B, T, H, D, H * D, (T + kAttnBlock - 1) / kAttnBlock};
   const idx items = B * H * a.nBlk;
@@ -439,8 +441,8 @@ bool attnBackwardHead(const AttnDims& a, const float* q, const float* k, const f
 
 }  // namespace
 
-bool attentionBackward(const float* q, const float* k, const float* v, const float* probs, const float* dout,
-                       idx B, idx T, idx H, idx D, float scale, float* dq, float* dk, float* dv) {
+bool attentionBackwardLegacy(const float* q, const float* k, const float* v, const float* probs, const float* dout,
+                             idx B, idx T, idx H, idx D, float scale, float* dq, float* dk, float* dv) {
   if (B == 0 || T == 0 || H == 0 || D == 0) return true;
   const AttnDims a{B, T, H, D, H * D, (T + kAttnBlock - 1) / kAttnBlock};
   const idx heads = B * H;

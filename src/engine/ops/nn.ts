@@ -115,15 +115,17 @@ export function crossEntropy(logits: Tensor, targets: Int32Array, opts: { reduct
 export interface AttentionResult {
   /** [B, T, H·D] */
   out: Tensor;
-  /** Attention pattern [B, H, T, T] (query × key); no gradient flows through it. */
-  pattern: Tensor;
+  /** Attention pattern [B, H, T, T] (query × key) when asked for (`pattern: true`), else null; no gradient flows through it. */
+  pattern: Tensor | null;
 }
 
 /**
  * Multi-head scaled dot-product attention on q, k, v of shape [B, T, H·D] (heads side by side in
- * the last axis, as the projections produce them: no transposes). Causal by default.
+ * the last axis, as the projections produce them: no transposes). Causal by default. The T×T
+ * pattern is computed only with `pattern: true` (the measurements' hook): training keeps just the
+ * log-sum-exp of each query row, and the backward recomputes the probabilities from it.
  */
-export function attention(q: Tensor, k: Tensor, v: Tensor, opts: { nHeads: number; causal?: boolean; scale?: number }): AttentionResult {
+export function attention(q: Tensor, k: Tensor, v: Tensor, opts: { nHeads: number; causal?: boolean; scale?: number; pattern?: boolean }): AttentionResult {
   const { nHeads: H } = opts;
   const causal = opts.causal ?? true;
   if (q.rank !== 3) throw new Error(`attention: 'q' must be [B, T, H·D], found ${fmtShape(q.shape)}`);
@@ -140,14 +142,16 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: { nHeads: numbe
   const D = HD / H;
   const scale = opts.scale ?? 1 / Math.sqrt(D);
   const K = kernels();
-  const probs = allocRaw(B * H * T * T);
+  const probs = opts.pattern === true ? allocRaw(B * H * T * T) : null;
+  const lse = allocRaw(B * H * T);
   const data = allocRaw(q.size);
-  K.attention(q.data, k.data, v.data, B, T, H, D, scale, causal, probs, data);
-  const pattern = track(new Tensor(probs, [B, H, T, T]));
+  K.attention(q.data, k.data, v.data, B, T, H, D, scale, causal, probs, lse, data);
+  const pattern = probs === null ? null : track(new Tensor(probs, [B, H, T, T]));
+  track(new Tensor(lse, [B, H, T]));
   const out = makeOutput(data, q.shape, [q, k, v], (o) => {
     const scratch: Float32Array[] = [];
     const g = (t: Tensor) => gradOrScratch(t, scratch);
-    K.attentionBackward(q.data, k.data, v.data, probs, o.grad!, B, T, H, D, scale, g(q), g(k), g(v));
+    K.attentionBackward(q.data, k.data, v.data, o.data, lse, o.grad!, B, T, H, D, scale, causal, g(q), g(k), g(v));
     for (const s of scratch) releaseBuffer(s);
   });
   return { out, pattern };

@@ -198,7 +198,7 @@ test("nn op gradients match finite differences", () => {
     ([v, qk]) => {
       // The pattern is a constant (computed from a tensor the loss does not otherwise depend on,
       // without gradient), as in pattern-preserving ablation.
-      const p = noGrad(() => op.attention(qk, qk, qk, { nHeads: 3 }).pattern);
+      const p = noGrad(() => op.attention(qk, qk, qk, { nHeads: 3, pattern: true }).pattern!);
       return op.mul(op.attentionWithPattern(p, v, 3), op.scale(op.sum(qk), 0));
     },
   );

@@ -14,10 +14,11 @@ function naiveAttention(
   D: number,
   scale: number,
   causal: boolean,
-): { probs: number[]; out: number[] } {
+): { probs: number[]; out: number[]; lse: number[] } {
   const at = (x: ArrayLike<number>, b: number, t: number, h: number, d: number): number => x[((b * T + t) * H + h) * D + d];
   const probs = new Array<number>(B * H * T * T).fill(0);
   const out = new Array<number>(B * T * H * D).fill(0);
+  const lse = new Array<number>(B * H * T).fill(0);
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < H; h++) {
       for (let i = 0; i < T; i++) {
@@ -29,6 +30,7 @@ function naiveAttention(
         }
         const e = scores.map(Math.exp); // exp(−Inf) = 0: masked entries exactly 0
         const sum = e.reduce((x, y) => x + y, 0);
+        lse[(b * H + h) * T + i] = Math.log(sum);
         for (let j = 0; j < T; j++) {
           const p = e[j] / sum;
           probs[((b * H + h) * T + i) * T + j] = p;
@@ -37,7 +39,7 @@ function naiveAttention(
       }
     }
   }
-  return { probs, out };
+  return { probs, out, lse };
 }
 
 test("attention: matches a direct implementation, causal and not; masked probs exactly 0", () => {
@@ -55,11 +57,19 @@ test("attention: matches a direct implementation, causal and not; masked probs e
       const scale = 1 / Math.sqrt(D);
       const probs = new Float32Array(B * H * T * T).fill(NaN);
       const out = new Float32Array(n).fill(NaN);
-      K.attention(q, k, v, B, T, H, D, scale, causal, probs, out);
+      const lse = new Float32Array(B * H * T).fill(NaN);
+      K.attention(q, k, v, B, T, H, D, scale, causal, probs, lse, out);
       const ref = naiveAttention(q, k, v, B, T, H, D, scale, causal);
       const label = `B=${B} T=${T} H=${H} D=${D} causal=${causal}`;
       assertClose(probs, ref.probs, { atol: 1e-7, rtol: 1e-6 }, `${label} probs`);
       assertClose(out, ref.out, { atol: 1e-6, rtol: 1e-5 }, `${label} out`);
+      assertClose(lse, ref.lse, { atol: 1e-6, rtol: 1e-6 }, `${label} lse`);
+      // Without probs: the same out and lse.
+      const out2 = new Float32Array(n).fill(NaN),
+        lse2 = new Float32Array(B * H * T).fill(NaN);
+      K.attention(q, k, v, B, T, H, D, scale, causal, null, lse2, out2);
+      assert.deepEqual(out2, out, `${label} out without probs`);
+      assert.deepEqual(lse2, lse, `${label} lse without probs`);
       if (causal) {
         for (let bh = 0; bh < B * H; bh++)
           for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) assert.ok(Object.is(probs[(bh * T + i) * T + j], 0), "masked entry is +0");
@@ -78,7 +88,7 @@ test("attention: large scores stay finite (max-subtracted)", () => {
   const v = Float32Array.from([1, 2, 3, 4, 5, 6]);
   const probs = new Float32Array(9),
     out = new Float32Array(6);
-  K.attention(q, k, v, B, T, H, D, 1, false, probs, out);
+  K.attention(q, k, v, B, T, H, D, 1, false, probs, new Float32Array(3), out);
   for (const x of [...probs, ...out]) assert.ok(Number.isFinite(x));
   assertClose(probs.subarray(0, 3), [1, 0, 0], { atol: 0, rtol: 0 }, "row 0 picks key 0");
 });
@@ -96,17 +106,17 @@ test("attentionBackward: finite differences for q, k, v (accumulating), causal a
         k = buf.from(rng.f32(n)),
         v = buf.from(rng.f32(n));
       const scale = 0.7;
-      const probs = buf.make(B * H * T * T),
+      const lse = buf.make(B * H * T),
         out = buf.make(n);
       checkGradients({
         label: `attention causal=${causal}`,
         rng,
         inputs: { q, k, v },
         forward: () => {
-          K.attention(q, k, v, B, T, H, D, scale, causal, probs, out);
+          K.attention(q, k, v, B, T, H, D, scale, causal, null, lse, out);
           return out;
         },
-        backward: (dout, g) => K.attentionBackward(q, k, v, probs, dout, B, T, H, D, scale, g.q, g.k, g.v),
+        backward: (dout, g) => K.attentionBackward(q, k, v, out, lse, dout, B, T, H, D, scale, causal, g.q, g.k, g.v),
         reference: (i) => naiveAttention(i.q, i.k, i.v, B, T, H, D, scale, causal).out,
       });
     }
@@ -123,19 +133,30 @@ test("attention: NaN in a query row reaches only that row's output", () => {
     v = Float32Array.from([1, 2, 3, 4]);
   const probs = new Float32Array(4),
     out = new Float32Array(4);
-  K.attention(q, k, v, B, T, H, D, 1, false, probs, out);
+  K.attention(q, k, v, B, T, H, D, 1, false, probs, new Float32Array(2), out);
   assert.ok(Number.isNaN(out[0]) && Number.isNaN(out[1]));
   assert.ok(Number.isFinite(out[2]) && Number.isFinite(out[3]));
 });
 
 test("attention: argument errors", () => {
   const f = (n: number) => new Float32Array(n);
-  assert.throws(() => K.attention(f(24), f(23), f(24), 1, 4, 2, 3, 1, true, f(32), f(24)), {
+  assert.throws(() => K.attention(f(24), f(23), f(24), 1, 4, 2, 3, 1, true, f(32), f(8), f(24)), {
     message: "attention: 'k' has 23 elements, expected at least 24 for [B, T, H·D] with B=1, T=4, H=2, D=3",
   });
   assert.throws(
-    () => K.attention(f(24), f(24), f(24), 1, 4, 2, 3, 1, true, f(31), f(24)),
+    () => K.attention(f(24), f(24), f(24), 1, 4, 2, 3, 1, true, f(31), f(8), f(24)),
     /attention: 'probs' has 31 elements, expected at least 32 for \[B, H, T, T\] with B=1, H=2, T=4/,
   );
-  assert.throws(() => K.attentionBackward(f(24), f(24), f(24), f(32), f(24), 1, 4, 2, 3, 1, f(24), f(24), f(20)), /attentionBackward: 'dv' has 20 elements/);
+  assert.throws(
+    () => K.attention(f(24), f(24), f(24), 1, 4, 2, 3, 1, true, null, f(7), f(24)),
+    /attention: 'lse' has 7 elements, expected at least 8 for \[B, H, T\] with B=1, H=2, T=4/,
+  );
+  assert.throws(
+    () => K.attentionBackward(f(24), f(24), f(24), f(24), f(8), f(24), 1, 4, 2, 3, 1, true, f(24), f(24), f(20)),
+    /attentionBackward: 'dv' has 20 elements/,
+  );
+  assert.throws(
+    () => K.attentionBackward(f(24), f(24), f(24), f(24), f(7), f(24), 1, 4, 2, 3, 1, true, f(24), f(24), f(24)),
+    /attentionBackward: 'lse' has 7 elements/,
+  );
 });

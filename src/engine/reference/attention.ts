@@ -1,31 +1,45 @@
 /**
  * Multi-head scaled dot-product attention, forward and backward, straight from the definitions.
- * q, k, v, out: [B, T, H·D] (head h of token t of batch b at ((b·T + t)·H + h)·D); probs [B, H, T, T].
- * In bf16 precision the inputs of each product are rounded as the native kernel rounds them: q, k, v
- * and dout, the probabilities where they multiply V or dO (stored probs stay f32), and dS.
+ * q, k, v, out: [B, T, H·D] (head h of token t of batch b at ((b·T + t)·H + h)·D); lse [B, H, T];
+ * probs [B, H, T, T] (optional).
+ * Attention is fp32 in both precisions: the native kernel keeps QKᵀ, PV and their gradients in f32
+ * even when the precision is bf16 (bf16 products measured slower than fp32 on CPUs without AMX), so
+ * this oracle rounds nothing either (the bf16 setting only changes gemm).
  */
 import type { F32 } from "../kernels.ts";
 import { checkDim, checkLen, dims } from "./check.ts";
-import { productInput, productValue } from "./precision.ts";
 
-function checkAttentionDims(K: string, B: number, T: number, H: number, D: number): { nTok: number; nProbs: number } {
+function checkAttentionDims(K: string, B: number, T: number, H: number, D: number): { nTok: number; nProbs: number; nLse: number } {
   checkDim(K, "B", B);
   checkDim(K, "T", T);
   checkDim(K, "H", H);
   checkDim(K, "D", D);
-  return { nTok: B * T * H * D, nProbs: B * H * T * T };
+  return { nTok: B * T * H * D, nProbs: B * H * T * T, nLse: B * H * T };
 }
 
-export function attention(q: F32, k: F32, v: F32, B: number, T: number, H: number, D: number, scale: number, causal: boolean, probs: F32, out: F32): void {
+export function attention(
+  q: F32,
+  k: F32,
+  v: F32,
+  B: number,
+  T: number,
+  H: number,
+  D: number,
+  scale: number,
+  causal: boolean,
+  probs: F32 | null,
+  lse: F32,
+  out: F32,
+): void {
   const K = "attention";
-  const { nTok, nProbs } = checkAttentionDims(K, B, T, H, D);
+  const { nTok, nProbs, nLse } = checkAttentionDims(K, B, T, H, D);
   const what = `[B, T, H·D] with ${dims({ B, T, H, D })}`;
   checkLen(K, "q", q, nTok, what);
   checkLen(K, "k", k, nTok, what);
   checkLen(K, "v", v, nTok, what);
   checkLen(K, "out", out, nTok, what);
-  checkLen(K, "probs", probs, nProbs, `[B, H, T, T] with ${dims({ B, H, T })}`);
-  [q, k, v] = [productInput(q), productInput(k), productInput(v)];
+  checkLen(K, "lse", lse, nLse, `[B, H, T] with ${dims({ B, H, T })}`);
+  if (probs !== null) checkLen(K, "probs", probs, nProbs, `[B, H, T, T] with ${dims({ B, H, T })}`);
 
   const rowStride = H * D; // distance between consecutive tokens of one head
   const p = new Float64Array(T); // one row of probabilities
@@ -50,19 +64,16 @@ export function attention(q: F32, k: F32, v: F32, B: number, T: number, H: numbe
           p[j] = Math.exp(p[j] - max);
           sum += p[j];
         }
+        lse[(b * H + h) * T + i] = max + Math.log(sum);
         const pRow = pBase + i * T;
         acc.fill(0);
-        for (let j = 0; j < T; j++) {
-          if (j > last) {
-            probs[pRow + j] = 0;
-            continue;
-          }
+        for (let j = 0; j <= last; j++) {
           const pij = p[j] / sum;
-          probs[pRow + j] = pij;
-          const pv = productValue(probs[pRow + j]);
+          if (probs !== null) probs[pRow + j] = pij;
           const vj = base + j * rowStride;
-          for (let d = 0; d < D; d++) acc[d] += pv * v[vj + d];
+          for (let d = 0; d < D; d++) acc[d] += pij * v[vj + d];
         }
+        if (probs !== null) for (let j = last + 1; j < T; j++) probs[pRow + j] = 0;
         for (let d = 0; d < D; d++) out[qi + d] = acc[d];
       }
     }
@@ -70,70 +81,70 @@ export function attention(q: F32, k: F32, v: F32, B: number, T: number, H: numbe
 }
 
 /**
- * With P the probabilities and dO the output gradient, per (batch, head):
- *   dV += Pᵀ·dO;  dP = dO·Vᵀ;  dS = P ⊙ (dP − rowsum(P ⊙ dP));  dQ += scale·dS·K;  dK += scale·dSᵀ·Q.
- * Masked entries have P = 0, so they contribute nothing (no `causal` flag needed).
+ * With P = exp(scale·QKᵀ − lse) (masked entries 0) recomputed from the forward's lse and O = out,
+ * per (batch, head):
+ *   dV += Pᵀ·dO;  dP = dO·Vᵀ;  Δ = rowsum(dO ⊙ O);  dS = P ⊙ (dP − Δ);  dQ += scale·dS·K;  dK += scale·dSᵀ·Q.
  */
 export function attentionBackward(
   q: F32,
   k: F32,
   v: F32,
-  probs: F32,
+  out: F32,
+  lse: F32,
   dout: F32,
   B: number,
   T: number,
   H: number,
   D: number,
   scale: number,
+  causal: boolean,
   dq: F32,
   dk: F32,
   dv: F32,
 ): void {
   const K = "attentionBackward";
-  const { nTok, nProbs } = checkAttentionDims(K, B, T, H, D);
+  const { nTok, nLse } = checkAttentionDims(K, B, T, H, D);
   const what = `[B, T, H·D] with ${dims({ B, T, H, D })}`;
   checkLen(K, "q", q, nTok, what);
   checkLen(K, "k", k, nTok, what);
   checkLen(K, "v", v, nTok, what);
-  checkLen(K, "probs", probs, nProbs, `[B, H, T, T] with ${dims({ B, H, T })}`);
+  checkLen(K, "out", out, nTok, what);
+  checkLen(K, "lse", lse, nLse, `[B, H, T] with ${dims({ B, H, T })}`);
   checkLen(K, "dout", dout, nTok, what);
   checkLen(K, "dq", dq, nTok, what);
   checkLen(K, "dk", dk, nTok, what);
   checkLen(K, "dv", dv, nTok, what);
-  [q, k, v, dout] = [productInput(q), productInput(k), productInput(v), productInput(dout)];
 
   const rowStride = H * D;
-  const dP = new Float64Array(T);
+  const P = new Float64Array(T);
   const dqAcc = new Float64Array(D);
   const dkAcc = new Float64Array(T * D); // this head's dK and dV, summed over queries in double
   const dvAcc = new Float64Array(T * D);
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < H; h++) {
       const base = b * T * rowStride + h * D;
-      const pBase = (b * H + h) * T * T;
       dkAcc.fill(0);
       dvAcc.fill(0);
       for (let i = 0; i < T; i++) {
         const qi = base + i * rowStride;
-        const pRow = pBase + i * T;
-        let rowDot = 0; // Σ_j P_ij · dP_ij
-        for (let j = 0; j < T; j++) {
-          const vj = base + j * rowStride;
-          let s = 0;
-          for (let d = 0; d < D; d++) s += dout[qi + d] * v[vj + d];
-          dP[j] = s;
-          rowDot += probs[pRow + j] * s;
-        }
+        const last = causal ? i : T - 1;
+        const l = lse[(b * H + h) * T + i];
+        let delta = 0; // Δ_i = Σ_d dO_id · O_id
+        for (let d = 0; d < D; d++) delta += dout[qi + d] * out[qi + d];
         dqAcc.fill(0);
-        for (let j = 0; j < T; j++) {
-          const pij = probs[pRow + j];
-          const dS = productValue(pij * (dP[j] - rowDot)) * scale;
-          const pv = productValue(pij);
+        for (let j = 0; j <= last; j++) {
           const kj = base + j * rowStride;
+          let s = 0;
+          for (let d = 0; d < D; d++) s += q[qi + d] * k[kj + d];
+          P[j] = Math.exp(scale * s - l);
+          let dP = 0;
+          for (let d = 0; d < D; d++) dP += dout[qi + d] * v[kj + d];
+          const dS = P[j] * (dP - delta) * scale;
+          const pij = P[j];
           for (let d = 0; d < D; d++) {
             dqAcc[d] += dS * k[kj + d];
             dkAcc[j * D + d] += dS * q[qi + d];
-            dvAcc[j * D + d] += pv * dout[qi + d];
+            dvAcc[j * D + d] += pij * dout[qi + d];
           }
         }
         for (let d = 0; d < D; d++) dq[qi + d] += dqAcc[d];

@@ -1,6 +1,6 @@
 /**
  * The reference backend's emulation of bf16 products: the native backend rounds the inputs of every
- * matrix product (gemm, attention's QKᵀ, PV and their gradients) to bfloat16, round to nearest even,
+ * gemm to bfloat16, round to nearest even (attention stays fp32 in both precisions),
  * and accumulates in f32. Here the same inputs are rounded the same way and the products are
  * accumulated in float64, so the two backends differ only by accumulation order: the oracle of the
  * bf16 kernels' tests.
@@ -36,9 +36,4 @@ export function productInput(x: F32): F32 {
   const out = new Float32Array(x.length);
   for (let i = 0; i < x.length; i++) out[i] = roundBf16(x[i]);
   return out;
-}
-
-/** Rounds one product input computed inside a kernel (attention's P and dS) when in bf16. */
-export function productValue(x: number): number {
-  return precision === "bf16" ? roundBf16(x) : x;
 }
