@@ -15,6 +15,8 @@ export const METRIC = {
   gradNorm: "grad_norm",
   step: "step",
   tokensPerSecond: "tokens_per_s",
+  /** Seconds the checkpoint's measurements took (their share of a run's wall time: the sum over checkpoints). */
+  measureSeconds: "measure_s",
   iclScore: "icl.score",
   iclLo: "icl.lo",
   iclHi: "icl.hi",

@@ -335,7 +335,9 @@ async function trainLoop(run: RunState, plan: StepPlan, lo: LoopOptions): Promis
       });
       lossSum = 0;
       lossCount = 0;
+      const measureStarted = performance.now();
       const results = await measureCheckpoint(run, lo, tokens, step);
+      store.logMetrics(runId, tokens, { [METRIC.measureSeconds]: (performance.now() - measureStarted) / 1000 });
       const icl = results.icl?.score;
       if (typeof icl === "number") lastIcl = icl;
       // Resume checkpoints (3× the size: optimizer moments) only every resumeEverySeconds; a
