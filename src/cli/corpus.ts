@@ -59,6 +59,16 @@ interface ListRow {
   description: string;
 }
 
+/** What `corpus list` and `corpus info` say first of a source. */
+function sourceIdentity(s: SourceDef): Pick<ListRow, "id" | "origin" | "domain" | "language"> {
+  return { id: s.id, origin: s.origin, domain: s.domain, language: s.language };
+}
+
+/** Whether a source is in the default suite and available here (and if not, why). */
+function sourceAvailability(s: SourceDef, a: { ok: boolean; reason?: string }): Pick<ListRow, "defaultSuite" | "available" | "note"> {
+  return { defaultSuite: s.defaultSuite === true, available: a.ok, note: a.reason ?? null };
+}
+
 async function listRows(lab: string | undefined): Promise<ListRow[]> {
   const ctx = sourceContext({ lab });
   const rows: ListRow[] = [];
@@ -66,13 +76,8 @@ async function listRows(lab: string | undefined): Promise<ListRow[]> {
     const a = await s.available(ctx);
     const built = latestTextStore(s.id, ctx.paths);
     rows.push({
-      id: s.id,
-      origin: s.origin,
-      domain: s.domain,
-      language: s.language,
-      defaultSuite: s.defaultSuite === true,
-      available: a.ok,
-      note: a.reason ?? null,
+      ...sourceIdentity(s),
+      ...sourceAvailability(s, a),
       built: built !== null,
       documents: built?.nDocs ?? null,
       megabytes: built ? mb(built.nBytes) : null,
@@ -261,15 +266,10 @@ async function infoCommand(id: string, opts: { lab?: string; json?: boolean }): 
   const text = latestTextStore(id, ctx.paths);
   const stores = tokenStoresOf(id, opts.lab);
   const info = {
-    id: s.id,
-    origin: s.origin,
-    domain: s.domain,
-    language: s.language,
+    ...sourceIdentity(s),
     licence: s.licence,
     description: s.description,
-    defaultSuite: s.defaultSuite === true,
-    available: a.ok,
-    note: a.reason ?? null,
+    ...sourceAvailability(s, a),
     text: text && {
       documents: text.nDocs,
       bytes: text.nBytes,

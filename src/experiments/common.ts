@@ -192,6 +192,36 @@ export function baseConfig(args: {
   };
 }
 
+/**
+ * Attention-only runs of the lab's model on the demo's mixture, one per layer count and seed: the
+ * demo's and the phase-change experiment's runs (they differ in names, measures and size).
+ */
+export function demoMixtureRuns(
+  opts: ResolvedOptions,
+  runs: { experiment: string; layers: readonly number[]; name: (nLayers: number, seed: number) => string; measures: string[] },
+): TrainConfigInput[] {
+  const s = SCALES[opts.scale];
+  const sources = demoMixture(naturalSources(opts));
+  const configs: TrainConfigInput[] = [];
+  for (const nLayers of runs.layers) {
+    for (const seed of seedList(opts)) {
+      configs.push(
+        baseConfig({
+          experiment: runs.experiment,
+          name: runs.name(nLayers, seed),
+          seed,
+          scale: opts.scale,
+          model: { ...s.model, nLayers },
+          sources,
+          tokens: opts.tokens,
+          measures: runs.measures,
+        }),
+      );
+    }
+  }
+  return configs;
+}
+
 /** Parameters of a model config (dVocab given; 257 for the byte tokenizer). */
 export function countParams(model: object, dVocab = 257): number {
   return parameterCount(buildModel(parseModelConfig({ ...model, dVocab }) as ModelConfig));

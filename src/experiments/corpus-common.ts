@@ -7,7 +7,7 @@
  * loss by position (perplexity) and few-shot tasks.
  */
 import type { TrainConfigInput } from "../train/config.ts";
-import { baseConfig, SCALES } from "./common.ts";
+import { baseConfig, runName, SCALES, seedList } from "./common.ts";
 import type { PlanContext, ResolvedOptions } from "./types.ts";
 import { ICL_COMMON } from "../measure/names.ts";
 
@@ -107,6 +107,12 @@ export function corpusRun(args: {
     c.optim = { ...c.optim!, lr: CORPUS_LR };
   }
   return c;
+}
+
+/** One corpusRun per seed of the options, named `<experiment>-<parts>` (runName: `-s<seed>` for seeds other than 0). */
+export function corpusRuns(args: Omit<Parameters<typeof corpusRun>[0], "name" | "seed"> & { parts: readonly string[] }): TrainConfigInput[] {
+  const { parts, ...run } = args;
+  return seedList(args.opts).map((seed) => corpusRun({ ...run, name: runName(args.experiment, parts, seed), seed }));
 }
 
 /** Domains given by the user (--domains, then --corpus), without repeats, in order. */

@@ -4,8 +4,8 @@
  * "diversity").
  */
 import { COMMON } from "./data.ts";
-import { corpusRun, equalBudget, equalMixture, selectAvailable, userDomains } from "./corpus-common.ts";
-import { LAB_MODEL_TEXT, runName, seedList } from "./common.ts";
+import { corpusRuns, equalBudget, equalMixture, selectAvailable, userDomains } from "./corpus-common.ts";
+import { LAB_MODEL_TEXT } from "./common.ts";
 import type { ExperimentDefinition, ResolvedOptions } from "./types.ts";
 import { ICL_COMMON } from "../measure/names.ts";
 
@@ -76,20 +76,7 @@ export const corpusDiversity: ExperimentDefinition = {
     notes.push(...budgetNotes);
     const configs = gs
       .flatMap((g) => groupMixtures(g))
-      .flatMap((mix) =>
-        seedList(opts).map((seed) =>
-          corpusRun({
-            experiment: NAME,
-            name: runName(NAME, mix, seed),
-            seed,
-            sources: equalMixture(mix),
-            uniqueTokens: budget,
-            tokens: opts.tokens,
-            opts,
-            common: all,
-          }),
-        ),
-      );
+      .flatMap((mix) => corpusRuns({ experiment: NAME, parts: mix, sources: equalMixture(mix), uniqueTokens: budget, tokens: opts.tokens, opts, common: all }));
     notes.push(`common evaluation set (icl@${COMMON}): equal shares of the held-out windows of ${all.join(", ")}`);
     return { configs, notes };
   },

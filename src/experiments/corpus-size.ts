@@ -6,8 +6,8 @@
  * shows no difference between ⅛ and all of brown (measured: held-out perplexity 8.80 and 8.73);
  * the effect of data size appears only once the data is repeated tens of times.
  */
-import { corpusRun } from "./corpus-common.ts";
-import { LAB_MODEL_TEXT, runName, seedList } from "./common.ts";
+import { corpusRuns } from "./corpus-common.ts";
+import { LAB_MODEL_TEXT } from "./common.ts";
 import type { ExperimentDefinition } from "./types.ts";
 
 const NAME = "corpus-size";
@@ -46,17 +46,14 @@ export const corpusSize: ExperimentDefinition = {
     const corpus = given[0] ?? "brown";
     const total = await ctx.trainingTokens(corpus, { kind: "byte" });
     const configs = SIZE_FRACTIONS.flatMap(({ fraction, part }) =>
-      seedList(opts).map((seed) =>
-        corpusRun({
-          experiment: NAME,
-          name: runName(NAME, [corpus, part], seed),
-          seed,
-          sources: { [corpus]: 1 },
-          uniqueTokens: Math.max(1, Math.floor(total * fraction)),
-          tokens: opts.tokens,
-          opts,
-        }),
-      ),
+      corpusRuns({
+        experiment: NAME,
+        parts: [corpus, part],
+        sources: { [corpus]: 1 },
+        uniqueTokens: Math.max(1, Math.floor(total * fraction)),
+        tokens: opts.tokens,
+        opts,
+      }),
     );
     return { configs, notes: [`${corpus}: ${total.toLocaleString("en-US")} training tokens (bytes) after the held-out split`] };
   },

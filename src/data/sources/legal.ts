@@ -4,7 +4,7 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { npmAvailability, requirePackage } from "./npm-package.ts";
+import { npmSource, requirePackage } from "./npm-package.ts";
 import type { SourceDef } from "./types.ts";
 
 const PACKAGE = "spdx-license-list";
@@ -14,13 +14,11 @@ export const legal: SourceDef = {
   domain: "licences",
   language: "en",
   licence: "CC0-1.0",
-  origin: "npm",
+  ...npmSource("legal", PACKAGE),
   description: "SPDX licence texts, one document per licence, exact duplicates removed",
   defaultSuite: true,
   approxMB: 5.0,
   version: 1,
-  available: () => npmAvailability(PACKAGE),
-  fingerprint: () => `${PACKAGE}@${requirePackage("legal", PACKAGE).version}`,
   *documents() {
     const dir = join(requirePackage("legal", PACKAGE).dir, "licenses");
     const files = readdirSync(dir)

@@ -5,6 +5,7 @@
 import { fileURLToPath } from "node:url";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import type { SourceDef } from "./types.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -40,4 +41,17 @@ export function requirePackage(sourceId: string, name: string): { dir: string; v
 export function npmAvailability(name: string): { ok: boolean; reason?: string } {
   const p = findPackage(name);
   return p ? { ok: true } : { ok: false, reason: `npm package '${name}' is not installed (run \`npm install\`)` };
+}
+
+/**
+ * The fields every npm-embedded source shares: origin "npm", available when the package is
+ * installed, and a fingerprint of the installed version (with `extra` appended: what else the
+ * documents depend on).
+ */
+export function npmSource(sourceId: string, name: string, extra = ""): Pick<SourceDef, "origin" | "available" | "fingerprint"> {
+  return {
+    origin: "npm",
+    available: () => npmAvailability(name),
+    fingerprint: () => `${name}@${requirePackage(sourceId, name).version}${extra}`,
+  };
 }

@@ -11,7 +11,7 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { npmAvailability, requirePackage } from "./npm-package.ts";
+import { npmSource, requirePackage } from "./npm-package.ts";
 import type { RawDocument, SourceDef } from "./types.ts";
 
 const PACKAGE = "chinese-poetry";
@@ -85,13 +85,11 @@ function poetrySource(id: string, maxBytes: number, defaultSuite: boolean, descr
     domain: "classical Chinese poetry",
     language: "zh",
     licence: "MIT",
-    origin: "npm",
+    ...npmSource(id, PACKAGE, ` maxBytes=${maxBytes}`),
     description,
     defaultSuite,
     approxMB,
     version: 1,
-    available: () => npmAvailability(PACKAGE),
-    fingerprint: () => `${PACKAGE}@${requirePackage(id, PACKAGE).version} maxBytes=${maxBytes}`,
     documents: () => poems(id, maxBytes),
   };
 }
