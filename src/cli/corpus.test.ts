@@ -1,19 +1,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { runCli } from "./test-helpers.ts";
 
-const bin = fileURLToPath(new URL("../../bin/icl-lab.js", import.meta.url));
 const lab = mkdtempSync(join(tmpdir(), "icl-lab-cli-"));
 process.on("exit", () => rmSync(lab, { recursive: true, force: true }));
 
-function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [bin, ...args, "--lab", lab], { encoding: "utf8" });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (...args: string[]) => runCli(args, { lab });
 
 test("corpus list --json: every source with domain, language, availability; the default suite", () => {
   const r = cli("corpus", "list", "--json");

@@ -5,24 +5,19 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { formatNumber } from "../report/tables.ts";
 import { RunStore } from "../store/run-store.ts";
 import type { TrainConfig } from "../train/config.ts";
+import { runCli } from "./test-helpers.ts";
 
-const bin = fileURLToPath(new URL("../../bin/icl-lab.js", import.meta.url));
 const root = mkdtempSync(join(tmpdir(), "icl-lab-cli-demo-"));
 process.on("exit", () => rmSync(root, { recursive: true, force: true }));
 const env = { ...process.env, ICL_LAB_THREADS: "1" };
 
-function demo(lab: string, ...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [bin, "demo", ...args, "--lab", lab], { encoding: "utf8", env });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const demo = (lab: string, ...args: string[]) => runCli(["demo", ...args], { lab, env });
 
 function finalScores(lab: string): Map<string, { score: number; lo: number; hi: number; config: TrainConfig; status: string }> {
   const store = RunStore.open(lab);

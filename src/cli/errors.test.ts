@@ -10,10 +10,9 @@ import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { UserError, debugFromEnv, describeError, isInternalError, withUserErrors } from "./errors.ts";
+import { BIN } from "./test-helpers.ts";
 
-const bin = fileURLToPath(new URL("../../bin/icl-lab.js", import.meta.url));
 const root = mkdtempSync(join(tmpdir(), "icl-lab-cli-errors-"));
 process.on("exit", () => rmSync(root, { recursive: true, force: true }));
 
@@ -38,7 +37,7 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<Result> 
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      [bin, ...args],
+      [BIN, ...args],
       // A command that hangs (a worker waiting for Redis) is killed: the test then fails on the signal.
       { encoding: "utf8", timeout: 60_000, env: { ...rest, ICL_LAB_DIR: lab, ...env } },
       (error, _stdout, stderr) => {
@@ -79,7 +78,7 @@ function assertOneLine(r: Result, message: RegExp): void {
 describe("a bad argument to each command is one line on stderr and a non-zero exit", { concurrency: 2 }, () => {
   test("every command of `icl-lab --help` has a case here", async () => {
     const help = await new Promise<string>((resolve, reject) =>
-      execFile(process.execPath, [bin, "--help"], { encoding: "utf8" }, (e, out) => (e ? reject(e) : resolve(out))),
+      execFile(process.execPath, [BIN, "--help"], { encoding: "utf8" }, (e, out) => (e ? reject(e) : resolve(out))),
     );
     const commands = help
       .slice(help.indexOf("Commands:"))

@@ -10,20 +10,16 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { RunStore } from "../store/run-store.ts";
 import { UserError } from "./errors.ts";
 import { parseCorpus } from "./experiment.ts";
+import { BIN, runCli } from "./test-helpers.ts";
 
-const bin = fileURLToPath(new URL("../../bin/icl-lab.js", import.meta.url));
 const lab = mkdtempSync(join(tmpdir(), "icl-lab-cli-experiment-"));
 process.on("exit", () => rmSync(lab, { recursive: true, force: true }));
 const env = { ...process.env, ICL_LAB_THREADS: "1" };
 
-function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [bin, "experiment", ...args, "--lab", lab], { encoding: "utf8", env });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (...args: string[]) => runCli(["experiment", ...args], { lab, env });
 
 test("--corpus parses NAME=PATH and NAME", () => {
   assert.deepEqual(parseCorpus("mine=/a/b=c.txt"), { name: "mine", path: "/a/b=c.txt" });
@@ -89,7 +85,7 @@ test("--dry-run prints the runs with their parameter counts and trains nothing",
 test("a smoke experiment on the process pool: Ctrl-C stops it, the same command resumes it and writes the report", async () => {
   // Long enough that the runs are still training when Ctrl-C arrives, even on an idle machine.
   const TOKENS = 1_024_000;
-  const args = [bin, "experiment", "smeared-keys", "--smoke", "--tokens", String(TOKENS), "--no-png", "--lab", lab];
+  const args = [BIN, "experiment", "smeared-keys", "--smoke", "--tokens", String(TOKENS), "--no-png", "--lab", lab];
   // First attempt: interrupted once a run is well under way.
   const first = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
     const child = spawn(process.execPath, args, { env });

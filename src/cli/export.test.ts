@@ -5,28 +5,23 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { useBackend } from "../engine/backend.ts";
 import { referenceKernels } from "../engine/reference/index.ts";
 import { noGrad } from "../engine/tensor.ts";
 import { loadExported } from "../model/export.ts";
 import { syntheticData } from "../train/fixtures/synthetic-data.ts";
 import { train } from "../train/train.ts";
+import { runCli } from "./test-helpers.ts";
 
 useBackend(referenceKernels);
 
-const bin = fileURLToPath(new URL("../../bin/icl-lab.js", import.meta.url));
 const lab = mkdtempSync(join(tmpdir(), "icl-lab-cli-export-"));
 process.on("exit", () => rmSync(lab, { recursive: true, force: true }));
 
-function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [bin, ...args, "--lab", lab], { encoding: "utf8" });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (...args: string[]) => runCli(args, { lab });
 
 test("export RUN writes the last checkpoint; --checkpoint picks another; errors are one line, exit 1", async () => {
   const r = await train(

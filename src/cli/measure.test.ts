@@ -11,11 +11,9 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { useBackend } from "../engine/backend.ts";
 import { referenceKernels } from "../engine/reference/index.ts";
@@ -34,21 +32,15 @@ import { RunStore } from "../store/run-store.ts";
 import { train } from "../train/train.ts";
 import { UserError } from "./errors.ts";
 import { measureRun } from "./measure.ts";
+import { runCli } from "./test-helpers.ts";
 
 useBackend(referenceKernels);
 
-const bin = fileURLToPath(new URL("../../bin/icl-lab.js", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "icl-lab-cli-measure-"));
 const lab = join(dir, "lab");
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [bin, "measure", ...args], {
-    encoding: "utf8",
-    env: { ...process.env, ICL_LAB_THREADS: "1", ICL_LAB_BACKEND: "reference" },
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (...args: string[]) => runCli(["measure", ...args], { env: { ...process.env, ICL_LAB_THREADS: "1", ICL_LAB_BACKEND: "reference" } });
 
 const config = {
   name: "measure-tiny",

@@ -8,19 +8,15 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { RunStore } from "../store/run-store.ts";
 import { listRunRows } from "./runs.ts";
+import { runCli } from "./test-helpers.ts";
 
-const bin = fileURLToPath(new URL("../../bin/icl-lab.js", import.meta.url));
 const lab = mkdtempSync(join(tmpdir(), "icl-lab-cli-runs-"));
 process.on("exit", () => rmSync(lab, { recursive: true, force: true }));
 
-function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [bin, ...args, "--lab", lab], { encoding: "utf8" });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (...args: string[]) => runCli(args, { lab });
 
 test("an empty lab says how to start", () => {
   const r = cli("runs");

@@ -5,22 +5,18 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { runCli } from "./test-helpers.ts";
 
-const bin = fileURLToPath(new URL("../../bin/icl-lab.js", import.meta.url));
 const synthetic = fileURLToPath(new URL("../sweep/fixtures/synthetic.ts", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "icl-lab-cli-sweep-"));
 process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
 const lab = join(dir, "lab");
 
-function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", timeout: 60_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (...args: string[]) => runCli(args, { timeout: 60_000 });
 
 const spec = join(dir, "grid.yaml");
 writeFileSync(

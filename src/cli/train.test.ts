@@ -5,24 +5,19 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { UserError } from "./errors.ts";
 import { applySets, configFromOptions, parseSet } from "./train.ts";
 import { PRESETS, presetConfig } from "../experiments/presets.ts";
 import { parseTrainConfig, resolveModel } from "../train/config.ts";
+import { runCli } from "./test-helpers.ts";
 
-const bin = fileURLToPath(new URL("../../bin/icl-lab.js", import.meta.url));
 const lab = mkdtempSync(join(tmpdir(), "icl-lab-cli-train-"));
 process.on("exit", () => rmSync(lab, { recursive: true, force: true }));
 
-function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [bin, ...args, "--lab", lab], { encoding: "utf8", env: { ...process.env, ICL_LAB_THREADS: "1" } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (...args: string[]) => runCli(args, { lab, env: { ...process.env, ICL_LAB_THREADS: "1" } });
 
 const tinyConfig = {
   name: "cli-tiny",

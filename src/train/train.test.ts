@@ -55,6 +55,25 @@ function paramsOf(r: Awaited<ReturnType<typeof train>>): Map<string, Float32Arra
   return new Map([...r.model.params].map(([k, v]) => [k, Float32Array.from(v.data)]));
 }
 
+/** Every parameter of `actual` equals `expected`'s, bit for bit. */
+function assertSameParams(actual: Awaited<ReturnType<typeof train>>, expected: Awaited<ReturnType<typeof train>>): void {
+  const pa = paramsOf(expected),
+    pb = paramsOf(actual);
+  for (const [k, v] of pa) assert.deepEqual(pb.get(k), v, `parameter ${k}`);
+}
+
+/** Runs `fn` with two fresh labs, removed afterwards. */
+async function withTwoLabs(fn: (labA: string, labB: string) => Promise<void>): Promise<void> {
+  const labA = tmpLab(),
+    labB = tmpLab();
+  try {
+    await fn(labA, labB);
+  } finally {
+    rmSync(labA, { recursive: true, force: true });
+    rmSync(labB, { recursive: true, force: true });
+  }
+}
+
 test("log-spaced checkpoints and the warm-up + cosine schedule", () => {
   const c = logSpacedCheckpoints(10_000, 100, 4);
   assert.deepEqual(c, [100, 200, 400, 600, 1000, 1800, 3200, 5700, 10_000]);
@@ -66,9 +85,7 @@ test("log-spaced checkpoints and the warm-up + cosine schedule", () => {
 });
 
 test("the same config and seed give the same loss trajectory bit for bit (reference backend)", async () => {
-  const labA = tmpLab(),
-    labB = tmpLab();
-  try {
+  await withTwoLabs(async (labA, labB) => {
     const a = await train(config(), options(labA));
     const b = await train(config(), options(labB));
     assert.equal(a.runId, b.runId);
@@ -89,16 +106,11 @@ test("the same config and seed give the same loss trajectory bit for bit (refere
     assert.equal(sa.checkpoints(a.runId).length, la.length);
     sa.close();
     sb.close();
-  } finally {
-    rmSync(labA, { recursive: true, force: true });
-    rmSync(labB, { recursive: true, force: true });
-  }
+  });
 });
 
 test("an interrupted run resumes to exactly the parameters of an uninterrupted one", async () => {
-  const labA = tmpLab(),
-    labB = tmpLab();
-  try {
+  await withTwoLabs(async (labA, labB) => {
     const whole = await train(config(), options(labA));
     const part = await train(config(), { ...options(labB), maxSteps: 13 });
     assert.equal(part.finished, false);
@@ -106,9 +118,7 @@ test("an interrupted run resumes to exactly the parameters of an uninterrupted o
     const rest = await train(config(), options(labB));
     assert.equal(rest.resumedFrom, 13 * 32);
     assert.equal(rest.finished, true);
-    const pa = paramsOf(whole),
-      pb = paramsOf(rest);
-    for (const [k, v] of pa) assert.deepEqual(pb.get(k), v, `parameter ${k}`);
+    assertSameParams(rest, whole);
     const sa = RunStore.open(labA),
       sb = RunStore.open(labB);
     assert.deepEqual(
@@ -117,18 +127,13 @@ test("an interrupted run resumes to exactly the parameters of an uninterrupted o
     );
     sa.close();
     sb.close();
-  } finally {
-    rmSync(labA, { recursive: true, force: true });
-    rmSync(labB, { recursive: true, force: true });
-  }
+  });
 });
 
 test("a run killed with SIGKILL resumes from its last checkpoint and ends where an uninterrupted run ends", async () => {
-  const labA = tmpLab(),
-    labB = tmpLab();
-  // Long enough that the kill lands mid-run; resume checkpoints every measurement and every 0.2 s.
-  const c = config({ tokens: 32 * 4000, checkpoints: { perDecade: 4, resumeEverySeconds: 0.2 }, measures: [] });
-  try {
+  await withTwoLabs(async (labA, labB) => {
+    // Long enough that the kill lands mid-run; resume checkpoints every measurement and every 0.2 s.
+    const c = config({ tokens: 32 * 4000, checkpoints: { perDecade: 4, resumeEverySeconds: 0.2 }, measures: [] });
     const child = spawn(process.execPath, ["--import", "tsx", fixture, labB, JSON.stringify(c)], {
       stdio: "ignore",
       env: { ...process.env, ICL_LAB_BACKEND: "reference" },
@@ -158,13 +163,8 @@ test("a run killed with SIGKILL resumes from its last checkpoint and ends where 
     assert.ok(resumed.resumedFrom !== null && resumed.resumedFrom > 0, `resumed from ${resumed.resumedFrom}`);
     assert.ok(resumed.resumedFrom! < 32 * 4000, "the kill happened before the end");
     const whole = await train(c, options(labA));
-    const pa = paramsOf(whole),
-      pb = paramsOf(resumed);
-    for (const [k, v] of pa) assert.deepEqual(pb.get(k), v, `parameter ${k}`);
-  } finally {
-    rmSync(labA, { recursive: true, force: true });
-    rmSync(labB, { recursive: true, force: true });
-  }
+    assertSameParams(resumed, whole);
+  });
 });
 
 test("a run stores its measurement inputs when it starts; its checkpoints, resumed or not, are measured with them", async () => {
