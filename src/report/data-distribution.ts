@@ -293,6 +293,7 @@ const COLORS = {
   domain: [...MEASURES.map((m) => m.label), "induction score", "previous-token score"],
   range: ["#1f77b4", "#9ecae1", "#d62728", "#2ca02c", "#98df8a"],
 };
+const SWEEP_COLORS = { domain: COLORS.domain.slice(0, 3), range: COLORS.range.slice(0, 3) };
 
 /** Chan Fig. 2–4 style: final accuracies against one knob, one panel per architecture, intervals over seeds, chance levels dashed. */
 export function sweepChart(rows: readonly PointRow[], sweep: SweepSpec): TopLevelSpec {
@@ -328,17 +329,17 @@ export function sweepChart(rows: readonly PointRow[], sweep: SweepSpec): TopLeve
           encoding: {
             x,
             y: { field: "mean", type: "quantitative", title: "final accuracy", scale: { domain: [0, 1] } },
-            color: { field: "measure", type: "nominal", scale: COLORS, title: null },
+            color: { field: "measure", type: "nominal", scale: SWEEP_COLORS, title: null },
           },
         },
         {
           transform: [{ filter: "!datum.chanceRow" }],
-          mark: { type: "errorbar", ticks: true },
+          mark: { type: "errorbar", thickness: 2 },
           encoding: {
             x,
             y: { field: "lo", type: "quantitative", title: "final accuracy" },
             y2: { field: "hi" },
-            color: { field: "measure", type: "nominal", scale: COLORS },
+            color: { field: "measure", type: "nominal", scale: SWEEP_COLORS },
           },
         },
       ],
