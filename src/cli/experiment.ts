@@ -24,6 +24,10 @@ export interface ExperimentCliOptions {
   smoke?: boolean;
   png: boolean;
   json?: boolean;
+  /** implicit-dynamics only: the token run to measure; `--no-token` sets `token` to false. */
+  tokenRun?: string;
+  tokenLab?: string;
+  token?: boolean;
 }
 
 /** `NAME=PATH` (a file or folder to add as source NAME) or `NAME` (a source the lab already knows). */
@@ -37,12 +41,15 @@ export function register(program: Command): void {
   program
     .command("experiment")
     .description(
-      "run an experiment (phase-change, architectures, smeared-keys, corpus-source, corpus-diversity, corpus-size, data-distribution): train, resume, report, summarise; without NAME, list them",
+      "run an experiment (phase-change, architectures, smeared-keys, corpus-source, corpus-diversity, corpus-size, data-distribution, implicit-dynamics): train, resume, report, summarise; without NAME, list them",
     )
     .argument("[name]", "the experiment")
     .option("--seeds <n>", "seeds per configuration (default: the experiment's)", positiveInt("seeds"))
     .option("--tokens <n>", "training tokens per run (default: the experiment's)", positiveInt("tokens"))
-    .option("--steps <n>", "data-distribution: training steps per run (default 8000)", positiveInt("steps"))
+    .option("--steps <n>", "data-distribution, implicit-dynamics: training steps per run (default 8000, 3000)", positiveInt("steps"))
+    .option("--token-run <id>", "implicit-dynamics: the transformer token run to measure (default: the newest finished one in the lab)")
+    .option("--token-lab <dir>", "implicit-dynamics: the lab holding the token run (default: --lab)")
+    .option("--no-token", "implicit-dynamics: skip the token model")
     .option(
       "--corpus <name=path>",
       "your text (a file, a folder of .txt/.md, or JSONL), or a source id; repeatable; what it does depends on the experiment",
@@ -84,6 +91,11 @@ export function register(program: Command): void {
         if (name === "data-distribution") {
           const { runDataDistributionCli } = await import("./data-distribution.ts");
           await runDataDistributionCli(o);
+          return;
+        }
+        if (name === "implicit-dynamics") {
+          const { runImplicitDynamicsCli } = await import("./implicit-dynamics.ts");
+          await runImplicitDynamicsCli(o);
           return;
         }
         await runAndPrint(name, o);

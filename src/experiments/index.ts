@@ -8,6 +8,7 @@ import { corpusDiversity } from "./corpus-diversity.ts";
 import { corpusSize } from "./corpus-size.ts";
 import { corpusSource } from "./corpus-source.ts";
 import { TITLE as DATA_DISTRIBUTION_TITLE } from "./data-distribution.ts";
+import { TITLE as IMPLICIT_DYNAMICS_TITLE } from "./implicit-dynamics.ts";
 import { phaseChange } from "./phase-change.ts";
 import { smearedKeys } from "./smeared-keys.ts";
 import type { ExperimentDefinition } from "./types.ts";
@@ -22,11 +23,13 @@ export const EXPERIMENTS = {
 } as const satisfies Record<string, ExperimentDefinition>;
 
 /**
- * Experiments on synthetic classification sequences with vector inputs (not language models on a
- * corpus): they have their own runner, so `icl-lab experiment NAME` hands them to it (src/cli).
+ * Experiments on synthetic sequences with vector inputs (in-context classification, in-context
+ * regression; not language models on a corpus): they have their own runners, so `icl-lab
+ * experiment NAME` hands them to them (src/cli).
  */
 export const CLASSIFICATION_EXPERIMENTS = {
   "data-distribution": DATA_DISTRIBUTION_TITLE,
+  "implicit-dynamics": IMPLICIT_DYNAMICS_TITLE,
 } as const;
 
 export type ExperimentName = keyof typeof EXPERIMENTS;

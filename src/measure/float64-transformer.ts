@@ -34,6 +34,8 @@ export interface LayerTrace {
 
 export interface Trace {
   tokens: Int32Array;
+  /** The input embeddings the pass started from, when given (ForwardOptions64.embeddings). */
+  embeddings?: Float64Array;
   T: number;
   layers: LayerTrace[];
   /** The residual stream into the final layer norm [T, dModel]. */
@@ -47,6 +49,8 @@ export interface ForwardOptions64 {
   replace?: { layer: number; y: Float64Array };
   /** Use this W_in [dModel, dMlp] for the MLP of `layer` at `position` only (finite-difference tests). */
   mlpWeights?: { layer: number; position: number; wIn: Float64Array };
+  /** Input embeddings [T, dModel] in place of the token embedding (vector inputs: src/model/vector-input.ts); positions are added as for tokens. */
+  embeddings?: Float64Array;
 }
 
 /**
@@ -195,7 +199,10 @@ export class Float64Transformer {
     }
     const WE = this.param("embed.W_E");
     let resid: Float64Array = new Float64Array(T * d);
-    for (let t = 0; t < T; t++) resid.set(WE.subarray(tokens[t] * d, tokens[t] * d + d), t * d);
+    if (opts.embeddings !== undefined) {
+      if (opts.embeddings.length !== T * d) throw new Error(`implicitUpdate: 'embeddings' has ${opts.embeddings.length} values, expected T·dModel = ${T * d}`);
+      resid.set(opts.embeddings);
+    } else for (let t = 0; t < T; t++) resid.set(WE.subarray(tokens[t] * d, tokens[t] * d + d), t * d);
     if (c.positions === "learned") {
       const pos = this.param("pos_embed.W_pos");
       for (let i = 0; i < T * d; i++) resid[i] += pos[i];
@@ -262,7 +269,7 @@ export class Float64Transformer {
       else xf.set(resid.subarray(t * d, t * d + d));
       vecMat(xf, 0, WU, d, V, bU, logits, t * V);
     }
-    return { tokens, T, layers, final: resid, logits };
+    return { tokens, embeddings: opts.embeddings, T, layers, final: resid, logits };
   }
 
   /** Next-token cross-entropy at position j (target `target`) from the trace's logits. */

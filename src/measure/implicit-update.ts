@@ -130,7 +130,7 @@ export function identityCheck(net: Float64Transformer, tr: Trace, l: number, pat
     y.set(yp, t * d);
     for (let i = 0; i < d; i++) block = Math.max(block, Math.abs(yp[i] - tr.layers[l].y[t * d + i]));
   }
-  const patched = net.forward(tr.tokens, { replace: { layer: l, y } });
+  const patched = net.forward(tr.tokens, { replace: { layer: l, y }, embeddings: tr.embeddings });
   let logits = 0;
   for (let i = 0; i < patched.logits.length; i++) logits = Math.max(logits, Math.abs(patched.logits[i] - tr.logits[i]));
   return { block, logits };
