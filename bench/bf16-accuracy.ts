@@ -42,7 +42,8 @@ try {
     };
     const t0 = performance.now();
     const r = await train(config, { lab, log: () => {} });
-    if (r.config.precision !== precision || kernels().getPrecision() !== precision) throw new Error(`bf16-accuracy: the run trained in ${kernels().getPrecision()}, not ${precision}`);
+    if (r.config.precision !== precision || kernels().getPrecision() !== precision)
+      throw new Error(`bf16-accuracy: the run trained in ${kernels().getPrecision()}, not ${precision}`);
     const store = RunStore.open(lab);
     const losses = store.metricSeries(r.runId, METRIC.trainLoss);
     store.close();
