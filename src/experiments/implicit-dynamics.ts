@@ -188,7 +188,8 @@ function summarize(models: readonly IdModelResult[], token: TokenDynamics | null
     "",
     "identity: max |patched − direct| prediction (query) and implicit-update's check on every position and the logits (target ≤ 1e-10);",
     "ICL/GD/LS i: query MSE with i examples; h = 1/‖u₀‖² (the paper's step); marginal ‖ΔW(i+1) − ΔW(i)‖_F; decay slope of log marginal vs log(i+1) (the paper: ~−1);",
-    "|cos|: marginal update vs −∇_W of the consumed example's loss, mean over i and sequences; random |cos| = √(2/(πn)).",
+    "|cos|: marginal update vs −∇_W of the consumed example's loss, mean over i and sequences; random |cos| = √(2/(πn));",
+    "|cos| out-side: the same for the output-side factors alone ((u_{i+1} − u_i)·W vs δ; random √(2/(π·cols)); – for the one-column readouts).",
     "",
   ];
   if (token === null) lines.push(`token model: not measured (${tokenNote})`);

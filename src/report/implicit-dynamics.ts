@@ -60,17 +60,37 @@ export function lossCurvesChart(models: readonly DynamicsSummary[]): TopLevelSpe
       encoding: {
         x: { field: "examples", type: "quantitative", title: "in-context examples i" },
         y: { field: "loss", type: "quantitative", title: "query MSE (log)", scale: { type: "log" } },
-        color: { field: "series", type: "nominal", title: null, sort: SERIES.map((s) => s.label) },
+        color: { field: "series", type: "nominal", title: null, sort: SERIES.map((s) => s.label), legend: { labelLimit: 400 } },
       },
     },
   } as TopLevelSpec;
+}
+
+/**
+ * Long curves (the token model's hundreds of positions) averaged over log-spaced bins (quarter
+ * octaves: i, or the bin's geometric centre, and the mean), so that the trend shows through the
+ * token-to-token noise; curves of up to 40 points are kept as they are.
+ */
+export function logBins(pts: ReadonlyArray<{ i: number; v: number }>): Array<{ i: number; v: number }> {
+  if (pts.length <= 40) return [...pts];
+  const bins = new Map<number, { i: number[]; v: number[] }>();
+  for (const p of pts) {
+    const b = Math.floor(4 * Math.log2(p.i));
+    if (!bins.has(b)) bins.set(b, { i: [], v: [] });
+    bins.get(b)!.i.push(p.i);
+    bins.get(b)!.v.push(p.v);
+  }
+  return [...bins.values()].map((b) => ({
+    i: Math.exp(b.i.reduce((a, x) => a + Math.log(x), 0) / b.i.length),
+    v: b.v.reduce((a, x) => a + x, 0) / b.v.length,
+  }));
 }
 
 /** ‖ΔW(i+1) − ΔW(i)‖_F against i (log-log) with a c/i reference through each curve's first point. */
 export function marginalChart(models: readonly DynamicsSummary[], token: TokenDynamics | null): TopLevelSpec {
   const values: Array<{ curve: string; i: number; marginal: number; ref: boolean }> = [];
   const add = (curve: string, ys: readonly number[]) => {
-    const pts = ys.map((v, k) => ({ i: k + 1, v })).filter((p) => p.v > 0 && Number.isFinite(p.v));
+    const pts = logBins(ys.map((v, k) => ({ i: k + 1, v })).filter((p) => p.v > 0 && Number.isFinite(p.v)));
     for (const p of pts) values.push({ curve, i: p.i, marginal: p.v, ref: false });
     if (pts.length > 0) for (const p of pts) values.push({ curve: `${curve}: c/i`, i: p.i, marginal: (pts[0].v * pts[0].i) / p.i, ref: true });
   };
@@ -90,7 +110,7 @@ export function marginalChart(models: readonly DynamicsSummary[], token: TokenDy
         encoding: {
           x: { field: "i", type: "quantitative", title: "i (examples or tokens in context, log)", scale: { type: "log" } },
           y: { field: "marginal", type: "quantitative", title: "‖ΔW(i+1) − ΔW(i)‖_F (log)", scale: { type: "log" } },
-          color: { field: "curve", type: "nominal", title: null },
+          color: { field: "curve", type: "nominal", title: null, legend: { labelLimit: 400 } },
         },
       },
       {
@@ -125,7 +145,7 @@ export function cosineChart(models: readonly DynamicsSummary[]): TopLevelSpec {
       encoding: {
         x: { field: "i", type: "quantitative", title: "example consumed (i + 1)" },
         y: { field: "cos", type: "quantitative", title: "mean |cosine|", scale: { domain: [0, 1] } },
-        color: { field: "what", type: "nominal", title: null },
+        color: { field: "what", type: "nominal", title: null, legend: { labelLimit: 400 } },
       },
     },
   } as TopLevelSpec;
@@ -154,6 +174,8 @@ export function regressionTable(models: readonly DynamicsSummary[]): { header: s
     "decay slope",
     "|cos|",
     "random |cos|",
+    "|cos| out-side",
+    "random",
   ];
   const cells = models.map((m) => {
     const N = m.context;
@@ -176,6 +198,8 @@ export function regressionTable(models: readonly DynamicsSummary[]): { header: s
       m.decaySlope.toFixed(2),
       f3(abs),
       f3(m.randomCosine),
+      f3(m.absCosineOut),
+      f3(m.randomCosineOut),
     ];
   });
   return { header, cells };
@@ -216,13 +240,13 @@ export function implicitDynamicsFigures(
       name: "loss-vs-examples",
       spec: lossCurvesChart(models),
       caption:
-        "Query MSE against the number of in-context examples: the model with i examples in context (equal, to float64 rounding, to the no-context model with W patched by ΔW(i) and the residual by Δb(i)), the same with ΔW alone, explicit GD on W over the same i examples with the paper's step h = 1/‖u₀‖² and with the best rate of a grid, and least squares.",
+        "Query MSE against the number of in-context examples: the model with i examples in context (equal, to float64 rounding, to the no-context model with W patched by ΔW(i) and the residual by Δb(i)), the same with ΔW alone, explicit GD on W over the same i examples with the paper's step h = 1/‖u₀‖² and with the best rate of a grid, and least squares (exact from i = D; floored at 1e-4 for the log axis).",
     },
     {
       name: "marginal-update",
       spec: marginalChart(models, token),
       caption:
-        "Marginal implicit update against the examples (regression models) or tokens (token transformer, per layer) consumed, log-log; dashed: c/i through each curve's first point (the paper's ~1/i).",
+        "Marginal implicit update against the examples (regression models) or tokens (token transformer, per layer) consumed, log-log; the token model's curves are means over quarter-octave bins of context length; dashed: c/i through each curve's first point (the paper's ~1/i).",
     },
     {
       name: "cosine",
