@@ -251,7 +251,8 @@ export function implicitDynamicsFigures(
     {
       name: "cosine",
       spec: cosineChart(models),
-      caption: "Mean |cosine| of the marginal update with −∇_W of the consumed example's loss (at the trained W), and of a random direction (√(2/(πn))).",
+      caption:
+        "Mean |cosine| of the marginal update with −∇_W of the consumed example's loss (at the trained W), and of a random direction (√(2/(πn))). Both are rank 1, so the cosine is cos(u₀, u_j) × cos(output-side factors); for the LSTM and RNN (a one-column readout) it is |cos(u₀, u_j)| alone, the similarity of two no-context hidden states, not evidence of descent; the transformer's output-side factor alone is the table's '|cos| out-side' column.",
     },
   ];
 }
