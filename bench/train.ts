@@ -71,12 +71,18 @@ function median(xs: number[]): number {
 }
 
 /**
- * A config's step runner in a precision, timed in rounds: `round()` runs `steps` steps at the
- * config's thread count and precision (both restored after) and returns tokens/s, so that callers
- * can interleave rounds of several runners (bench.ts: fp32 and bf16, ours and PyTorch's).
+ * A config's step runner in a precision, timed in rounds: `round()` runs steps at the config's
+ * thread count and precision (both restored after) for at least `minSeconds` and `steps` steps and
+ * returns tokens/s, so that callers can interleave rounds of several runners (bench.ts: fp32 and
+ * bf16, ours and PyTorch's). Warm-up: `warmup` steps and at least `minSeconds` (first calls pay for
+ * JIT code, buffer pools and page faults: measured, the demo's first round ran at half speed).
  */
-export function trainRounds(name: string, precision: Precision, opts: { steps?: number; warmup?: number } = {}): { params: number; round(): number } {
-  const { steps = 3, warmup = 1 } = opts;
+export function trainRounds(
+  name: string,
+  precision: Precision,
+  opts: { steps?: number; warmup?: number; minSeconds?: number } = {},
+): { params: number; round(): number } {
+  const { steps = 2, warmup = 2, minSeconds = 0.5 } = opts;
   const c = TRAIN_CONFIGS[name];
   const K = kernels();
   const within = <T>(f: () => T): T => {
@@ -89,18 +95,20 @@ export function trainRounds(name: string, precision: Precision, opts: { steps?: 
     }
   };
   const r = within(() => makeStepRunner(parseModelConfig(c.model), c.batch));
+  const run = (): number => {
+    const t0 = performance.now();
+    let n = 0;
+    while (n < steps || performance.now() - t0 < minSeconds * 1000) {
+      r.step();
+      n++;
+    }
+    return (n * r.tokensPerStep) / ((performance.now() - t0) / 1000);
+  };
   within(() => {
     for (let i = 0; i < warmup; i++) r.step();
+    run();
   });
-  return {
-    params: parameterCount(r.model),
-    round: () =>
-      within(() => {
-        const t0 = performance.now();
-        for (let i = 0; i < steps; i++) r.step();
-        return (steps * r.tokensPerStep) / ((performance.now() - t0) / 1000);
-      }),
-  };
+  return { params: parameterCount(r.model), round: () => within(run) };
 }
 
 export function benchTrain(name: string, opts: { steps?: number; warmup?: number; repeats?: number; precision?: Precision } = {}): TrainFigure {
