@@ -86,7 +86,10 @@ test("bf16 gemm: native equals the reference's emulation (or fp32 where the CPU 
     const what = `${s.m}×${s.k}×${s.n}${s.transA ? " Aᵀ" : ""}${s.transB ? " Bᵀ" : ""}`;
     // Emulation and fp32 differ by bf16 rounding (~2⁻⁹ relative per input): the test can tell them apart.
     assert.ok(relErr(rb, rf) > 1e-4, `${what}: bf16 emulation indistinguishable from fp32`);
-    if (nativeBf16(N, s.m, s.n, s.k)) {
+    if (N.bf16Hardware() === "amx" && Math.min(s.m, s.n, s.k) <= 16) {
+      // oneDNN may refuse AMX for a tiny shape; the product is then fp32: either is right.
+      assert.ok(Math.min(relErr(nb, rb), relErr(nb, rf)) < 2e-6, `${what}: native matches neither bf16 nor fp32`);
+    } else if (nativeBf16(N, s.m, s.n, s.k)) {
       assert.ok(relErr(nb, rb) < 2e-6, `${what}: native bf16 vs emulation ${relErr(nb, rb)}`);
     } else {
       assert.ok(relErr(nb, rf) < 2e-6, `${what}: native (fp32 for this shape) vs fp32 ${relErr(nb, rf)}`);
