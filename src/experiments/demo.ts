@@ -30,7 +30,7 @@ export function demoExperiment(layers: readonly number[] = DEMO_LAYERS): Experim
       `Attention-only transformers with ${layers.join(", ")} layer(s) (${LAB_MODEL_TEXT}) trained on ${DEMO_MIXTURE_TEXT}, ` +
       `${tokensText(DEMO.tokens)} tokens each (batch ${DEMO.batch} × ${DEMO.model.nCtx}, AdamW lr ${DEMO.lr}); at ${DEMO.perDecade} log-spaced ` +
       `checkpoints per decade the ICL score on ${DEMO.evalWindows.toLocaleString("en-US")} held-out windows of the mixture and of its natural text ` +
-      "alone, and every head's scores. 3 runs: about 7–9 minutes on 2 idle cores, data preparation included (the 3-layer model on one core, " +
+      "alone, and every head's scores. 3 runs: about 7 minutes on 2 idle cores, data preparation included (the 3-layer model on one core, " +
       "the 2- and then the 1-layer model on the other; measured: docs/demo-calibration.md).",
     corpusHelp: "your corpus replaces brown + legal + email as the natural text (the `repeats` ingredient stays, labelled)",
     expected:
