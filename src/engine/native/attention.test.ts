@@ -5,46 +5,16 @@
  * against finite differences; NaN propagation. The whole file runs a second time in a child
  * process with ICL_LAB_NO_AVX512=1, so that the AVX2 code is tested on AVX-512 machines too.
  */
-import { test, type TestContext } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import type { Kernels } from "../kernels.ts";
 import { referenceKernels as R } from "../reference/index.ts";
 import { Rng, checkGradients } from "../reference/testutil.ts";
-import { skipOrFail } from "../../util/test-env.ts";
-import { loadNativeKernels, nativeInfo } from "./index.ts";
+import { nativeInfo } from "./index.ts";
+import { close, nativeOrSkip as native } from "./test-helpers.ts";
 
-const loaded = loadNativeKernels();
 const CHILD = process.env.ICL_LAB_ATTENTION_TEST_CHILD === "1";
-
-function native(t: TestContext): Kernels | null {
-  if (loaded.ok) return loaded.kernels;
-  if (process.env.ICL_LAB_BACKEND === "native") assert.fail(`ICL_LAB_BACKEND=native but the native addon is not available: ${loaded.reason}`);
-  skipOrFail(t, loaded.reason);
-  return null;
-}
-
-/** |a − e| ≤ abs + rel·|e| per element; NaN must match NaN, ±Inf exactly. */
-function close(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: { rel: number; abs: number }, what: string): void {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  for (let i = 0; i < expected.length; i++) {
-    const a = actual[i],
-      e = expected[i];
-    if (Number.isNaN(e)) {
-      assert.ok(Number.isNaN(a), `${what}[${i}]: expected NaN, found ${a}`);
-      continue;
-    }
-    if (!Number.isFinite(e)) {
-      assert.equal(a, e, `${what}[${i}]`);
-      continue;
-    }
-    const err = Math.abs(a - e);
-    if (!(err <= tol.abs + tol.rel * Math.abs(e))) {
-      assert.fail(`${what}[${i}]: native ${a}, reference ${e} (error ${err.toExponential(2)} > abs ${tol.abs} + rel ${tol.rel})`);
-    }
-  }
-}
 
 const SHAPES: [number, number, number, number][] = [
   // B, T, H, D
@@ -292,7 +262,8 @@ test("attention: argument errors", (t) => {
 test("attention: the AVX2 code (ICL_LAB_NO_AVX512=1, in a child process) passes this file too", (t) => {
   if (CHILD) {
     // In the child: the forced ISA really is in use.
-    if (loaded.ok) assert.match(nativeInfo() ?? "", /attention avx2/);
+    const info = nativeInfo();
+    if (info !== null) assert.match(info, /attention avx2/);
     return;
   }
   if (!native(t)) return;

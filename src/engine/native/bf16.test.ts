@@ -6,33 +6,17 @@
  * checks that instead. Also: the rounding itself (ties to even, NaN, ±Inf) seen through a product
  * with the identity, and that the precision switch is process-wide and reversible.
  */
-import { test, type TestContext } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { GemmParams, Kernels, Precision } from "../kernels.ts";
 import { referenceKernels as R } from "../reference/index.ts";
 import { roundBf16 } from "../reference/precision.ts";
+import { Rng } from "../reference/testutil.ts";
 import { skipOrFail } from "../../util/test-env.ts";
-import { loadNativeKernels } from "./index.ts";
-
-const loaded = loadNativeKernels();
-
-function native(t: TestContext): Kernels | null {
-  if (loaded.ok) return loaded.kernels;
-  skipOrFail(t, loaded.reason);
-  return null;
-}
-
-function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32 - 0.5;
-  };
-}
+import { nativeOrSkip as native } from "./test-helpers.ts";
 
 function randomArray(n: number, seed: number): Float32Array {
-  const r = seeded(seed);
-  return Float32Array.from({ length: n }, r);
+  return new Rng(seed).f32(n, -0.5, 0.5);
 }
 
 function runGemm(K: Kernels, p: Precision, g: Omit<GemmParams, "c">, c0: Float32Array): Float32Array {

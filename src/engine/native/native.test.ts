@@ -10,24 +10,11 @@
  * Without the addon the tests are skipped with the reason, or fail when ICL_LAB_BACKEND=native or
  * in strict mode (CI, ICL_LAB_REQUIRE_TOOLS=1: src/util/test-env.ts).
  */
-import { test, type TestContext } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { GemmParams, Kernels, UnaryOp } from "../kernels.ts";
 import { referenceKernels as R } from "../reference/index.ts";
-import { skipOrFail } from "../../util/test-env.ts";
-import { loadNativeKernels } from "./index.ts";
-
-const loaded = loadNativeKernels();
-
-/** The native kernels, or null after marking the test skipped (failed when native is required, or in strict mode). */
-function native(t: TestContext): Kernels | null {
-  if (loaded.ok) return loaded.kernels;
-  if (process.env.ICL_LAB_BACKEND === "native") {
-    assert.fail(`ICL_LAB_BACKEND=native but the native addon is not available: ${loaded.reason}`);
-  }
-  skipOrFail(t, loaded.reason);
-  return null;
-}
+import { close, nativeOrSkip as native, type Tol } from "./test-helpers.ts";
 
 // ---- seeded inputs -----------------------------------------------------------------------------
 
@@ -57,32 +44,7 @@ function randInt(n: number, lo: number, hi: number): Int32Array {
   return a;
 }
 
-interface Tol {
-  rel: number;
-  abs: number;
-}
 const ELEM: Tol = { rel: 1e-5, abs: 1e-6 };
-
-/** Element-wise comparison; NaN must match NaN, ±Inf must match exactly. */
-function close(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: Tol, what: string): void {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  for (let i = 0; i < expected.length; i++) {
-    const a = actual[i],
-      e = expected[i];
-    if (Number.isNaN(e)) {
-      assert.ok(Number.isNaN(a), `${what}[${i}]: expected NaN, found ${a}`);
-      continue;
-    }
-    if (!Number.isFinite(e)) {
-      assert.equal(a, e, `${what}[${i}]`);
-      continue;
-    }
-    const err = Math.abs(a - e);
-    if (!(err <= tol.abs + tol.rel * Math.abs(e))) {
-      assert.fail(`${what}[${i}]: native ${a}, reference ${e} (error ${err.toExponential(2)} > abs ${tol.abs} + rel ${tol.rel})`);
-    }
-  }
-}
 
 const copy = (a: Float32Array): Float32Array => a.slice();
 
