@@ -6,6 +6,7 @@
  * summary table and the expected outcome. Without NAME: the list of experiments.
  * Progress goes to stderr; the table, the report's path and `--json` output to stdout.
  */
+import { printExperimentEnd } from "./format-table.ts";
 import type { Command } from "commander";
 import type { ExperimentDefinition } from "../experiments/types.ts";
 import { UserError, withUserErrors } from "./errors.ts";
@@ -170,29 +171,24 @@ export async function runAndPrint(target: string | ExperimentDefinition, o: Expe
   }
   const failed = result.outcomes.filter((x) => x.status === "failed");
   const stopped = result.outcomes.filter((x) => x.status === "stopped");
-  if (o.json) {
-    console.log(
-      JSON.stringify(
-        {
-          experiment: def.name,
-          options: result.options,
-          lab: result.lab,
-          seconds: result.seconds,
-          runs,
-          outcomes: result.outcomes,
-          summary: result.summary ? { header: result.summary.header, rows: result.summary.rows } : null,
-          report: result.report?.html ?? null,
-          notes: result.notes,
-          expected: def.expected,
-        },
-        null,
-        2,
-      ),
-    );
-  } else {
-    if (result.summaryText !== null) console.log(result.summaryText);
-    console.log(`\nwall time ${(result.seconds / 60).toFixed(1)} min${result.report ? `; report: ${result.report.html}` : ""}`);
-  }
+  printExperimentEnd({
+    json: o.json,
+    payload: {
+      experiment: def.name,
+      options: result.options,
+      lab: result.lab,
+      seconds: result.seconds,
+      runs,
+      outcomes: result.outcomes,
+      summary: result.summary ? { header: result.summary.header, rows: result.summary.rows } : null,
+      report: result.report?.html ?? null,
+      notes: result.notes,
+      expected: def.expected,
+    },
+    summaryText: result.summaryText,
+    seconds: result.seconds,
+    report: result.report?.html,
+  });
   if (stopped.length > 0) process.stderr.write(`icl-lab: ${stopped.length} run(s) stopped before the end; run the same command again to resume them\n`);
   if (failed.length > 0) {
     process.stderr.write(`icl-lab: ${failed.length} run(s) failed: ${failed.map((f) => `${f.name}: ${f.error ?? "unknown error"}`).join("; ")}\n`);

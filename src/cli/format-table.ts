@@ -17,3 +17,13 @@ export function formatTable(header: string[], rows: Array<Array<string | number>
     )
     .join("\n");
 }
+
+/** An experiment's last words: its JSON (`--json`), or its summary, the wall time and the report's path. */
+export function printExperimentEnd(o: { json?: boolean; payload: object; summaryText: string | null; seconds: number; report?: string | null }): void {
+  if (o.json) {
+    console.log(JSON.stringify(o.payload, null, 2));
+    return;
+  }
+  if (o.summaryText !== null) console.log(o.summaryText);
+  console.log(`\nwall time ${(o.seconds / 60).toFixed(1)} min${o.report ? `; report: ${o.report}` : ""}`);
+}
