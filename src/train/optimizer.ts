@@ -5,7 +5,7 @@
  * nanoGPT do.
  */
 import { kernels } from "../engine/backend.ts";
-import { type Tensor, allocZeros } from "../engine/tensor.ts";
+import { type Tensor, allocZeros, releaseGraph } from "../engine/tensor.ts";
 
 export interface AdamWOptions {
   lr: number;
@@ -78,4 +78,19 @@ export class AdamW {
   zeroGrad(): void {
     for (const p of this.params.values()) if (p.grad !== null) p.grad.fill(0);
   }
+}
+
+/**
+ * One step of the small trainers (classifier, regression): the loss's value (an error naming `what`
+ * when it is not finite), backward, AdamW at lr with a linear warm-up over `warmupSteps`, zeroed
+ * gradients and the graph released. Returns the loss value.
+ */
+export function warmupStep(what: string, loss: Tensor, opt: AdamW, step: number, c: { lr: number; warmupSteps: number; clip: number }): number {
+  const value = loss.item();
+  if (!Number.isFinite(value)) throw new Error(`${what}: the loss became ${value} at step ${step} (lr ${c.lr}); lower lr`);
+  loss.backward();
+  opt.step(c.lr * Math.min(1, step / Math.max(1, c.warmupSteps)), c.clip);
+  opt.zeroGrad();
+  releaseGraph();
+  return value;
 }

@@ -22,7 +22,7 @@ import {
 import { parseModelConfig, type ModelConfig } from "../model/config.ts";
 import { buildVectorModel, type VectorModel } from "../model/vector-input.ts";
 import { Rng } from "../util/random.ts";
-import { AdamW } from "./optimizer.ts";
+import { AdamW, warmupStep } from "./optimizer.ts";
 
 export interface RegressionTrainConfig {
   /** Any architecture with nCtx ≥ 2N+1; output 0 is the prediction. */
@@ -110,13 +110,7 @@ export function trainRegression(input: RegressionTrainConfig, opts: { onLoss?: (
     const pred = op.matmul(logits, select); // (rows, 1): output 0
     const target = track(tensor(regressionTargets(b), [positions.length, 1]));
     const loss = op.mean(op.square(op.sub(pred, target)));
-    const value = loss.item();
-    if (!Number.isFinite(value)) throw new Error(`regression: the loss became ${value} at step ${step} (lr ${config.lr}); lower lr`);
-    loss.backward();
-    const lr = config.lr * Math.min(1, step / Math.max(1, config.warmupSteps));
-    opt.step(lr, config.clip);
-    opt.zeroGrad();
-    releaseGraph();
+    const value = warmupStep("regression", loss, opt, step, config);
     sum += value;
     n++;
     if (step % every === 0 || step === config.steps) {

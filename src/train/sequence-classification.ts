@@ -12,13 +12,12 @@
  */
 import * as op from "../engine/ops/index.ts";
 import { usePrecision } from "../engine/precision.ts";
-import { releaseGraph } from "../engine/tensor.ts";
 import { GaussianMixtureTask, type MixtureTaskOptions } from "../data/synthetic/gaussian-mixture.ts";
 import { isAttentionModel, parseModelConfig, type ModelConfig } from "../model/config.ts";
 import { buildVectorModel, type VectorModel } from "../model/vector-input.ts";
 import { classificationHeadScores, classifyAll, evalSequences, queryPositions, type HeadScores } from "../measure/icl-classification.ts";
 import { Rng } from "../util/random.ts";
-import { AdamW } from "./optimizer.ts";
+import { AdamW, warmupStep } from "./optimizer.ts";
 
 export interface ClassifierTrainConfig {
   /** Any architecture; dVocab must equal the task's L and nCtx ≥ 2N+1. */
@@ -120,13 +119,7 @@ export function trainClassifier(input: ClassifierTrainConfig, opts: { onEval?: (
     const seqs = task.sample(config.batch, "train", rng);
     const { logits } = model.forward(seqs.inputs, config.batch, { positions });
     const loss = op.crossEntropy(logits, seqs.targets);
-    const value = loss.item();
-    if (!Number.isFinite(value)) throw new Error(`classifier: the loss became ${value} at step ${step} (lr ${config.lr}); lower lr`);
-    loss.backward();
-    const lr = config.lr * Math.min(1, step / Math.max(1, config.warmupSteps));
-    opt.step(lr, config.clip);
-    opt.zeroGrad();
-    releaseGraph();
+    const value = warmupStep("classifier", loss, opt, step, config);
     lossSum += value;
     lossN++;
     if (step % config.evalEvery === 0 || step === config.steps) measure(step);
