@@ -245,7 +245,8 @@ test("listRuns() marks a running run stale when its pid is dead here or its hear
   raw.prepare("UPDATE runs SET heartbeat_at = ? WHERE id IN ('old-heartbeat', 'finished')").run(Date.now() - 3_600_000);
   const runs = store.listRuns({ experiment: "e" });
   assert.deepEqual(
-    runs.map((r) => [r.id, r.status, r.stale]),
+    // listRuns orders by creation time (ms); these were created within a few ms, so compare by id.
+    runs.map((r) => [r.id, r.status, r.stale]).sort(),
     [
       ["alive", "running", false],
       ["dead-pid", "running", true],
