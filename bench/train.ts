@@ -4,14 +4,11 @@
  * resident memory of a long run (issue 2: RSS after 2,000 steps within 10% of RSS after 100).
  * Runnable alone: `node --import tsx bench/train.ts [--memory]`.
  */
-import * as op from "../src/engine/ops/index.ts";
 import { kernels } from "../src/engine/backend.ts";
-import { type Precision, withPrecision } from "../src/engine/precision.ts";
-import { releaseGraph } from "../src/engine/tensor.ts";
-import { parseModelConfig, type ModelConfig } from "../src/model/config.ts";
-import { buildModel, parameterCount, type LanguageModel } from "../src/model/model.ts";
-import { AdamW } from "../src/train/optimizer.ts";
-import { Rng } from "../src/util/random.ts";
+import type { Precision } from "../src/engine/precision.ts";
+import { parseModelConfig } from "../src/model/config.ts";
+import { parameterCount } from "../src/model/model.ts";
+import { atThreads, makeStepRunner, timeCalls } from "../src/train/throughput.ts";
 
 export const TRAIN_CONFIGS: Record<string, { model: unknown; batch: number; threads?: number }> = {
   "attn-2l-v4096": { model: { kind: "attn-only", nLayers: 2, dModel: 256, nHeads: 8, dHead: 32, nCtx: 512, dVocab: 4096 }, batch: 8 },
@@ -25,38 +22,7 @@ export const TRAIN_CONFIGS: Record<string, { model: unknown; batch: number; thre
   },
 };
 
-export interface StepRunner {
-  model: LanguageModel;
-  tokensPerStep: number;
-  step(): number;
-}
-
-/** A training step on fixed random tokens (the data pipeline is measured by bench/data.ts). */
-export function makeStepRunner(config: ModelConfig, batch: number, seed = 0): StepRunner {
-  const model = buildModel(config, seed);
-  const opt = new AdamW(model.params, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1 });
-  const T = config.nCtx;
-  const rng = new Rng(seed);
-  const inputs = new Int32Array(batch * T),
-    targets = new Int32Array(batch * T);
-  for (let i = 0; i < inputs.length; i++) {
-    inputs[i] = rng.int(config.dVocab);
-    targets[i] = rng.int(config.dVocab);
-  }
-  return {
-    model,
-    tokensPerStep: batch * T,
-    step() {
-      const loss = op.crossEntropy(model.forward(inputs, batch).logits, targets);
-      const v = loss.item();
-      loss.backward();
-      opt.step(1e-3, 1);
-      opt.zeroGrad();
-      releaseGraph();
-      return v;
-    },
-  };
-}
+export { makeStepRunner, type StepRunner } from "../src/train/throughput.ts";
 
 export interface TrainFigure {
   config: string;
@@ -84,26 +50,9 @@ export function trainRounds(
 ): { params: number; round(): number } {
   const { steps = 2, warmup = 2, minSeconds = 0.5 } = opts;
   const c = TRAIN_CONFIGS[name];
-  const K = kernels();
-  const within = <T>(f: () => T): T => {
-    const threads = K.getThreads();
-    if (c.threads !== undefined) K.setThreads(c.threads);
-    try {
-      return withPrecision(precision, f);
-    } finally {
-      K.setThreads(threads);
-    }
-  };
+  const within = <T>(f: () => T): T => atThreads(c.threads, precision, f);
   const r = within(() => makeStepRunner(parseModelConfig(c.model), c.batch));
-  const run = (): number => {
-    const t0 = performance.now();
-    let n = 0;
-    while (n < steps || performance.now() - t0 < minSeconds * 1000) {
-      r.step();
-      n++;
-    }
-    return (n * r.tokensPerStep) / ((performance.now() - t0) / 1000);
-  };
+  const run = (): number => timeCalls(() => r.step(), steps, minSeconds) * r.tokensPerStep;
   within(() => {
     for (let i = 0; i < warmup; i++) r.step();
     run();

@@ -10,12 +10,13 @@ import { printExperimentEnd } from "./format-table.ts";
 import type { Command } from "commander";
 import type { ExperimentDefinition } from "../experiments/types.ts";
 import { UserError, withUserErrors } from "./errors.ts";
-import { positiveInt } from "./options.ts";
+import { MINUTES_HELP, minutesOption, positiveInt } from "./options.ts";
 
 export interface ExperimentCliOptions {
   lab?: string;
   seeds?: number;
   tokens?: number;
+  minutes?: number;
   /** data-distribution only: training steps per run. */
   steps?: number;
   corpus: string[];
@@ -42,11 +43,12 @@ export function register(program: Command): void {
   program
     .command("experiment")
     .description(
-      "run an experiment (phase-change, architectures, smeared-keys, corpus-source, corpus-diversity, corpus-size, data-distribution, implicit-dynamics): train, resume, report, summarise; without NAME, list them",
+      "run an experiment (phase-change, natural, architectures, smeared-keys, corpus-source, corpus-diversity, corpus-size, data-distribution, implicit-dynamics): train, resume, report, summarise; without NAME, list them",
     )
     .argument("[name]", "the experiment")
     .option("--seeds <n>", "seeds per configuration (default: the experiment's)", positiveInt("seeds"))
     .option("--tokens <n>", "training tokens per run (default: the experiment's)", positiveInt("tokens"))
+    .option("--minutes <m>", MINUTES_HELP, minutesOption)
     .option("--steps <n>", "data-distribution, implicit-dynamics: training steps per run (default 8000, 3000)", positiveInt("steps"))
     .option("--token-run <id>", "implicit-dynamics: the transformer token run to measure (default: the newest finished one in the lab)")
     .option("--token-lab <dir>", "implicit-dynamics: the lab holding the token run (default: --lab)")
@@ -89,6 +91,8 @@ export function register(program: Command): void {
           }
           return;
         }
+        if (o.minutes !== undefined && Object.hasOwn(CLASSIFICATION_EXPERIMENTS, name))
+          throw new UserError(`--minutes applies to the language-model experiments, not to ${name} (give --steps)`);
         if (name === "data-distribution") {
           const { runDataDistributionCli } = await import("./data-distribution.ts");
           await runDataDistributionCli(o);
@@ -136,6 +140,7 @@ export async function runAndPrint(target: string | ExperimentDefinition, o: Expe
       lab: o.lab,
       seeds: o.seeds,
       tokens: o.tokens,
+      minutes: o.minutes,
       corpus,
       domains,
       dryRun: o.dryRun,

@@ -18,6 +18,18 @@ export function positiveInt(name: string) {
   };
 }
 
+/** A commander parser for `--minutes M`: a positive number of minutes (at most a week), else a UserError. */
+export function minutesOption(v: string): number {
+  const n = Number(v);
+  if (!/^[0-9]*\.?[0-9]+$/.test(v.trim()) || !(n > 0) || n > 7 * 24 * 60)
+    throw new UserError(`--minutes must be a number of minutes above 0 and at most a week (10080), found '${v}'`);
+  return n;
+}
+
+/** The help of `--minutes`. */
+export const MINUTES_HELP =
+  "a wall-time limit: train the largest budget (tokens per run) that fits it on this machine, from throughput measured now (instead of --tokens)";
+
 /** Splits a list given as `a,b c`: commas and/or white space, empty items dropped. */
 export function splitList(s: string): string[] {
   return s

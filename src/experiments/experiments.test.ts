@@ -69,8 +69,8 @@ async function run(name: string, opts: Partial<RunExperimentOptions> = {}): Prom
   return r;
 }
 
-test("the registry: six experiments, each with a description, an expected outcome and defaults", () => {
-  assert.deepEqual(EXPERIMENT_NAMES, ["phase-change", "architectures", "smeared-keys", "corpus-source", "corpus-diversity", "corpus-size"]);
+test("the registry: seven experiments, each with a description, an expected outcome and defaults", () => {
+  assert.deepEqual(EXPERIMENT_NAMES, ["phase-change", "natural", "architectures", "smeared-keys", "corpus-source", "corpus-diversity", "corpus-size"]);
   for (const n of EXPERIMENT_NAMES) {
     const d = getExperiment(n);
     assert.equal(d.name, n);
@@ -80,7 +80,7 @@ test("the registry: six experiments, each with a description, an expected outcom
   }
   assert.throws(
     () => getExperiment("phase_change"),
-    /unknown experiment 'phase_change'; known experiments: phase-change, architectures, smeared-keys, corpus-source, corpus-diversity, corpus-size/,
+    /unknown experiment 'phase_change'; known experiments: phase-change, natural, architectures, smeared-keys, corpus-source, corpus-diversity, corpus-size/,
   );
 });
 
@@ -155,6 +155,21 @@ test("phase-change: 1-, 2- and 3-layer attention-only models × seeds on the dem
   // The report's comparison table holds each depth's mean score.
   for (const row of r.summary!.rows) assert.ok(page.includes(`data-key="icl" data-value="${row.values.icl}"`), `report has ${row.label}'s mean ICL score`);
   assert.match(page, /Head ablation/);
+});
+
+test("natural: 1-, 2- and 3-layer attention-only models on natural text alone; the summary says when the first induction head formed", async () => {
+  const r = await run("natural");
+  const runs = runsOf("natural");
+  assert.deepEqual(runs.map((x) => cfg(x).model.nLayers).sort(), [1, 2, 3]);
+  for (const x of runs) {
+    const c = cfg(x);
+    assert.equal(x.status, "finished");
+    assert.deepEqual(Object.keys(c.data.sources!).sort(), Object.keys(DEMO.natural).sort(), "no synthetic ingredient");
+    assert.deepEqual(c.measures, ["icl", "heads"]);
+  }
+  assert.match(r.summaryText!, /configuration\s+ICL score\s+phase change \(tokens\)\s+first induction head \(tokens\)\s+best induction head/);
+  // Width-16 models on 20k tokens form no head: the column says so for every run.
+  for (const row of r.summary!.cells) assert.equal(row[3], "none");
 });
 
 test("architectures: five model families with parameter counts within 10%, the same tokens and data; ablation only where there are heads", async () => {

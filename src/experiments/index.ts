@@ -9,12 +9,14 @@ import { corpusSize } from "./corpus-size.ts";
 import { corpusSource } from "./corpus-source.ts";
 import { TITLE as DATA_DISTRIBUTION_TITLE } from "./data-distribution.ts";
 import { TITLE as IMPLICIT_DYNAMICS_TITLE } from "./implicit-dynamics.ts";
+import { natural } from "./natural.ts";
 import { phaseChange } from "./phase-change.ts";
 import { smearedKeys } from "./smeared-keys.ts";
 import type { ExperimentDefinition } from "./types.ts";
 
 export const EXPERIMENTS = {
   "phase-change": phaseChange,
+  natural,
   architectures,
   "smeared-keys": smearedKeys,
   "corpus-source": corpusSource,

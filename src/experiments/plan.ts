@@ -14,6 +14,7 @@ import { parseSweepSpec } from "../sweep/spec.ts";
 import { countParams, SMOKE_TOKENS, tokensText } from "./common.ts";
 import { getExperiment } from "./index.ts";
 import { formatTable } from "./summary.ts";
+import { budgetForMinutes, headsNote } from "./budget.ts";
 import type { ExperimentDefinition, ExperimentOptions, PlanContext, ResolvedOptions } from "./types.ts";
 
 /** A problem with the experiment's name or options (the CLI prints it as one line). */
@@ -75,6 +76,11 @@ export async function resolveOptions(def: ExperimentDefinition, opts: Experiment
   const seeds = opts.seeds ?? def.defaults.seeds;
   if (!Number.isInteger(seeds) || seeds < 1 || seeds > MAX_SEEDS)
     throw new ExperimentError(`--seeds must be an integer from 1 to ${MAX_SEEDS}, found ${seeds}`);
+  if (opts.minutes !== undefined) {
+    if (opts.tokens !== undefined) throw new ExperimentError("--minutes and --tokens both given; give one (--minutes picks the tokens that fit)");
+    if (!(opts.minutes > 0 && opts.minutes <= 7 * 24 * 60))
+      throw new ExperimentError(`--minutes must be a number of minutes above 0 and at most a week, found ${opts.minutes}`);
+  }
   const tokens = opts.tokens ?? (scale === "smoke" ? SMOKE_TOKENS : def.defaults.tokens);
   if (!Number.isInteger(tokens) || tokens < 1) throw new ExperimentError(`--tokens must be a positive integer, found ${tokens}`);
   const { dataPaths, getSource, saveUserSource } = await import("../data/index.ts");
@@ -152,6 +158,30 @@ function stateOf(store: RunStore, lab: string, runId: string): { state: RunState
   return { state: "partial", resumeAt };
 }
 
+async function definitionConfigs(def: ExperimentDefinition, options: ResolvedOptions, ctx: PlanContext) {
+  try {
+    return await def.configs(options, ctx);
+  } catch (e) {
+    throw new ExperimentError(`${def.name}: ${(e as Error).message}`);
+  }
+}
+
+/** The configs checked as the trainer will check them, with their run ids, resolved configs and parameter counts. */
+async function checkedRuns(def: ExperimentDefinition, configs: readonly TrainConfigInput[]): Promise<Omit<PlannedRun, "state" | "resumeAt">[]> {
+  const names = new Set<string>();
+  const out: Omit<PlannedRun, "state" | "resumeAt">[] = [];
+  for (const config of configs) {
+    if (config.name === undefined || names.has(config.name))
+      throw new Error(`experiment ${def.name}: run name ${config.name} missing or repeated (a bug in its definition)`);
+    names.add(config.name);
+    if (config.experiment !== def.name)
+      throw new Error(`experiment ${def.name}: run ${config.name} has experiment '${config.experiment}' (a bug in its definition)`);
+    const [run] = await expandSweep(parseSweepSpec({ name: config.name, base: config }, `experiment ${def.name}, run ${config.name}`));
+    out.push({ name: config.name, runId: run.id, config, resolved: run.resolved, params: countParams(run.resolved.model, run.resolved.model.dVocab) });
+  }
+  return out;
+}
+
 /** The experiment's runs and what the lab holds of them; trains nothing. */
 export async function planExperiment(name: string | ExperimentDefinition, opts: RunExperimentOptions = {}): Promise<ExperimentPlanResult> {
   let def: ExperimentDefinition;
@@ -162,35 +192,29 @@ export async function planExperiment(name: string | ExperimentDefinition, opts: 
   }
   const lab = resolveLabDir(opts.lab);
   const log = opts.log ?? ((s: string) => process.stderr.write(`${s}\n`));
-  const options = await resolveOptions(def, opts, lab);
-  let plan;
-  try {
-    plan = await def.configs(options, planContext(lab, log, opts.env));
-  } catch (e) {
-    throw new ExperimentError(`${def.name}: ${(e as Error).message}`);
+  let options = await resolveOptions(def, opts, lab);
+  const ctx = planContext(lab, log, opts.env);
+  let plan = await definitionConfigs(def, options, ctx);
+  if (opts.minutes !== undefined) {
+    const budget = await budgetForMinutes(def, options, plan, {
+      lab,
+      minutes: opts.minutes,
+      jobs: opts.jobs,
+      log,
+      runs: (configs) => checkedRuns(def, configs),
+    });
+    options = { ...options, tokens: budget.tokens };
+    plan = await definitionConfigs(def, options, ctx);
+    plan = { configs: plan.configs, notes: [...budget.notes, ...plan.notes] };
+  } else {
+    const note = headsNote(def, options.tokens, options.scale);
+    if (note !== null) plan = { configs: plan.configs, notes: [note, ...plan.notes] };
   }
-  const names = new Set<string>();
+  const checked = await checkedRuns(def, plan.configs);
   const runs: PlannedRun[] = [];
   const store = RunStore.open(lab);
   try {
-    for (const config of plan.configs) {
-      if (config.name === undefined || names.has(config.name))
-        throw new Error(`experiment ${def.name}: run name ${config.name} missing or repeated (a bug in its definition)`);
-      names.add(config.name);
-      if (config.experiment !== def.name)
-        throw new Error(`experiment ${def.name}: run ${config.name} has experiment '${config.experiment}' (a bug in its definition)`);
-      const [run] = await expandSweep(parseSweepSpec({ name: config.name, base: config }, `experiment ${def.name}, run ${config.name}`));
-      const { state, resumeAt } = stateOf(store, lab, run.id);
-      runs.push({
-        name: config.name,
-        runId: run.id,
-        config,
-        resolved: run.resolved,
-        params: countParams(run.resolved.model, run.resolved.model.dVocab),
-        state,
-        resumeAt,
-      });
-    }
+    for (const r of checked) runs.push({ ...r, ...stateOf(store, lab, r.runId) });
   } finally {
     store.close();
   }

@@ -58,6 +58,7 @@ function runValues(r: RunData): Record<string, number | null> {
     loss500: f.loss500,
     perplexity: f.perplexity,
     induction: f.induction,
+    firstHead: f.firstHead,
     windowStart: r.phase.status === "found" ? r.phase.start : null,
     windowEnd: r.phase.status === "found" ? r.phase.end : null,
     ...Object.fromEntries(f.tasks.map((t) => [`task:${t.task}`, t.accuracy])),
@@ -76,6 +77,7 @@ const HEADERS: Record<Exclude<SummaryColumnKey, "tasks">, string> = {
   loss500: "loss@500",
   perplexity: "perplexity",
   induction: "best induction head",
+  firstHead: "first induction head (tokens)",
   window: "phase change (tokens)",
 };
 
@@ -135,6 +137,17 @@ export function summaryTable(runs: readonly RunData[], columns: readonly Summary
         case "induction": {
           const best = bestHead(rs[0]);
           out.push(v.induction === null ? "—" : `${num("induction", 2)}${rs.length === 1 && best ? ` (${headName(best.layer, best.head)})` : ""}`);
+          break;
+        }
+        case "firstHead": {
+          // Runs without a head count as not reached: the mean is over the runs that formed one.
+          const found = vals.filter((x) => x.firstHead !== null).map((x) => x.firstHead!);
+          const m = meanSd(found);
+          out.push(
+            found.length === 0
+              ? "none"
+              : `${formatTokens(m.mean)}${found.length > 1 && m.sd !== null ? ` ± ${formatTokens(m.sd)}` : ""}${rs.length > 1 ? ` (${found.length}/${rs.length})` : ""}`,
+          );
           break;
         }
         case "window": {

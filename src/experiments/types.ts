@@ -21,6 +21,7 @@ export type SummaryColumnKey =
   | "loss500"
   | "perplexity"
   | "induction"
+  | "firstHead"
   | "window"
   | "tasks";
 
@@ -42,6 +43,11 @@ export interface ExperimentOptions {
   seeds?: number;
   /** Training tokens per run (default: the experiment's, or 20,480 at the smoke scale). */
   tokens?: number;
+  /**
+   * A wall-time limit in minutes: the tokens per run become the largest budget that fits on this
+   * machine, from throughput measured here (src/experiments/budget.ts); excludes `tokens`.
+   */
+  minutes?: number;
   /** The user's corpora (what each experiment does with them is in its description). */
   corpus?: CorpusArg[];
   /** Source ids to compare instead of the experiment's default domains (corpus experiments only). */
@@ -99,6 +105,11 @@ export interface ExperimentDefinition {
   /** The anchor paper's finding and what this experiment is expected to show, at the default size. */
   expected: string;
   defaults: { seeds: number; tokens: number };
+  /**
+   * Where the calibrated setting formed its first induction head (≥ 0.3), for the note `--minutes`
+   * and `--tokens` give when the budget is below it (the runs would end before any head forms).
+   */
+  headsFrom?: { tokens: number; what: string };
   /** The training configs (each with `experiment` = name and a distinct `name`). */
   configs(opts: ResolvedOptions, ctx: PlanContext): Promise<ExperimentPlan>;
   finalMeasures?: FinalMeasure[];

@@ -65,6 +65,15 @@ export function bestHead(run: RunData): { layer: number; head: number; induction
   return { layer: h.layer, head: h.head, induction: h.induction };
 }
 
+/** The induction score a head must reach to count as an induction head in "first induction head" (the issue's and the corpus tables' threshold). */
+export const FIRST_HEAD_THRESHOLD = 0.3;
+
+/** Training tokens at the first checkpoint where some head's induction score is ≥ `threshold`, or null (none yet). */
+export function firstInductionHead(run: Pick<RunData, "heads">, threshold = FIRST_HEAD_THRESHOLD): number | null {
+  for (const c of run.heads) if (c.heads.some((h) => h.induction >= threshold)) return c.tokens;
+  return null;
+}
+
 /** exp of the mean loss over positions at the last loss-by-position measurement, or null. */
 export function finalPerplexity(run: RunData): number | null {
   const pos = run.positionLoss[run.positionLoss.length - 1];
@@ -97,6 +106,8 @@ export interface FinalMetrics {
   perplexity: number | null;
   /** The best head's induction score. */
   induction: number | null;
+  /** Tokens at the first checkpoint with an induction head (≥ FIRST_HEAD_THRESHOLD), null when none formed. */
+  firstHead: number | null;
   /** Last scores of the other ICL measures (`icl@natural`, …), by measure name. */
   extraIcl: Record<string, number>;
   tasks: Array<{ task: string; shots: number; accuracy: number }>;
@@ -112,6 +123,7 @@ export function finalMetrics(run: RunData): FinalMetrics {
     loss500: last?.loss500 ?? null,
     perplexity: finalPerplexity(run),
     induction: bestHead(run)?.induction ?? null,
+    firstHead: firstInductionHead(run),
     extraIcl: run.extraIcl,
     tasks: finalTaskAccuracies(run),
   };

@@ -25,51 +25,17 @@ import { RunStore, resolveLabDir, runDir } from "../store/run-store.ts";
 import type { FileTensor } from "../model/safetensors.ts";
 import { copyFileAtomic, removeStaleTemps } from "../util/fs.ts";
 import { Rng, type RngState } from "../util/random.ts";
-import type { CheckpointContext, MeasureFn as MeasureFnOf } from "../measure/index.ts";
-import { METRIC, iclAtSource, stored } from "../measure/names.ts";
+import { METRIC } from "../measure/names.ts";
+import { resolveMeasures, storeResults } from "./measures.ts";
+import type { MeasureFn, MeasureValue, TrainData, DataFactory, MeasureContext } from "./types.ts";
 import { ensureMeasureInputs, inputsFromData } from "../measure/run-inputs.ts";
 import { parseTrainConfig, resolveModel, runIdFor, type TrainConfig } from "./config.ts";
 import { AdamW } from "./optimizer.ts";
 import { learningRate, logSpacedCheckpoints } from "./schedule.ts";
 import { Progress } from "./progress.ts";
 
-/** A stream of training windows with a state that can be saved and restored exactly. */
-export interface BatchSampler {
-  /** [batch, nCtx + 1] token ids: inputs are [:, :nCtx], targets [:, 1:]. */
-  nextBatch(batch: number): Int32Array;
-  state(): JsonValue;
-  restore(state: JsonValue): void;
-}
-
-/** What the trainer needs from the data pipeline. */
-export interface TrainData {
-  vocabSize: number;
-  sampler: BatchSampler;
-  /** Held-out evaluation windows [n, length] (length = nCtx + 1). */
-  eval: { windows: Int32Array; n: number; length: number };
-  /** Token frequencies over the training data (some head scores exclude frequent tokens). */
-  tokenCounts?: Float64Array;
-  /** The tokenizer file to copy into the run folder (export), when there is one. */
-  tokenizerPath?: string;
-  /** End-of-document token id (used as BOS by head scores and tasks). */
-  eodId?: number;
-  /** Evaluation windows of one source of the mixture (or "natural"), for `icl@SOURCE` measures. */
-  evalFor?(sourceId: string): { windows: Int32Array; n: number; length: number };
-  description?: string;
-}
-
-export type DataFactory = (config: TrainConfig, lab: string) => Promise<TrainData>;
-
-/**
- * Context given to measurements at a checkpoint: src/measure's one context type, with the data,
- * tokens, seed, options and inputs (seed, BOS, token pools, stored with the run) the trainer gives.
- */
-export type MeasureContext = CheckpointContext<TrainData>;
-
-/** A measurement's result: scalars become metrics, arrays become vectors (`name.key`). */
-export type MeasureValue = number | null | number[] | { data: ArrayLike<number>; shape: number[] } | JsonValue;
-/** src/measure's one measurement type, taking the trainer's context; its result's fields are stored. */
-export type MeasureFn = MeasureFnOf<MeasureContext, object>;
+export type { BatchSampler, DataFactory, MeasureContext, MeasureFn, MeasureValue, TrainData } from "./types.ts";
+export { storeResults } from "./measures.ts";
 
 export interface TrainOptions {
   lab?: string;
@@ -114,11 +80,6 @@ async function defaultData(config: TrainConfig, lab: string): Promise<TrainData>
   return prepareTrainData(config, lab);
 }
 
-async function defaultMeasures(): Promise<Record<string, MeasureFn>> {
-  const { MEASURES } = await import("../measure/index.ts");
-  return MEASURES;
-}
-
 /** Resolves a config input (e.g. parsed JSON) into a full config with the tokenizer's vocab. */
 export async function resolveConfig(input: unknown, data: (c: TrainConfig) => Promise<TrainData>): Promise<{ config: TrainConfig; data: TrainData }> {
   const parsed = parseTrainConfig(input);
@@ -141,9 +102,7 @@ export async function train(input: unknown, opts: TrainOptions = {}): Promise<Tr
   if (data.eval.length !== nCtx + 1) {
     throw new Error(`train: evaluation windows have ${data.eval.length} tokens, expected nCtx + 1 = ${nCtx + 1}`);
   }
-  const registry = opts.measures ?? (config.measures.length > 0 ? await defaultMeasures() : {});
-  const measures: Record<string, MeasureFn> = {};
-  for (const m of config.measures) measures[m] = resolveMeasure(m, registry, data);
+  const measures = await resolveMeasures(config, data, opts.measures);
 
   const runId = runIdFor(config);
   const dir = runDir(lab, runId);
@@ -404,44 +363,8 @@ async function measureCheckpoint(run: RunState, lo: LoopOptions, tokens: number,
   return results;
 }
 
-/**
- * A measurement by name: one of the registry's, or `icl@SOURCE` — the `icl` measure on the
- * evaluation windows of one source of the mixture (`icl@natural`: its natural-text sources).
- */
-function resolveMeasure(name: string, registry: Record<string, MeasureFn>, data: TrainData): MeasureFn {
-  if (Object.hasOwn(registry, name)) return registry[name];
-  const source = iclAtSource(name);
-  if (source !== null && Object.hasOwn(registry, "icl") && data.evalFor !== undefined) {
-    const ev = data.evalFor(source); // validates the source now, before any training
-    const icl = registry.icl;
-    return (model, ctx) => icl(model, { ...ctx, data: { ...ctx.data, eval: ev } });
-  }
-  throw new Error(`invalid training config: measures: unknown measurement '${name}' (known: ${Object.keys(registry).join(", ")}, icl@SOURCE)`);
-}
-
 /** Copies a file to dest through a temporary name (never a half-written dest). */
 function copyAtomic(src: string, dest: string): void {
   if (!existsSync(src)) return;
   copyFileAtomic(src, dest);
-}
-
-/**
- * Stores a measurement's results under `<measure>.<key>`: numbers as metrics, non-empty numeric
- * arrays and tensors as vectors, the rest (an empty array included) as JSON. Also used for the
- * experiments' final measurements (src/experiments/runner.ts).
- */
-export function storeResults(store: RunStore, runId: string, tokens: number, measure: string, r: Record<string, MeasureValue>): void {
-  const scalars: Record<string, number> = {};
-  for (const [key, v] of Object.entries(r)) {
-    const name = stored(measure, key);
-    if (typeof v === "number") scalars[name] = v;
-    else if (v === null) scalars[name] = NaN;
-    else if (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === "number"))
-      store.logVector(runId, tokens, name, Float64Array.from(v as number[]), [v.length]);
-    else if (typeof v === "object" && v !== null && "data" in v && "shape" in v && Array.isArray((v as { shape: unknown }).shape)) {
-      const t = v as { data: ArrayLike<number>; shape: number[] };
-      store.logVector(runId, tokens, name, Float64Array.from(t.data), t.shape);
-    } else store.logJson(runId, tokens, name, v as JsonValue);
-  }
-  if (Object.keys(scalars).length > 0) store.logMetrics(runId, tokens, scalars);
 }
