@@ -74,6 +74,9 @@ export function equalMixture(ids: readonly string[]): Record<string, number> {
  */
 export const CORPUS_LR = 2e-3;
 
+/** The first measured checkpoint of a corpus run timed for its first induction head (nothing forms before). */
+export const CORPUS_FIRST_CHECKPOINT = 250_000;
+
 /** A corpus experiment's run: the 2-layer attention-only model on natural text only. */
 export function corpusRun(args: {
   experiment: string;
@@ -85,6 +88,11 @@ export function corpusRun(args: {
   opts: ResolvedOptions;
   /** Sources of the common evaluation set (none: no `icl@common`). */
   common?: readonly string[];
+  /**
+   * Measurement checkpoints per decade at the default scale (default 3: the comparison is about the
+   * end of training); corpus-source takes more to time the first induction head.
+   */
+  perDecade?: number;
 }): TrainConfigInput {
   const s = SCALES[args.opts.scale];
   const measures = ["icl", ...(args.common ? [ICL_COMMON] : []), "positionLoss", "heads", "tasks"];
@@ -99,12 +107,12 @@ export function corpusRun(args: {
     tokens: args.tokens,
     measures,
     measureOptions: args.common ? { [ICL_COMMON]: { sources: [...args.common] } } : undefined,
-    // Fewer checkpoints than the phase-change experiments: the comparison is about the end of training.
-    perDecade: args.opts.scale === "default" ? 3 : undefined,
+    perDecade: args.opts.scale === "default" ? (args.perDecade ?? 3) : undefined,
   });
   if (args.opts.scale === "default") {
     c.data = { ...c.data!, evalWindows: CORPUS_EVAL_WINDOWS };
     c.optim = { ...c.optim!, lr: CORPUS_LR };
+    if (args.perDecade !== undefined) c.checkpoints = { ...c.checkpoints!, first: Math.min(CORPUS_FIRST_CHECKPOINT, args.tokens) };
   }
   return c;
 }

@@ -7,10 +7,13 @@
 import { COMMON } from "./data.ts";
 import { corpusRuns, DEBIAN_DOMAINS, equalBudget, equalMixture, NPM_DOMAINS, selectAvailable, userDomains } from "./corpus-common.ts";
 import { LAB_MODEL_TEXT } from "./common.ts";
+import { NATURAL } from "./natural.ts";
 import type { ExperimentDefinition } from "./types.ts";
 import { ICL_COMMON } from "../measure/names.ts";
 
 const NAME = "corpus-source";
+/** Checkpoints per decade: enough to time each domain's first induction head to within a factor 10^(1/6) ≈ 1.5. */
+const SOURCE_PER_DECADE = 6;
 
 export const corpusSource: ExperimentDefinition = {
   name: NAME,
@@ -36,7 +39,8 @@ export const corpusSource: ExperimentDefinition = {
     "chance (1/10, 1/16, 1/2). Measured (defaults, seed 0, one core, 10 minutes): own-domain scores −0.10 (bible_kjv) to +0.09 (code_go), " +
     "each ±0.13; common-set scores man_en −0.36, bible_kjv −0.16, code_go −0.16, legal −0.11, email −0.06, brown +0.12, fortunes_en +0.33, " +
     "zh_poetry +1.14; perplexity 7.4 (man_en, bible_kjv) to 27.7 (code_go); best induction scores ≤ 0.02; tasks at chance.",
-  defaults: { seeds: 1, tokens: 4_000_000 },
+  defaults: { seeds: 2, tokens: 30_000_000 },
+  headsFrom: { tokens: NATURAL.headsFrom, what: "the 2-layer model formed its first induction head (≥ 0.3) on code_go, the fastest domain (docs/demo-calibration.md)" },
   async configs(opts, ctx) {
     const given = userDomains(opts);
     const notes: string[] = [];
@@ -52,10 +56,19 @@ export const corpusSource: ExperimentDefinition = {
     const { budget, notes: budgetNotes } = await equalBudget(domains, opts, ctx);
     notes.push(...budgetNotes);
     const configs = domains.flatMap((id) =>
-      corpusRuns({ experiment: NAME, parts: [id], sources: equalMixture([id]), uniqueTokens: budget, tokens: opts.tokens, opts, common: domains }),
+      corpusRuns({
+        experiment: NAME,
+        parts: [id],
+        sources: equalMixture([id]),
+        uniqueTokens: budget,
+        tokens: opts.tokens,
+        opts,
+        common: domains,
+        perDecade: SOURCE_PER_DECADE,
+      }),
     );
     notes.push(`common evaluation set (icl@${COMMON}): equal shares of the held-out windows of ${domains.join(", ")}`);
     return { configs, notes };
   },
-  summary: ["unique", "icl", ICL_COMMON, "loss50", "loss500", "perplexity", "induction", "tasks"],
+  summary: ["unique", "firstHead", "window", "induction", "icl", ICL_COMMON, "loss50", "loss500", "perplexity", "tasks"],
 };
