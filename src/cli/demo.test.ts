@@ -47,6 +47,9 @@ test("bad options: one line on stderr, exit 1, nothing trained", () => {
     [["--tokens", "0"], /^icl-lab: --tokens must be a positive integer, found '0'\n$/],
     [["--corpus", "My Text=/tmp/x"], /^icl-lab: --corpus must be NAME=PATH or NAME/],
     [["--corpus", "mine=/no/such/file.txt"], /^icl-lab: --corpus mine: \/no\/such\/file\.txt not found/],
+    [["--minutes", "0"], /^icl-lab: --minutes must be a number of minutes above 0 and at most a week \(10080\), found '0'\n$/],
+    [["--minutes", "abc"], /^icl-lab: --minutes must be a number of minutes/],
+    [["--minutes", "5", "--tokens", "1000"], /^icl-lab: --minutes and --tokens both given; give one/],
   ];
   for (const [args, re] of cases) {
     const r = demo(lab, ...args);
@@ -54,6 +57,19 @@ test("bad options: one line on stderr, exit 1, nothing trained", () => {
     assert.match(r.stderr, re, args.join(" "));
   }
   assert.ok(!existsSync(join(lab, "runs")), "no run directory was created");
+});
+
+test("--natural plans the natural-text experiment's runs under the demo's name: natural text only, the chosen layers", () => {
+  const lab = join(root, "natural");
+  const r = demo(lab, "--natural", "--smoke", "--layers", "1,2", "--dry-run", "--json");
+  assert.equal(r.code, 0, r.stderr);
+  const plan = JSON.parse(r.stdout) as { experiment: string; runs: Array<{ name: string; config: TrainConfig }> };
+  assert.equal(plan.experiment, "demo-natural");
+  assert.deepEqual(
+    plan.runs.map((x) => x.name),
+    ["demo-natural-attn-1l", "demo-natural-attn-2l"],
+  );
+  for (const x of plan.runs) assert.ok(!("repeats" in x.config.data.sources!), "no synthetic ingredient");
 });
 
 test("a smoke demo prints the table with the stored final scores and writes the report; a second call trains nothing", () => {
