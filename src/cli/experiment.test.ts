@@ -41,7 +41,7 @@ test("bad experiment names and options: one line on stderr, exit 1, nothing trai
   const cases: Array<[string[], RegExp]> = [
     [
       ["phase_change"],
-      /^icl-lab: unknown experiment 'phase_change'; known experiments: phase-change, architectures, smeared-keys, corpus-source, corpus-diversity, corpus-size\n$/,
+      /^icl-lab: unknown experiment 'phase_change'; known experiments: phase-change, natural, architectures, smeared-keys, corpus-source, corpus-diversity, corpus-size\n$/,
     ],
     [["architectures", "--seeds", "0"], /^icl-lab: --seeds must be a positive integer, found '0'\n$/],
     [["architectures", "--tokens", "1e6"], /^icl-lab: --tokens must be a positive integer, found '1e6'\n$/],
