@@ -4,7 +4,7 @@
  * data-distribution.ts). It trains vector-input classifiers, not language models on tokens, so it
  * has its own runner; `icl-lab experiment` hands the name over to this file.
  */
-import { printExperimentEnd } from "./format-table.ts";
+import { printInProcessExperimentEnd } from "./format-table.ts";
 import { UserError } from "./errors.ts";
 
 export interface DataDistributionCliOptions {
@@ -50,22 +50,9 @@ export async function runDataDistributionCli(o: DataDistributionCliOptions): Pro
   } finally {
     process.off("SIGINT", onSigint);
   }
-  printExperimentEnd({
-    json: o.json,
-    payload: {
-      experiment: NAME,
-      lab: result.lab,
-      seconds: result.seconds,
-      rows: result.rows,
-      targets: result.targets,
-      outcomes: result.outcomes,
-      report: result.report,
-    },
-    summaryText: result.summaryText,
-    seconds: result.seconds,
-    report: result.report,
-  });
-  const failed = result.outcomes.filter((x) => x.status === "failed");
+  const { rows, targets, outcomes } = result;
+  printInProcessExperimentEnd(NAME, o.json, result, { rows, targets, outcomes });
+  const failed = outcomes.filter((x) => x.status === "failed");
   if (failed.length > 0) {
     process.stderr.write(`icl-lab: ${failed.length} run(s) failed: ${failed.map((f) => `${f.runId}: ${f.error ?? "unknown error"}`).join("; ")}\n`);
     process.exitCode = 1;

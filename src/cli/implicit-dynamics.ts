@@ -4,7 +4,7 @@
  * implicit-dynamics.ts). It trains vector-input regression models in this process, not language
  * models on tokens, so it has its own runner; `icl-lab experiment` hands the name over to this file.
  */
-import { printExperimentEnd } from "./format-table.ts";
+import { printInProcessExperimentEnd } from "./format-table.ts";
 import { UserError } from "./errors.ts";
 
 /** The options of `icl-lab experiment` this runner reads (a structural subset of experiment.ts's). */
@@ -54,20 +54,6 @@ export async function runImplicitDynamicsCli(o: ImplicitDynamicsCliOptions): Pro
     if (m.startsWith("implicit-dynamics:")) throw new UserError(m);
     throw e;
   }
-  printExperimentEnd({
-    json: o.json,
-    payload: {
-      experiment: NAME,
-      lab: result.lab,
-      seconds: result.seconds,
-      scale: result.scale,
-      models: result.models,
-      token: result.token,
-      tokenNote: result.tokenNote,
-      report: result.report,
-    },
-    summaryText: result.summaryText,
-    seconds: result.seconds,
-    report: result.report,
-  });
+  const { scale, models, token, tokenNote } = result;
+  printInProcessExperimentEnd(NAME, o.json, result, { scale, models, token, tokenNote });
 }
