@@ -4,21 +4,11 @@
  * data-distribution.ts). It trains vector-input classifiers, not language models on tokens, so it
  * has its own runner; `icl-lab experiment` hands the name over to this file.
  */
-import { printInProcessExperimentEnd } from "./format-table.ts";
+import { type InProcessExperimentCliOptions, printInProcessExperimentEnd } from "./in-process-experiment.ts";
 import { UserError } from "./errors.ts";
 
-export interface DataDistributionCliOptions {
-  lab?: string;
-  seeds?: number;
-  steps?: number;
-  tokens?: number;
-  corpus: string[];
-  domains?: string;
-  dryRun?: boolean;
+export interface DataDistributionCliOptions extends InProcessExperimentCliOptions {
   jobs?: number;
-  smoke?: boolean;
-  png: boolean;
-  json?: boolean;
 }
 
 export async function runDataDistributionCli(o: DataDistributionCliOptions): Promise<void> {

@@ -27,23 +27,3 @@ export function printExperimentEnd(o: { json?: boolean; payload: object; summary
   if (o.summaryText !== null) console.log(o.summaryText);
   console.log(`\nwall time ${(o.seconds / 60).toFixed(1)} min${o.report ? `; report: ${o.report}` : ""}`);
 }
-
-/**
- * printExperimentEnd for the experiments that run in this process (data-distribution,
- * implicit-dynamics): the JSON payload is the experiment's name, lab and seconds, then `fields` in
- * order, then the report's path.
- */
-export function printInProcessExperimentEnd(
-  name: string,
-  json: boolean | undefined,
-  result: { lab: string; seconds: number; summaryText: string | null; report: string | null },
-  fields: object,
-): void {
-  printExperimentEnd({
-    json,
-    payload: { experiment: name, lab: result.lab, seconds: result.seconds, ...fields, report: result.report },
-    summaryText: result.summaryText,
-    seconds: result.seconds,
-    report: result.report,
-  });
-}
