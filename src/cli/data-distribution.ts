@@ -4,21 +4,11 @@
  * data-distribution.ts). It trains vector-input classifiers, not language models on tokens, so it
  * has its own runner; `icl-lab experiment` hands the name over to this file.
  */
-import { printExperimentEnd } from "./format-table.ts";
+import { type InProcessExperimentCliOptions, printInProcessExperimentEnd } from "./in-process-experiment.ts";
 import { UserError } from "./errors.ts";
 
-export interface DataDistributionCliOptions {
-  lab?: string;
-  seeds?: number;
-  steps?: number;
-  tokens?: number;
-  corpus: string[];
-  domains?: string;
-  dryRun?: boolean;
+export interface DataDistributionCliOptions extends InProcessExperimentCliOptions {
   jobs?: number;
-  smoke?: boolean;
-  png: boolean;
-  json?: boolean;
 }
 
 export async function runDataDistributionCli(o: DataDistributionCliOptions): Promise<void> {
@@ -50,22 +40,9 @@ export async function runDataDistributionCli(o: DataDistributionCliOptions): Pro
   } finally {
     process.off("SIGINT", onSigint);
   }
-  printExperimentEnd({
-    json: o.json,
-    payload: {
-      experiment: NAME,
-      lab: result.lab,
-      seconds: result.seconds,
-      rows: result.rows,
-      targets: result.targets,
-      outcomes: result.outcomes,
-      report: result.report,
-    },
-    summaryText: result.summaryText,
-    seconds: result.seconds,
-    report: result.report,
-  });
-  const failed = result.outcomes.filter((x) => x.status === "failed");
+  const { rows, targets, outcomes } = result;
+  printInProcessExperimentEnd(NAME, o.json, result, { rows, targets, outcomes });
+  const failed = outcomes.filter((x) => x.status === "failed");
   if (failed.length > 0) {
     process.stderr.write(`icl-lab: ${failed.length} run(s) failed: ${failed.map((f) => `${f.runId}: ${f.error ?? "unknown error"}`).join("; ")}\n`);
     process.exitCode = 1;

@@ -4,21 +4,11 @@
  * implicit-dynamics.ts). It trains vector-input regression models in this process, not language
  * models on tokens, so it has its own runner; `icl-lab experiment` hands the name over to this file.
  */
-import { printExperimentEnd } from "./format-table.ts";
+import { type InProcessExperimentCliOptions, printInProcessExperimentEnd } from "./in-process-experiment.ts";
 import { UserError } from "./errors.ts";
 
 /** The options of `icl-lab experiment` this runner reads (a structural subset of experiment.ts's). */
-export interface ImplicitDynamicsCliOptions {
-  lab?: string;
-  seeds?: number;
-  tokens?: number;
-  steps?: number;
-  corpus: string[];
-  domains?: string;
-  dryRun?: boolean;
-  smoke?: boolean;
-  png: boolean;
-  json?: boolean;
+export interface ImplicitDynamicsCliOptions extends InProcessExperimentCliOptions {
   tokenRun?: string;
   tokenLab?: string;
   /** false with --no-token. */
@@ -54,20 +44,6 @@ export async function runImplicitDynamicsCli(o: ImplicitDynamicsCliOptions): Pro
     if (m.startsWith("implicit-dynamics:")) throw new UserError(m);
     throw e;
   }
-  printExperimentEnd({
-    json: o.json,
-    payload: {
-      experiment: NAME,
-      lab: result.lab,
-      seconds: result.seconds,
-      scale: result.scale,
-      models: result.models,
-      token: result.token,
-      tokenNote: result.tokenNote,
-      report: result.report,
-    },
-    summaryText: result.summaryText,
-    seconds: result.seconds,
-    report: result.report,
-  });
+  const { scale, models, token, tokenNote } = result;
+  printInProcessExperimentEnd(NAME, o.json, result, { scale, models, token, tokenNote });
 }

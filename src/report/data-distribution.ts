@@ -17,6 +17,7 @@ import type { RunStore } from "../store/run-store.ts";
 import type { ClassifierRunRecord } from "../train/classifier-run.ts";
 import { CLASSIFICATION } from "../measure/icl-classification.ts";
 import { VEGA_LITE_SCHEMA } from "./chart-common.ts";
+import type { ReportFigure } from "./render.ts";
 import { escapeHtml, htmlTable } from "./tables.ts";
 
 /** The knobs of the data distribution. */
@@ -394,10 +395,10 @@ export interface DdReportInput {
 
 /** Writes index.html (and PNG figures) under `out`; returns the HTML's path. */
 export async function renderDdReport(input: DdReportInput): Promise<{ html: string; figures: string[] }> {
-  const { renderSvg, svgToPng } = await import("./render.ts");
+  const { writeFigures } = await import("./render.ts");
   mkdirSync(input.out, { recursive: true });
   const rows = pointRows(input.runs, input.sweeps);
-  const figures: Array<{ name: string; spec: TopLevelSpec; caption: string }> = [];
+  const figures: ReportFigure[] = [];
   for (const s of input.sweeps) {
     figures.push({
       name: `sweep-${s.name}`,
@@ -414,18 +415,7 @@ export async function renderDdReport(input: DdReportInput): Promise<{ html: stri
         "ICL on novel classes, IWL, and the best head's induction and previous-token scores over training (the definitions in src/measure/icl-classification.ts).",
     });
   }
-  const parts: string[] = [];
-  const written: string[] = [];
-  for (const f of figures) {
-    const { svg } = await renderSvg(f.spec);
-    if (input.png !== false) {
-      const path = join(input.out, `${f.name}.png`);
-      writeFileSync(path, await svgToPng(svg));
-      written.push(path);
-    }
-    writeFileSync(join(input.out, `${f.name}.vl.json`), JSON.stringify(f.spec));
-    parts.push(`<figure><div class="chart">${svg}</div><figcaption>${escapeHtml(f.caption)}</figcaption></figure>`);
-  }
+  const { parts, written } = await writeFigures(figures, input.out, input.png);
   const pt = pointTable(rows);
   const ot = onsetTable(onsetRows(input.runs));
   const html = `<!DOCTYPE html>

@@ -13,6 +13,7 @@ import { join } from "node:path";
 import type { TopLevelSpec } from "vega-lite";
 import type { DynamicsSummary } from "../measure/implicit-dynamics.ts";
 import { VEGA_LITE_SCHEMA } from "./chart-common.ts";
+import type { ReportFigure } from "./render.ts";
 import { escapeHtml, htmlTable } from "./tables.ts";
 
 /** The token model's marginal update per layer: mean over windows and query positions, index n − 1 = n context tokens. */
@@ -231,10 +232,7 @@ export interface ImplicitDynamicsReportInput {
 }
 
 /** The figures of the experiment, by file name (also what the dashboard shows). */
-export function implicitDynamicsFigures(
-  models: readonly DynamicsSummary[],
-  token: TokenDynamics | null,
-): Array<{ name: string; spec: TopLevelSpec; caption: string }> {
+export function implicitDynamicsFigures(models: readonly DynamicsSummary[], token: TokenDynamics | null): ReportFigure[] {
   return [
     {
       name: "loss-vs-examples",
@@ -259,20 +257,9 @@ export function implicitDynamicsFigures(
 
 /** Writes index.html, the figures' .vl.json (and PNGs) under `out`; returns the HTML's path. */
 export async function renderImplicitDynamicsReport(input: ImplicitDynamicsReportInput): Promise<{ html: string; figures: string[] }> {
-  const { renderSvg, svgToPng } = await import("./render.ts");
+  const { writeFigures } = await import("./render.ts");
   mkdirSync(input.out, { recursive: true });
-  const parts: string[] = [];
-  const written: string[] = [];
-  for (const f of implicitDynamicsFigures(input.models, input.token)) {
-    const { svg } = await renderSvg(f.spec);
-    if (input.png !== false) {
-      const path = join(input.out, `${f.name}.png`);
-      writeFileSync(path, await svgToPng(svg));
-      written.push(path);
-    }
-    writeFileSync(join(input.out, `${f.name}.vl.json`), JSON.stringify(f.spec));
-    parts.push(`<figure><div class="chart">${svg}</div><figcaption>${escapeHtml(f.caption)}</figcaption></figure>`);
-  }
+  const { parts, written } = await writeFigures(implicitDynamicsFigures(input.models, input.token), input.out, input.png);
   const rt = regressionTable(input.models);
   const tt = input.token === null ? null : tokenTable(input.token);
   const html = `<!DOCTYPE html>

@@ -9,10 +9,11 @@
  * the system fonts is the last resort, and a PNG may then lack its text (the SVG never does).
  */
 import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import type { TopLevelSpec } from "vega-lite";
+import { escapeHtml } from "./tables.ts";
 
 /** A rendered chart: the SVG text and the Vega spec it was compiled to. */
 export interface RenderedChart {
@@ -29,6 +30,33 @@ let libs: Promise<{ vega: VegaModule; vl: VegaLiteModule }> | undefined;
 function loadLibs(): Promise<{ vega: VegaModule; vl: VegaLiteModule }> {
   libs ??= Promise.all([import("vega"), import("vega-lite")]).then(([vega, vl]) => ({ vega, vl }));
   return libs;
+}
+
+/** A figure of an experiment's report: file name stem, Vega-Lite spec, caption. */
+export interface ReportFigure {
+  name: string;
+  spec: TopLevelSpec;
+  caption: string;
+}
+
+/**
+ * Renders each figure and writes `<name>.vl.json`, and `<name>.png` unless `png` is false, under the
+ * existing folder `out`; returns the HTML <figure> elements in order and the paths of the PNGs.
+ */
+export async function writeFigures(figures: ReportFigure[], out: string, png: boolean | undefined): Promise<{ parts: string[]; written: string[] }> {
+  const parts: string[] = [];
+  const written: string[] = [];
+  for (const f of figures) {
+    const { svg } = await renderSvg(f.spec);
+    if (png !== false) {
+      const path = join(out, `${f.name}.png`);
+      writeFileSync(path, await svgToPng(svg));
+      written.push(path);
+    }
+    writeFileSync(join(out, `${f.name}.vl.json`), JSON.stringify(f.spec));
+    parts.push(`<figure><div class="chart">${svg}</div><figcaption>${escapeHtml(f.caption)}</figcaption></figure>`);
+  }
+  return { parts, written };
 }
 
 let svgIds = 0;

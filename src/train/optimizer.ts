@@ -80,12 +80,23 @@ export class AdamW {
   }
 }
 
+/** The loop settings the small trainers (classifier, regression) share: their steps, batch and AdamW schedule. */
+export interface SmallTrainLoop {
+  steps: number;
+  batch: number;
+  lr: number;
+  warmupSteps: number;
+  weightDecay: number;
+  /** Global gradient-norm clip (0: none). */
+  clip: number;
+}
+
 /**
  * One step of the small trainers (classifier, regression): the loss's value (an error naming `what`
  * when it is not finite), backward, AdamW at lr with a linear warm-up over `warmupSteps`, zeroed
  * gradients and the graph released. Returns the loss value.
  */
-export function warmupStep(what: string, loss: Tensor, opt: AdamW, step: number, c: { lr: number; warmupSteps: number; clip: number }): number {
+export function warmupStep(what: string, loss: Tensor, opt: AdamW, step: number, c: Pick<SmallTrainLoop, "lr" | "warmupSteps" | "clip">): number {
   const value = loss.item();
   if (!Number.isFinite(value)) throw new Error(`${what}: the loss became ${value} at step ${step} (lr ${c.lr}); lower lr`);
   loss.backward();

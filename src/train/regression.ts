@@ -22,20 +22,13 @@ import {
 import { parseModelConfig, type ModelConfig } from "../model/config.ts";
 import { buildVectorModel, type VectorModel } from "../model/vector-input.ts";
 import { Rng } from "../util/random.ts";
-import { AdamW, warmupStep } from "./optimizer.ts";
+import { AdamW, type SmallTrainLoop, warmupStep } from "./optimizer.ts";
 
-export interface RegressionTrainConfig {
+export interface RegressionTrainConfig extends SmallTrainLoop {
   /** Any architecture with nCtx ≥ 2N+1; output 0 is the prediction. */
   model: ModelConfig;
   task: RegressionTaskOptions;
   seed: number;
-  steps: number;
-  batch: number;
-  lr: number;
-  warmupSteps: number;
-  weightDecay: number;
-  /** Global gradient-norm clip (0: none). */
-  clip: number;
 }
 
 export interface RegressionRun {

@@ -17,9 +17,9 @@ import { isAttentionModel, parseModelConfig, type ModelConfig } from "../model/c
 import { buildVectorModel, type VectorModel } from "../model/vector-input.ts";
 import { classificationHeadScores, classifyAll, evalSequences, queryPositions, type HeadScores } from "../measure/icl-classification.ts";
 import { Rng } from "../util/random.ts";
-import { AdamW, warmupStep } from "./optimizer.ts";
+import { AdamW, type SmallTrainLoop, warmupStep } from "./optimizer.ts";
 
-export interface ClassifierTrainConfig {
+export interface ClassifierTrainConfig extends SmallTrainLoop {
   /** Any architecture; dVocab must equal the task's L and nCtx ≥ 2N+1. */
   model: ModelConfig;
   task: MixtureTaskOptions;
@@ -27,13 +27,6 @@ export interface ClassifierTrainConfig {
   seed: number;
   /** Class means and label vectors (the same for every run of an experiment). */
   taskSeed: number;
-  steps: number;
-  batch: number;
-  lr: number;
-  warmupSteps: number;
-  weightDecay: number;
-  /** Global gradient-norm clip (0: none). */
-  clip: number;
   evalEvery: number;
   /** Sequences per evaluation kind (and for the head scores, a quarter of them). */
   evalSequences: number;

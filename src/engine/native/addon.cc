@@ -4,12 +4,16 @@
 // touching memory, and throws a JS Error naming the kernel, the argument, the expected and the found
 // size, in the style of the reference backend:
 //   gemm: 'a' has 12 elements, expected at least 15 for m=3, k=5, lda=5
+// The kernel's name comes from the export table at the end (Init); a buffer keeps the name it was
+// read under; most kernels state their length checks as one table of (buffer, layout) rows (needAll).
 #include <napi.h>
 #include <pthread.h>
 #include <signal.h>
 
+#include <array>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <stdexcept>
 #include <string>
 
@@ -23,10 +27,13 @@ struct KernelError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/** A typed-array argument: its data, its length, its name in messages, and whether null was allowed. */
 template <class T>
 struct Buf {
   T* p = nullptr;
   idx len = 0;
+  const char* name = "";
+  bool optional = false;
 };
 using F32 = Buf<float>;
 using I32 = Buf<std::int32_t>;
@@ -92,10 +99,18 @@ struct Call {
         tt != want) {
       fail(std::string("'") + name + "' must be a " + wantName + ", found " + describe(i));
     }
-    return Buf<T>{static_cast<T*>(data), static_cast<idx>(len)};
+    return Buf<T>{static_cast<T*>(data), static_cast<idx>(len), name};
   }
   F32 f32(std::size_t i, const char* name) const {
     return typed<float>(i, name, napi_float32_array, "Float32Array");
+  }
+  /** Consecutive Float32Array arguments from `first` on, one per name (for structured bindings). */
+  template <class... Names>
+  std::array<F32, sizeof...(Names)> f32s(std::size_t first, Names... names) const {
+    const char* const list[] = {names...};
+    std::array<F32, sizeof...(Names)> bufs;
+    for (std::size_t k = 0; k < bufs.size(); k++) bufs[k] = f32(first + k, list[k]);
+    return bufs;
   }
   I32 i32(std::size_t i, const char* name) const {
     return typed<std::int32_t>(i, name, napi_int32_array, "Int32Array");
@@ -103,8 +118,11 @@ struct Call {
   /** A Float32Array or null (undefined is taken as null too). */
   F32 f32OrNull(std::size_t i, const char* name) const {
     const napi_valuetype t = type(i);
-    if (t == napi_null || t == napi_undefined) return F32{};
-    return typed<float>(i, name, napi_float32_array, "Float32Array or null");
+    const bool null = t == napi_null || t == napi_undefined;
+    F32 b = null ? F32{} : typed<float>(i, name, napi_float32_array, "Float32Array or null");
+    b.name = name;
+    b.optional = true;
+    return b;
   }
 
   double number(std::size_t i, const char* name) const {
@@ -148,11 +166,16 @@ struct Call {
    * callable returning the text, so that no string is built unless the check fails.
    */
   template <class T, class W>
-  void need(const Buf<T>& b, const char* name, idx expected, W&& what) const {
+  void need(const Buf<T>& b, idx expected, W&& what) const {
     if (b.len < expected) {
-      fail(std::string("'") + name + "' has " + std::to_string(b.len) + " elements, expected at least " +
+      fail(std::string("'") + b.name + "' has " + std::to_string(b.len) + " elements, expected at least " +
            std::to_string(expected) + " for " + what());
     }
+  }
+  /** need() for several buffers against one length, in the order given. */
+  template <class W>
+  void need(std::initializer_list<std::reference_wrapper<const F32>> bufs, idx expected, W&& what) const {
+    for (const F32& b : bufs) need(b, expected, what);
   }
 
   [[noreturn]] void failed(const char* what) const { fail(std::string(what) + " failed (oneDNN reported an error)"); }
@@ -201,12 +224,14 @@ struct HoldSignals {
   ~HoldSignals() { pthread_sigmask(SIG_SETMASK, &old, nullptr); }
 };
 
+/** The N-API callback of body F; the kernel's name for messages is the function's data (Init's table). */
 template <Body F>
 napi_value entry(napi_env env, napi_callback_info info) {
   Call c;
   c.env = env;
-  c.kernel = "";
-  napi_get_cb_info(env, info, &c.argc, c.argv, nullptr, nullptr);
+  void* name = nullptr;
+  napi_get_cb_info(env, info, &c.argc, c.argv, nullptr, &name);
+  c.kernel = static_cast<const char*>(name);
   if (c.argc > kMaxArgs) c.argc = kMaxArgs;
   try {
     HoldSignals hold;
@@ -223,10 +248,15 @@ napi_value undef(Call& c) {
   return u;
 }
 
+/** The return of a kernel built on oneDNN's sgemm, which reports failure by returning false. */
+napi_value sgemmDone(Call& c, bool ok) {
+  if (!ok) c.failed("dnnl_sgemm");
+  return undef(c);
+}
+
 // ---------------------------------------------------------------------------------------------
 
 napi_value setThreads(Call& c) {
-  c.kernel = "setThreads";
   const double n = c.number(0, "n");
   if (!(n >= 1) || n != std::floor(n) || n > 4096) c.fail("'n' must be a positive integer, found " + num(n));
   omp_set_num_threads(static_cast<int>(n));
@@ -246,7 +276,6 @@ idx span(const Call& c, idx rows, idx cols, idx ld) {
 
 // setPrecision("fp32" | "bf16"): the precision of gemm products (bf16.h; attention stays fp32).
 napi_value setPrecision(Call& c) {
-  c.kernel = "setPrecision";
   char buf[16] = {0};
   std::size_t len = 0;
   if (c.type(0) != napi_string || napi_get_value_string_utf8(c.env, c.argv[0], buf, sizeof buf, &len) != napi_ok) {
@@ -275,7 +304,6 @@ napi_value bf16Hardware(Call& c) {
 
 // gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, batch, strideA, strideB, strideC)
 napi_value gemm(Call& c) {
-  c.kernel = "gemm";
   const bool tA = c.boolean(0, "transA"), tB = c.boolean(1, "transB");
   const idx m = c.dim(2, "m"), n = c.dim(3, "n"), k = c.dim(4, "k");
   const float alpha = static_cast<float>(c.number(5, "alpha"));
@@ -311,24 +339,22 @@ napi_value gemm(Call& c) {
   const auto bp = [&] { return batch > 1 ? ", batch=" + std::to_string(batch) : std::string(); };
   const idx spanA = span(c, aRows, aCols, lda), spanB = span(c, bRows, bCols, ldb), spanC = span(c, m, n, ldc);
   if (spanA > 0) {
-    c.need(a, "a", mul(c, batch - 1, st[0]) + spanA, [&] {
+    c.need(a, mul(c, batch - 1, st[0]) + spanA, [&] {
       return (tA ? dims({{"k", k}, {"m", m}, {"lda", lda}}) : dims({{"m", m}, {"k", k}, {"lda", lda}})) + bp() +
              (batch > 1 ? ", strideA=" + std::to_string(st[0]) : "") + (tA ? " (transA)" : "");
     });
   }
   if (spanB > 0) {
-    c.need(b, "b", mul(c, batch - 1, st[1]) + spanB, [&] {
+    c.need(b, mul(c, batch - 1, st[1]) + spanB, [&] {
       return (tB ? dims({{"n", n}, {"k", k}, {"ldb", ldb}}) : dims({{"k", k}, {"n", n}, {"ldb", ldb}})) + bp() +
              (batch > 1 ? ", strideB=" + std::to_string(st[1]) : "") + (tB ? " (transB)" : "");
     });
   }
-  c.need(C, "c", mul(c, batch - 1, st[2]) + spanC, [&] {
+  c.need(C, mul(c, batch - 1, st[2]) + spanC, [&] {
     return dims({{"m", m}, {"n", n}, {"ldc", ldc}}) + bp() + (batch > 1 ? ", strideC=" + std::to_string(st[2]) : "");
   });
-  if (!gemmBatched(tA, tB, m, n, k, alpha, a.p, lda, b.p, ldb, beta, C.p, ldc, batch, st[0], st[1], st[2])) {
-    c.failed("dnnl_sgemm");
-  }
-  return undef(c);
+  return sgemmDone(c,
+                   gemmBatched(tA, tB, m, n, k, alpha, a.p, lda, b.p, ldb, beta, C.p, ldc, batch, st[0], st[1], st[2]));
 }
 
 /** Shape and stride vectors packed by index.ts into one Float64Array: [rank, v0..., v1..., ...]. */
@@ -387,7 +413,6 @@ idx reach(const Call& c, const idx* shape, const idx* strides, int rank) {
 
 // binary(op, a, b, out, meta = [rank, shape, aStrides, bStrides])
 napi_value binary(Call& c) {
-  c.kernel = "binary";
   char op[16];
   c.str(0, "op", op, sizeof op);
   BinOp o;
@@ -396,14 +421,14 @@ napi_value binary(Call& c) {
   else if (!std::strcmp(op, "mul")) o = BinOp::Mul;
   else if (!std::strcmp(op, "div")) o = BinOp::Div;
   else c.fail(std::string("unknown op '") + op + "', expected one of add, sub, mul, div");
-  const F32 a = c.f32(1, "a"), b = c.f32(2, "b"), out = c.f32(3, "out");
+  const auto [a, b, out] = c.f32s(1, "a", "b", "out");
   static const char* names[] = {"shape", "aStrides", "bStrides"};
   const Packed p = unpack(c, 4, 3, names);
   const idx count = countOf(c, p.v[0], p.rank);
   const auto what = [&] { return std::string("shape " + bracket(p.v[0], p.rank)); };
-  c.need(a, "a", reach(c, p.v[0], p.v[1], p.rank), [&] { return what() + ", aStrides " + bracket(p.v[1], p.rank); });
-  c.need(b, "b", reach(c, p.v[0], p.v[2], p.rank), [&] { return what() + ", bStrides " + bracket(p.v[2], p.rank); });
-  c.need(out, "out", count, what);
+  c.need(a, reach(c, p.v[0], p.v[1], p.rank), [&] { return what() + ", aStrides " + bracket(p.v[1], p.rank); });
+  c.need(b, reach(c, p.v[0], p.v[2], p.rank), [&] { return what() + ", bStrides " + bracket(p.v[2], p.rank); });
+  c.need(out, count, what);
   icl::binary(o, a.p, p.v[1], b.p, p.v[2], out.p, p.v[0], p.rank);
   return undef(c);
 }
@@ -428,48 +453,42 @@ UnOp unaryOp(Call& c, std::size_t i, float* alpha, std::size_t alphaArg) {
 
 // unary(op, x, out, alpha?)
 napi_value unary(Call& c) {
-  c.kernel = "unary";
   float alpha;
   const UnOp op = unaryOp(c, 0, &alpha, 3);
   const F32 x = c.f32(1, "x"), out = c.f32(2, "out");
-  c.need(out, "out", x.len, [&] { return "n=" + std::to_string(x.len) + " (the length of 'x')"; });
+  c.need(out, x.len, [&] { return "n=" + std::to_string(x.len) + " (the length of 'x')"; });
   icl::unary(op, x.p, out.p, x.len, alpha);
   return undef(c);
 }
 
 // unaryBackward(op, x, y, dy, dx, alpha?)
 napi_value unaryBackward(Call& c) {
-  c.kernel = "unaryBackward";
   float alpha;
   const UnOp op = unaryOp(c, 0, &alpha, 5);
-  const F32 x = c.f32(1, "x"), y = c.f32(2, "y"), dy = c.f32(3, "dy"), dx = c.f32(4, "dx");
-  const auto what = [&] { return std::string("n=" + std::to_string(x.len) + " (the length of 'x')"); };
-  c.need(y, "y", x.len, what);
-  c.need(dy, "dy", x.len, what);
-  c.need(dx, "dx", x.len, what);
-  icl::unaryBackward(op, x.p, y.p, dy.p, dx.p, x.len, alpha);
+  const auto [x, y, dy, dx] = c.f32s(1, "x", "y", "dy", "dx");
+  const idx n = x.len;
+  c.need({y, dy, dx}, n, [&] { return std::string("n=" + std::to_string(n) + " (the length of 'x')"); });
+  icl::unaryBackward(op, x.p, y.p, dy.p, dx.p, n, alpha);
   return undef(c);
 }
 
 // sumInto(x, out, meta = [rank, shape, outStrides])
 napi_value sumInto(Call& c) {
-  c.kernel = "sumInto";
-  const F32 x = c.f32(0, "x"), out = c.f32(1, "out");
+  const auto [x, out] = c.f32s(0, "x", "out");
   static const char* names[] = {"shape", "outStrides"};
   const Packed p = unpack(c, 2, 2, names);
   const idx count = countOf(c, p.v[0], p.rank);
   const idx needOut = reach(c, p.v[0], p.v[1], p.rank);
   const auto what = [&] { return std::string("shape " + bracket(p.v[0], p.rank)); };
-  c.need(x, "x", count, what);
-  c.need(out, "out", needOut, [&] { return what() + ", outStrides " + bracket(p.v[1], p.rank); });
+  c.need(x, count, what);
+  c.need(out, needOut, [&] { return what() + ", outStrides " + bracket(p.v[1], p.rank); });
   icl::sumInto(x.p, p.v[0], p.rank, out.p, p.v[1], needOut);
   return undef(c);
 }
 
 // permute(x, out, meta = [rank, shape, perm], accumulate)
 napi_value permute(Call& c) {
-  c.kernel = "permute";
-  const F32 x = c.f32(0, "x"), out = c.f32(1, "out");
+  const auto [x, out] = c.f32s(0, "x", "out");
   static const char* names[] = {"shape", "perm"};
   const Packed p = unpack(c, 2, 2, names);
   const bool acc = c.boolean(3, "accumulate");
@@ -485,15 +504,13 @@ napi_value permute(Call& c) {
   }
   const idx count = countOf(c, p.v[0], p.rank);
   const auto what = [&] { return std::string("shape " + bracket(p.v[0], p.rank)); };
-  c.need(x, "x", count, what);
-  c.need(out, "out", count, what);
+  c.need({x, out}, count, what);
   icl::permute(x.p, p.v[0], perm, p.rank, out.p, acc);
   return undef(c);
 }
 
 // copyBlocks(src, srcOffset, srcStride, dst, dstOffset, dstStride, blockLen, nBlocks, accumulate)
 napi_value copyBlocks(Call& c) {
-  c.kernel = "copyBlocks";
   const F32 src = c.f32(0, "src");
   const idx so = c.dim(1, "srcOffset"), ss = c.dim(2, "srcStride");
   const F32 dst = c.f32(3, "dst");
@@ -501,16 +518,15 @@ napi_value copyBlocks(Call& c) {
   const idx len = c.dim(6, "blockLen"), nb = c.dim(7, "nBlocks");
   const bool acc = c.boolean(8, "accumulate");
   if (len == 0 || nb == 0) return undef(c);
-  c.need(src, "src", so + mul(c, nb - 1, ss) + len,
+  c.need(src, so + mul(c, nb - 1, ss) + len,
          [&] { return dims({{"srcOffset", so}, {"srcStride", ss}, {"blockLen", len}, {"nBlocks", nb}}); });
-  c.need(dst, "dst", dof + mul(c, nb - 1, ds) + len,
+  c.need(dst, dof + mul(c, nb - 1, ds) + len,
          [&] { return dims({{"dstOffset", dof}, {"dstStride", ds}, {"blockLen", len}, {"nBlocks", nb}}); });
   icl::copyBlocks(src.p + so, ss, dst.p + dof, ds, len, nb, acc);
   return undef(c);
 }
 
 napi_value sumSquares(Call& c) {
-  c.kernel = "sumSquares";
   const F32 x = c.f32(0, "x");
   napi_value v;
   napi_create_double(c.env, icl::sumSquares(x.p, x.len), &v);
@@ -519,86 +535,80 @@ napi_value sumSquares(Call& c) {
 
 // ---------------------------------------------------------------------------------------------
 
-void rowsN(Call& c, std::size_t ir, std::size_t in, idx* rows, idx* n) {
-  *rows = c.dim(ir, "rows");
-  *n = c.dim(in, "n");
+/**
+ * A kernel's length checks as one table, run in the order given: each row a buffer and a layout of
+ * the kernel's dimension struct D, which gives the layout's element count (D::count, its products
+ * overflow-checked when the row is checked) and its description for the message (D::describe). A
+ * null optional buffer (f32OrNull) is skipped.
+ */
+template <class D>
+void needAll(const Call& c, const D& d, std::initializer_list<std::pair<const F32&, typename D::Layout>> rows) {
+  for (const auto& row : rows) {
+    const F32& b = row.first;
+    if (!(b.optional && b.p == nullptr)) c.need(b, d.count(c, row.second), [&] { return d.describe(row.second); });
+  }
 }
+
+/** The layouts of the row-wise kernels: [rows, n], one value per row, one per column. */
+enum RowsLayout { kTotal, kRows, kN };
+
+/** `rows` and `n` of the row-wise kernels (softmax, layer norm, cross-entropy), for needAll. */
+struct RowsN {
+  using Layout = RowsLayout;
+  idx rows, n;
+  idx count(const Call& c, Layout l) const { return l == kTotal ? mul(c, rows, n) : l == kRows ? rows : n; }
+  std::string describe(Layout l) const {
+    return l == kTotal ? dims({{"rows", rows}, {"n", n}}) : l == kRows ? dims({{"rows", rows}}) : dims({{"n", n}});
+  }
+};
+
+RowsN rowsN(const Call& c, std::size_t i) { return RowsN{c.dim(i, "rows"), c.dim(i + 1, "n")}; }
 
 // softmax(x, rows, n, out)
 napi_value softmax(Call& c) {
-  c.kernel = "softmax";
   const F32 x = c.f32(0, "x");
-  idx rows, n;
-  rowsN(c, 1, 2, &rows, &n);
+  const RowsN r = rowsN(c, 1);
   const F32 out = c.f32(3, "out");
-  const idx total = mul(c, rows, n);
-  const auto what = [&] { return std::string(dims({{"rows", rows}, {"n", n}})); };
-  c.need(x, "x", total, what);
-  c.need(out, "out", total, what);
-  icl::softmax(x.p, rows, n, out.p);
+  needAll(c, r, {{x, kTotal}, {out, kTotal}});
+  icl::softmax(x.p, r.rows, r.n, out.p);
   return undef(c);
 }
 
 // softmaxBackward(y, dy, rows, n, dx)
 napi_value softmaxBackward(Call& c) {
-  c.kernel = "softmaxBackward";
-  const F32 y = c.f32(0, "y"), dy = c.f32(1, "dy");
-  idx rows, n;
-  rowsN(c, 2, 3, &rows, &n);
+  const auto [y, dy] = c.f32s(0, "y", "dy");
+  const RowsN r = rowsN(c, 2);
   const F32 dx = c.f32(4, "dx");
-  const idx total = mul(c, rows, n);
-  const auto what = [&] { return std::string(dims({{"rows", rows}, {"n", n}})); };
-  c.need(y, "y", total, what);
-  c.need(dy, "dy", total, what);
-  c.need(dx, "dx", total, what);
-  icl::softmaxBackward(y.p, dy.p, rows, n, dx.p);
+  needAll(c, r, {{y, kTotal}, {dy, kTotal}, {dx, kTotal}});
+  icl::softmaxBackward(y.p, dy.p, r.rows, r.n, dx.p);
   return undef(c);
 }
 
 // layerNorm(x, gamma, beta, rows, n, eps, y, mean, rstd)
 napi_value layerNorm(Call& c) {
-  c.kernel = "layerNorm";
   const F32 x = c.f32(0, "x"), gamma = c.f32OrNull(1, "gamma"), beta = c.f32OrNull(2, "beta");
-  idx rows, n;
-  rowsN(c, 3, 4, &rows, &n);
+  const RowsN r = rowsN(c, 3);
   const float eps = static_cast<float>(c.number(5, "eps"));
-  const F32 y = c.f32(6, "y"), mean = c.f32(7, "mean"), rstd = c.f32(8, "rstd");
-  const idx total = mul(c, rows, n);
-  const auto what = [&] { return std::string(dims({{"rows", rows}, {"n", n}})); };
-  c.need(x, "x", total, what);
-  c.need(y, "y", total, what);
-  if (gamma.p) c.need(gamma, "gamma", n, [&] { return std::string("n=" + std::to_string(n)); });
-  if (beta.p) c.need(beta, "beta", n, [&] { return std::string("n=" + std::to_string(n)); });
-  c.need(mean, "mean", rows, [&] { return std::string("rows=" + std::to_string(rows)); });
-  c.need(rstd, "rstd", rows, [&] { return std::string("rows=" + std::to_string(rows)); });
-  icl::layerNorm(x.p, gamma.p, beta.p, rows, n, eps, y.p, mean.p, rstd.p);
+  const auto [y, mean, rstd] = c.f32s(6, "y", "mean", "rstd");
+  needAll(c, r, {{x, kTotal}, {y, kTotal}, {gamma, kN}, {beta, kN}, {mean, kRows}, {rstd, kRows}});
+  icl::layerNorm(x.p, gamma.p, beta.p, r.rows, r.n, eps, y.p, mean.p, rstd.p);
   return undef(c);
 }
 
 // layerNormBackward(dy, x, gamma, mean, rstd, rows, n, dx, dgamma, dbeta)
 napi_value layerNormBackward(Call& c) {
-  c.kernel = "layerNormBackward";
   const F32 dy = c.f32(0, "dy"), x = c.f32(1, "x"), gamma = c.f32OrNull(2, "gamma");
-  const F32 mean = c.f32(3, "mean"), rstd = c.f32(4, "rstd");
-  idx rows, n;
-  rowsN(c, 5, 6, &rows, &n);
+  const auto [mean, rstd] = c.f32s(3, "mean", "rstd");
+  const RowsN r = rowsN(c, 5);
   const F32 dx = c.f32(7, "dx"), dgamma = c.f32OrNull(8, "dgamma"), dbeta = c.f32OrNull(9, "dbeta");
-  const idx total = mul(c, rows, n);
-  const auto what = [&] { return std::string(dims({{"rows", rows}, {"n", n}})); };
-  c.need(dy, "dy", total, what);
-  c.need(x, "x", total, what);
-  c.need(dx, "dx", total, what);
-  if (gamma.p) c.need(gamma, "gamma", n, [&] { return std::string("n=" + std::to_string(n)); });
-  if (dgamma.p) c.need(dgamma, "dgamma", n, [&] { return std::string("n=" + std::to_string(n)); });
-  if (dbeta.p) c.need(dbeta, "dbeta", n, [&] { return std::string("n=" + std::to_string(n)); });
-  c.need(mean, "mean", rows, [&] { return std::string("rows=" + std::to_string(rows)); });
-  c.need(rstd, "rstd", rows, [&] { return std::string("rows=" + std::to_string(rows)); });
-  icl::layerNormBackward(dy.p, x.p, gamma.p, mean.p, rstd.p, rows, n, dx.p, dgamma.p, dbeta.p);
+  needAll(c, r, {{dy, kTotal}, {x, kTotal}, {dx, kTotal}, {gamma, kN}, {dgamma, kN}, {dbeta, kN},
+                 {mean, kRows}, {rstd, kRows}});
+  icl::layerNormBackward(dy.p, x.p, gamma.p, mean.p, rstd.p, r.rows, r.n, dx.p, dgamma.p, dbeta.p);
   return undef(c);
 }
 
 void checkTargets(Call& c, const I32& t, idx rows, idx n) {
-  c.need(t, "targets", rows, [&] { return std::string("rows=" + std::to_string(rows)); });
+  c.need(t, rows, [&] { return std::string("rows=" + std::to_string(rows)); });
   for (idx r = 0; r < rows; r++) {
     if (t.p[r] >= n) {
       c.fail("target " + std::to_string(t.p[r]) + " at row " + std::to_string(r) + " is out of range for n=" +
@@ -609,45 +619,43 @@ void checkTargets(Call& c, const I32& t, idx rows, idx n) {
 
 // crossEntropy(logits, targets, rows, n, losses, lse)
 napi_value crossEntropy(Call& c) {
-  c.kernel = "crossEntropy";
   const F32 logits = c.f32(0, "logits");
   const I32 targets = c.i32(1, "targets");
-  idx rows, n;
-  rowsN(c, 2, 3, &rows, &n);
-  const F32 losses = c.f32(4, "losses"), lse = c.f32(5, "lse");
-  c.need(logits, "logits", mul(c, rows, n), [&] { return dims({{"rows", rows}, {"n", n}}); });
-  checkTargets(c, targets, rows, n);
-  c.need(losses, "losses", rows, [&] { return std::string("rows=" + std::to_string(rows)); });
-  c.need(lse, "lse", rows, [&] { return std::string("rows=" + std::to_string(rows)); });
-  icl::crossEntropy(logits.p, targets.p, rows, n, losses.p, lse.p);
+  const RowsN r = rowsN(c, 2);
+  const auto [losses, lse] = c.f32s(4, "losses", "lse");
+  needAll(c, r, {{logits, kTotal}});
+  checkTargets(c, targets, r.rows, r.n);
+  needAll(c, r, {{losses, kRows}, {lse, kRows}});
+  icl::crossEntropy(logits.p, targets.p, r.rows, r.n, losses.p, lse.p);
   return undef(c);
 }
 
 // crossEntropyBackward(logits, targets, lse, dloss, rows, n, dlogits)
 napi_value crossEntropyBackward(Call& c) {
-  c.kernel = "crossEntropyBackward";
   const F32 logits = c.f32(0, "logits");
   const I32 targets = c.i32(1, "targets");
-  const F32 lse = c.f32(2, "lse"), dloss = c.f32(3, "dloss");
-  idx rows, n;
-  rowsN(c, 4, 5, &rows, &n);
+  const auto [lse, dloss] = c.f32s(2, "lse", "dloss");
+  const RowsN r = rowsN(c, 4);
   const F32 dlogits = c.f32(6, "dlogits");
-  const idx total = mul(c, rows, n);
-  const auto what = [&] { return std::string(dims({{"rows", rows}, {"n", n}})); };
-  c.need(logits, "logits", total, what);
-  checkTargets(c, targets, rows, n);
-  c.need(lse, "lse", rows, [&] { return std::string("rows=" + std::to_string(rows)); });
-  c.need(dloss, "dloss", rows, [&] { return std::string("rows=" + std::to_string(rows)); });
-  c.need(dlogits, "dlogits", total, what);
-  icl::crossEntropyBackward(logits.p, targets.p, lse.p, dloss.p, rows, n, dlogits.p);
+  needAll(c, r, {{logits, kTotal}});
+  checkTargets(c, targets, r.rows, r.n);
+  needAll(c, r, {{lse, kRows}, {dloss, kRows}, {dlogits, kTotal}});
+  icl::crossEntropyBackward(logits.p, targets.p, lse.p, dloss.p, r.rows, r.n, dlogits.p);
   return undef(c);
 }
 
+/** The layouts of the attention buffers: tokens [B, T, H·D], probabilities [B, H, T, T], lse [B, H, T]. */
+enum AttnLayout { kTok, kProbs, kLse };
+
+/** B, T, H, D of the attention kernels and their buffer sizes (computed when read), for needAll. */
 struct AttnArgs {
+  using Layout = AttnLayout;
   idx B, T, H, D, nTok, nProbs, nLse;
-  std::string tok() const { return "[B, T, H·D] with " + dims({{"B", B}, {"T", T}, {"H", H}, {"D", D}}); }
-  std::string pr() const { return "[B, H, T, T] with " + dims({{"B", B}, {"H", H}, {"T", T}}); }
-  std::string ls() const { return "[B, H, T] with " + dims({{"B", B}, {"H", H}, {"T", T}}); }
+  idx count(const Call&, Layout l) const { return l == kTok ? nTok : l == kProbs ? nProbs : nLse; }
+  std::string describe(Layout l) const {
+    if (l == kTok) return "[B, T, H·D] with " + dims({{"B", B}, {"T", T}, {"H", H}, {"D", D}});
+    return (l == kProbs ? "[B, H, T, T] with " : "[B, H, T] with ") + dims({{"B", B}, {"H", H}, {"T", T}});
+  }
 };
 
 AttnArgs attnDims(Call& c, std::size_t i) {
@@ -664,86 +672,54 @@ AttnArgs attnDims(Call& c, std::size_t i) {
 
 // attention(q, k, v, B, T, H, D, scale, causal, probs | null, lse, out)
 napi_value attention(Call& c) {
-  c.kernel = "attention";
-  const F32 q = c.f32(0, "q"), k = c.f32(1, "k"), v = c.f32(2, "v");
+  const auto [q, k, v] = c.f32s(0, "q", "k", "v");
   const AttnArgs a = attnDims(c, 3);
   const float scale = static_cast<float>(c.number(7, "scale"));
   const bool causal = c.boolean(8, "causal");
   const F32 probs = c.f32OrNull(9, "probs"), lse = c.f32(10, "lse"), out = c.f32(11, "out");
-  c.need(q, "q", a.nTok, [&] { return a.tok(); });
-  c.need(k, "k", a.nTok, [&] { return a.tok(); });
-  c.need(v, "v", a.nTok, [&] { return a.tok(); });
-  c.need(out, "out", a.nTok, [&] { return a.tok(); });
-  c.need(lse, "lse", a.nLse, [&] { return a.ls(); });
-  if (probs.p != nullptr) c.need(probs, "probs", a.nProbs, [&] { return a.pr(); });
+  needAll(c, a, {{q, kTok}, {k, kTok}, {v, kTok}, {out, kTok}, {lse, kLse}, {probs, kProbs}});
   icl::attention(q.p, k.p, v.p, a.B, a.T, a.H, a.D, scale, causal, probs.p, lse.p, out.p);
   return undef(c);
 }
 
 // attentionBackward(q, k, v, out, lse, dout, B, T, H, D, scale, causal, dq, dk, dv)
 napi_value attentionBackward(Call& c) {
-  c.kernel = "attentionBackward";
-  const F32 q = c.f32(0, "q"), k = c.f32(1, "k"), v = c.f32(2, "v"), out = c.f32(3, "out"), lse = c.f32(4, "lse");
-  const F32 dout = c.f32(5, "dout");
+  const auto [q, k, v, out, lse, dout] = c.f32s(0, "q", "k", "v", "out", "lse", "dout");
   const AttnArgs a = attnDims(c, 6);
   const float scale = static_cast<float>(c.number(10, "scale"));
   const bool causal = c.boolean(11, "causal");
-  const F32 dq = c.f32(12, "dq"), dk = c.f32(13, "dk"), dv = c.f32(14, "dv");
-  c.need(q, "q", a.nTok, [&] { return a.tok(); });
-  c.need(k, "k", a.nTok, [&] { return a.tok(); });
-  c.need(v, "v", a.nTok, [&] { return a.tok(); });
-  c.need(out, "out", a.nTok, [&] { return a.tok(); });
-  c.need(lse, "lse", a.nLse, [&] { return a.ls(); });
-  c.need(dout, "dout", a.nTok, [&] { return a.tok(); });
-  c.need(dq, "dq", a.nTok, [&] { return a.tok(); });
-  c.need(dk, "dk", a.nTok, [&] { return a.tok(); });
-  c.need(dv, "dv", a.nTok, [&] { return a.tok(); });
+  const auto [dq, dk, dv] = c.f32s(12, "dq", "dk", "dv");
+  needAll(c, a, {{q, kTok}, {k, kTok}, {v, kTok}, {out, kTok}, {lse, kLse},
+                 {dout, kTok}, {dq, kTok}, {dk, kTok}, {dv, kTok}});
   icl::attentionBackward(q.p, k.p, v.p, out.p, lse.p, dout.p, a.B, a.T, a.H, a.D, scale, causal, dq.p, dk.p, dv.p);
   return undef(c);
 }
 
 // attentionLegacy(q, k, v, B, T, H, D, scale, causal, probs, out): the previous kernel (benchmarks).
 napi_value attentionLegacy(Call& c) {
-  c.kernel = "attentionLegacy";
-  const F32 q = c.f32(0, "q"), k = c.f32(1, "k"), v = c.f32(2, "v");
+  const auto [q, k, v] = c.f32s(0, "q", "k", "v");
   const AttnArgs a = attnDims(c, 3);
   const float scale = static_cast<float>(c.number(7, "scale"));
   const bool causal = c.boolean(8, "causal");
-  const F32 probs = c.f32(9, "probs"), out = c.f32(10, "out");
-  c.need(q, "q", a.nTok, [&] { return a.tok(); });
-  c.need(k, "k", a.nTok, [&] { return a.tok(); });
-  c.need(v, "v", a.nTok, [&] { return a.tok(); });
-  c.need(out, "out", a.nTok, [&] { return a.tok(); });
-  c.need(probs, "probs", a.nProbs, [&] { return a.pr(); });
-  if (!icl::attentionLegacy(q.p, k.p, v.p, a.B, a.T, a.H, a.D, scale, causal, probs.p, out.p)) c.failed("dnnl_sgemm");
-  return undef(c);
+  const auto [probs, out] = c.f32s(9, "probs", "out");
+  needAll(c, a, {{q, kTok}, {k, kTok}, {v, kTok}, {out, kTok}, {probs, kProbs}});
+  return sgemmDone(c, icl::attentionLegacy(q.p, k.p, v.p, a.B, a.T, a.H, a.D, scale, causal, probs.p, out.p));
 }
 
 // attentionBackwardLegacy(q, k, v, probs, dout, B, T, H, D, scale, dq, dk, dv): the previous kernel (benchmarks).
 napi_value attentionBackwardLegacy(Call& c) {
-  c.kernel = "attentionBackwardLegacy";
-  const F32 q = c.f32(0, "q"), k = c.f32(1, "k"), v = c.f32(2, "v"), probs = c.f32(3, "probs");
-  const F32 dout = c.f32(4, "dout");
+  const auto [q, k, v, probs, dout] = c.f32s(0, "q", "k", "v", "probs", "dout");
   const AttnArgs a = attnDims(c, 5);
   const float scale = static_cast<float>(c.number(9, "scale"));
-  const F32 dq = c.f32(10, "dq"), dk = c.f32(11, "dk"), dv = c.f32(12, "dv");
-  c.need(q, "q", a.nTok, [&] { return a.tok(); });
-  c.need(k, "k", a.nTok, [&] { return a.tok(); });
-  c.need(v, "v", a.nTok, [&] { return a.tok(); });
-  c.need(probs, "probs", a.nProbs, [&] { return a.pr(); });
-  c.need(dout, "dout", a.nTok, [&] { return a.tok(); });
-  c.need(dq, "dq", a.nTok, [&] { return a.tok(); });
-  c.need(dk, "dk", a.nTok, [&] { return a.tok(); });
-  c.need(dv, "dv", a.nTok, [&] { return a.tok(); });
-  if (!icl::attentionBackwardLegacy(q.p, k.p, v.p, probs.p, dout.p, a.B, a.T, a.H, a.D, scale, dq.p, dk.p, dv.p)) {
-    c.failed("dnnl_sgemm");
-  }
-  return undef(c);
+  const auto [dq, dk, dv] = c.f32s(10, "dq", "dk", "dv");
+  needAll(c, a, {{q, kTok}, {k, kTok}, {v, kTok}, {probs, kProbs}, {dout, kTok}, {dq, kTok}, {dk, kTok}, {dv, kTok}});
+  return sgemmDone(
+      c, icl::attentionBackwardLegacy(q.p, k.p, v.p, probs.p, dout.p, a.B, a.T, a.H, a.D, scale, dq.p, dk.p, dv.p));
 }
 
 /** Checks ids[0..n) against the rows of a [vocab, d] table (vocab = table length / d). */
-void checkIds(Call& c, const char* tableName, const F32& table, const I32& ids, idx n, idx d) {
-  c.need(ids, "ids", n, [&] { return std::string("n=" + std::to_string(n)); });
+void checkIds(Call& c, const F32& table, const I32& ids, idx n, idx d) {
+  c.need(ids, n, [&] { return std::string("n=" + std::to_string(n)); });
   if (d == 0) {
     for (idx i = 0; i < n; i++) {
       if (ids.p[i] < 0) c.fail("id " + std::to_string(ids.p[i]) + " at position " + std::to_string(i) + " is negative");
@@ -751,8 +727,8 @@ void checkIds(Call& c, const char* tableName, const F32& table, const I32& ids, 
     return;
   }
   if (table.len % d != 0) {
-    c.fail(std::string("'") + tableName + "' has " + std::to_string(table.len) + " elements, expected a multiple of d=" +
-           std::to_string(d) + " ([vocab, d])");
+    c.fail(std::string("'") + table.name + "' has " + std::to_string(table.len) +
+           " elements, expected a multiple of d=" + std::to_string(d) + " ([vocab, d])");
   }
   const idx vocab = table.len / d;
   for (idx i = 0; i < n; i++) {
@@ -764,56 +740,65 @@ void checkIds(Call& c, const char* tableName, const F32& table, const I32& ids, 
   }
 }
 
-// embedding(table, ids, n, d, out)
-napi_value embedding(Call& c) {
-  c.kernel = "embedding";
-  const F32 table = c.f32(0, "table");
-  const I32 ids = c.i32(1, "ids");
+/**
+ * embedding(table, ids, n, d, out) and, when Backward, embeddingBackward(ids, dout, n, d, dtable):
+ * one body for the two, since they check the same things (ids against the rows of the [vocab, d]
+ * table, out / dout [n, d]); the arguments are read in position order, as every kernel does.
+ */
+template <bool Backward>
+napi_value embeddingKernel(Call& c) {
+  const F32 first = Backward ? F32{} : c.f32(0, "table");
+  const I32 ids = c.i32(Backward ? 0 : 1, "ids");
+  const F32 dout = Backward ? c.f32(1, "dout") : F32{};
   const idx n = c.dim(2, "n"), d = c.dim(3, "d");
-  const F32 out = c.f32(4, "out");
-  checkIds(c, "table", table, ids, n, d);
-  c.need(out, "out", mul(c, n, d), [&] { return dims({{"n", n}, {"d", d}}); });
-  if (d > 0) icl::embedding(table.p, ids.p, n, d, out.p);
-  return undef(c);
-}
-
-// embeddingBackward(ids, dout, n, d, dtable)
-napi_value embeddingBackward(Call& c) {
-  c.kernel = "embeddingBackward";
-  const I32 ids = c.i32(0, "ids");
-  const F32 dout = c.f32(1, "dout");
-  const idx n = c.dim(2, "n"), d = c.dim(3, "d");
-  const F32 dtable = c.f32(4, "dtable");
-  checkIds(c, "dtable", dtable, ids, n, d);
-  c.need(dout, "dout", mul(c, n, d), [&] { return dims({{"n", n}, {"d", d}}); });
-  if (d > 0) icl::embeddingBackward(ids.p, dout.p, n, d, dtable.p);
+  const F32 last = c.f32(4, Backward ? "dtable" : "out");
+  const F32& table = Backward ? last : first;
+  const F32& rows = Backward ? dout : last;
+  checkIds(c, table, ids, n, d);
+  c.need(rows, mul(c, n, d), [&] { return dims({{"n", n}, {"d", d}}); });
+  if (d > 0 && Backward) icl::embeddingBackward(ids.p, rows.p, n, d, table.p);
+  if (d > 0 && !Backward) icl::embedding(table.p, ids.p, n, d, rows.p);
   return undef(c);
 }
 
 // adamw(p, g, m, v, lr, beta1, beta2, eps, weightDecay, step)
 napi_value adamw(Call& c) {
-  c.kernel = "adamw";
-  const F32 p = c.f32(0, "p"), g = c.f32(1, "g"), m = c.f32(2, "m"), v = c.f32(3, "v");
+  const auto [p, g, m, v] = c.f32s(0, "p", "g", "m", "v");
   const double lr = c.number(4, "lr"), b1 = c.number(5, "beta1"), b2 = c.number(6, "beta2");
   const double eps = c.number(7, "eps"), wd = c.number(8, "weightDecay"), step = c.number(9, "step");
   if (!(step >= 1) || step != std::floor(step)) c.fail("'step' must be a positive integer, found " + num(step));
-  const auto what = [&] { return std::string("n=" + std::to_string(p.len) + " (the length of 'p')"); };
-  c.need(g, "g", p.len, what);
-  c.need(m, "m", p.len, what);
-  c.need(v, "v", p.len, what);
+  const idx n = p.len;
+  c.need({g, m, v}, n, [&] { return std::string("n=" + std::to_string(n) + " (the length of 'p')"); });
   const double bc1 = 1.0 - std::pow(b1, step), bc2 = 1.0 - std::pow(b2, step);
-  icl::adamw(p.p, g.p, m.p, v.p, p.len, static_cast<float>(lr), static_cast<float>(b1), static_cast<float>(b2),
+  icl::adamw(p.p, g.p, m.p, v.p, n, static_cast<float>(lr), static_cast<float>(b1), static_cast<float>(b2),
              static_cast<float>(eps), static_cast<float>(wd), bc1, bc2);
   return undef(c);
 }
 
+/** The layouts of the recurrent buffers: [T, B, H], [T, B, gates·H], state [B, H], weights [H, gates·H]. */
+enum SeqLayout { kSeq, kSeqG, kState, kW };
+
+/** T, B, H of the recurrent kernels (G = gates·H: 4 for the LSTM, 1 for the RNN), for needAll. */
 struct SeqArgs {
+  using Layout = SeqLayout;
   idx T, B, H, G, gates;
-  std::string tbh() const { return dims({{"T", T}, {"B", B}, {"H", H}}); }
-  std::string seq() const { return "[T, B, H] with " + tbh(); }
-  std::string seqG() const { return "[T, B, 4H] with " + tbh(); }
-  std::string state() const { return "[B, H] with " + dims({{"B", B}, {"H", H}}); }
-  std::string w() const { return (gates == 4 ? "[H, 4H] with H=" : "[H, H] with H=") + std::to_string(H); }
+  idx count(const Call& c, Layout l) const {
+    switch (l) {
+      case kSeq: return mul(c, T, B, H);
+      case kSeqG: return mul(c, T, B, G);
+      case kState: return mul(c, B, H);
+      default: return mul(c, H, G);
+    }
+  }
+  std::string describe(Layout l) const {
+    const std::string tbh = dims({{"T", T}, {"B", B}, {"H", H}});
+    switch (l) {
+      case kSeq: return "[T, B, H] with " + tbh;
+      case kSeqG: return "[T, B, 4H] with " + tbh;
+      case kState: return "[B, H] with " + dims({{"B", B}, {"H", H}});
+      default: return (gates == 4 ? "[H, 4H] with H=" : "[H, H] with H=") + std::to_string(H);
+    }
+  }
 };
 
 SeqArgs seqDims(Call& c, std::size_t i, idx gates) {
@@ -828,78 +813,40 @@ SeqArgs seqDims(Call& c, std::size_t i, idx gates) {
 
 // lstm(xw, whh, h0, c0, T, B, H, hs, cs, gates)
 napi_value lstm(Call& c) {
-  c.kernel = "lstm";
-  const F32 xw = c.f32(0, "xw"), whh = c.f32(1, "whh"), h0 = c.f32(2, "h0"), c0 = c.f32(3, "c0");
+  const auto [xw, whh, h0, c0] = c.f32s(0, "xw", "whh", "h0", "c0");
   const SeqArgs s = seqDims(c, 4, 4);
-  const F32 hs = c.f32(7, "hs"), cs = c.f32(8, "cs"), gates = c.f32(9, "gates");
-  const idx nG = mul(c, s.T, s.B, s.G), nS = mul(c, s.T, s.B, s.H), nBH = mul(c, s.B, s.H);
-  c.need(xw, "xw", nG, [&] { return s.seqG(); });
-  c.need(whh, "whh", mul(c, s.H, s.G), [&] { return s.w(); });
-  c.need(h0, "h0", nBH, [&] { return s.state(); });
-  c.need(c0, "c0", nBH, [&] { return s.state(); });
-  c.need(hs, "hs", nS, [&] { return s.seq(); });
-  c.need(cs, "cs", nS, [&] { return s.seq(); });
-  c.need(gates, "gates", nG, [&] { return s.seqG(); });
-  if (!icl::lstm(xw.p, whh.p, h0.p, c0.p, s.T, s.B, s.H, hs.p, cs.p, gates.p)) c.failed("dnnl_sgemm");
-  return undef(c);
+  const auto [hs, cs, gates] = c.f32s(7, "hs", "cs", "gates");
+  needAll(c, s, {{xw, kSeqG}, {whh, kW}, {h0, kState}, {c0, kState}, {hs, kSeq}, {cs, kSeq}, {gates, kSeqG}});
+  return sgemmDone(c, icl::lstm(xw.p, whh.p, h0.p, c0.p, s.T, s.B, s.H, hs.p, cs.p, gates.p));
 }
 
 // lstmBackward(whh, h0, c0, hs, cs, gates, dhs, T, B, H, dxw, dwhh, dh0, dc0)
 napi_value lstmBackward(Call& c) {
-  c.kernel = "lstmBackward";
-  const F32 whh = c.f32(0, "whh"), h0 = c.f32(1, "h0"), c0 = c.f32(2, "c0"), hs = c.f32(3, "hs");
-  const F32 cs = c.f32(4, "cs"), gates = c.f32(5, "gates"), dhs = c.f32(6, "dhs");
+  const auto [whh, h0, c0, hs, cs, gates, dhs] = c.f32s(0, "whh", "h0", "c0", "hs", "cs", "gates", "dhs");
   const SeqArgs s = seqDims(c, 7, 4);
-  const F32 dxw = c.f32(10, "dxw"), dwhh = c.f32(11, "dwhh"), dh0 = c.f32(12, "dh0"), dc0 = c.f32(13, "dc0");
-  const idx nG = mul(c, s.T, s.B, s.G), nS = mul(c, s.T, s.B, s.H), nBH = mul(c, s.B, s.H);
-  c.need(whh, "whh", mul(c, s.H, s.G), [&] { return s.w(); });
-  c.need(h0, "h0", nBH, [&] { return s.state(); });
-  c.need(c0, "c0", nBH, [&] { return s.state(); });
-  c.need(hs, "hs", nS, [&] { return s.seq(); });
-  c.need(cs, "cs", nS, [&] { return s.seq(); });
-  c.need(gates, "gates", nG, [&] { return s.seqG(); });
-  c.need(dhs, "dhs", nS, [&] { return s.seq(); });
-  c.need(dxw, "dxw", nG, [&] { return s.seqG(); });
-  c.need(dwhh, "dwhh", mul(c, s.H, s.G), [&] { return s.w(); });
-  c.need(dh0, "dh0", nBH, [&] { return s.state(); });
-  c.need(dc0, "dc0", nBH, [&] { return s.state(); });
-  if (!icl::lstmBackward(whh.p, h0.p, c0.p, hs.p, cs.p, gates.p, dhs.p, s.T, s.B, s.H, dxw.p, dwhh.p, dh0.p, dc0.p)) {
-    c.failed("dnnl_sgemm");
-  }
-  return undef(c);
+  const auto [dxw, dwhh, dh0, dc0] = c.f32s(10, "dxw", "dwhh", "dh0", "dc0");
+  needAll(c, s, {{whh, kW}, {h0, kState}, {c0, kState}, {hs, kSeq}, {cs, kSeq}, {gates, kSeqG}, {dhs, kSeq},
+                 {dxw, kSeqG}, {dwhh, kW}, {dh0, kState}, {dc0, kState}});
+  return sgemmDone(
+      c, icl::lstmBackward(whh.p, h0.p, c0.p, hs.p, cs.p, gates.p, dhs.p, s.T, s.B, s.H, dxw.p, dwhh.p, dh0.p, dc0.p));
 }
 
 // rnn(xw, whh, h0, T, B, H, hs)
 napi_value rnn(Call& c) {
-  c.kernel = "rnn";
-  const F32 xw = c.f32(0, "xw"), whh = c.f32(1, "whh"), h0 = c.f32(2, "h0");
+  const auto [xw, whh, h0] = c.f32s(0, "xw", "whh", "h0");
   const SeqArgs s = seqDims(c, 3, 1);
   const F32 hs = c.f32(6, "hs");
-  const idx nS = mul(c, s.T, s.B, s.H);
-  c.need(xw, "xw", nS, [&] { return s.seq(); });
-  c.need(whh, "whh", mul(c, s.H, s.H), [&] { return s.w(); });
-  c.need(h0, "h0", mul(c, s.B, s.H), [&] { return s.state(); });
-  c.need(hs, "hs", nS, [&] { return s.seq(); });
-  if (!icl::rnn(xw.p, whh.p, h0.p, s.T, s.B, s.H, hs.p)) c.failed("dnnl_sgemm");
-  return undef(c);
+  needAll(c, s, {{xw, kSeq}, {whh, kW}, {h0, kState}, {hs, kSeq}});
+  return sgemmDone(c, icl::rnn(xw.p, whh.p, h0.p, s.T, s.B, s.H, hs.p));
 }
 
 // rnnBackward(whh, h0, hs, dhs, T, B, H, dxw, dwhh, dh0)
 napi_value rnnBackward(Call& c) {
-  c.kernel = "rnnBackward";
-  const F32 whh = c.f32(0, "whh"), h0 = c.f32(1, "h0"), hs = c.f32(2, "hs"), dhs = c.f32(3, "dhs");
+  const auto [whh, h0, hs, dhs] = c.f32s(0, "whh", "h0", "hs", "dhs");
   const SeqArgs s = seqDims(c, 4, 1);
-  const F32 dxw = c.f32(7, "dxw"), dwhh = c.f32(8, "dwhh"), dh0 = c.f32(9, "dh0");
-  const idx nS = mul(c, s.T, s.B, s.H), nBH = mul(c, s.B, s.H);
-  c.need(whh, "whh", mul(c, s.H, s.H), [&] { return s.w(); });
-  c.need(h0, "h0", nBH, [&] { return s.state(); });
-  c.need(hs, "hs", nS, [&] { return s.seq(); });
-  c.need(dhs, "dhs", nS, [&] { return s.seq(); });
-  c.need(dxw, "dxw", nS, [&] { return s.seq(); });
-  c.need(dwhh, "dwhh", mul(c, s.H, s.H), [&] { return s.w(); });
-  c.need(dh0, "dh0", nBH, [&] { return s.state(); });
-  if (!icl::rnnBackward(whh.p, h0.p, hs.p, dhs.p, s.T, s.B, s.H, dxw.p, dwhh.p, dh0.p)) c.failed("dnnl_sgemm");
-  return undef(c);
+  const auto [dxw, dwhh, dh0] = c.f32s(7, "dxw", "dwhh", "dh0");
+  needAll(c, s, {{whh, kW}, {h0, kState}, {hs, kSeq}, {dhs, kSeq}, {dxw, kSeq}, {dwhh, kW}, {dh0, kState}});
+  return sgemmDone(c, icl::rnnBackward(whh.p, h0.p, hs.p, dhs.p, s.T, s.B, s.H, dxw.p, dwhh.p, dh0.p));
 }
 
 napi_value info(Call& c) {
@@ -953,8 +900,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"attentionBackward", entry<attentionBackward>},
       {"attentionLegacy", entry<attentionLegacy>},
       {"attentionBackwardLegacy", entry<attentionBackwardLegacy>},
-      {"embedding", entry<embedding>},
-      {"embeddingBackward", entry<embeddingBackward>},
+      {"embedding", entry<embeddingKernel<false>>},
+      {"embeddingBackward", entry<embeddingKernel<true>>},
       {"adamw", entry<adamw>},
       {"lstm", entry<lstm>},
       {"lstmBackward", entry<lstmBackward>},
@@ -964,7 +911,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   };
   for (const Export& f : fns) {
     napi_value fn;
-    NAPI_THROW_IF_FAILED(env, napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.cb, nullptr, &fn), exports);
+    void* data = const_cast<char*>(f.name);
+    NAPI_THROW_IF_FAILED(env, napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.cb, data, &fn), exports);
     exports.Set(f.name, Napi::Value(env, fn));
   }
   return exports;

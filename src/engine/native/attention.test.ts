@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { referenceKernels as R } from "../reference/index.ts";
-import { Rng, checkGradients } from "../reference/testutil.ts";
+import { Rng, checkAttentionGradients } from "../reference/testutil.ts";
 import { nativeInfo } from "./index.ts";
 import { close, nativeOrSkip as native } from "./test-helpers.ts";
 
@@ -151,15 +151,14 @@ test("attentionBackward: finite differences of the float64 reference forward (ca
     const out = new Float32Array(n),
       lse = new Float32Array(B * H * T);
     const scale = 0.7;
-    checkGradients({
+    checkAttentionGradients({
       label: `native attention B=${B} T=${T} H=${H} D=${D} causal=${causal}`,
+      K: N,
       rng,
-      inputs: { q, k, v },
-      forward: () => {
-        N.attention(q, k, v, B, T, H, D, scale, causal, null, lse, out);
-        return out;
-      },
-      backward: (dout, g) => N.attentionBackward(q, k, v, out, lse, dout, B, T, H, D, scale, causal, g.q, g.k, g.v),
+      bufs: { q, k, v, out, lse },
+      dims: [B, T, H, D],
+      scale,
+      causal,
       reference: (i) => {
         const o = new Float64Array(n);
         R.attention(

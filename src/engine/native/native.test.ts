@@ -14,7 +14,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { GemmParams, Kernels, UnaryOp } from "../kernels.ts";
 import { referenceKernels as R } from "../reference/index.ts";
-import { close, nativeOrSkip as native, type Tol } from "./test-helpers.ts";
+import { contiguousStrides } from "../reference/strided.ts";
+import { close, nativeOrSkip as native, plainGemm, type Tol } from "./test-helpers.ts";
 
 // ---- seeded inputs -----------------------------------------------------------------------------
 
@@ -52,19 +53,7 @@ const copy = (a: Float32Array): Float32Array => a.slice();
 
 function gemmCase(
   N: Kernels,
-  o: {
-    transA: boolean;
-    transB: boolean;
-    m: number;
-    n: number;
-    k: number;
-    alpha: number;
-    beta: number;
-    pad?: number;
-    batch?: number;
-    strideBZero?: boolean;
-    nanC?: boolean;
-  },
+  o: Pick<GemmParams, "transA" | "transB" | "m" | "n" | "k" | "alpha" | "beta"> & { pad?: number; batch?: number; strideBZero?: boolean; nanC?: boolean },
 ): void {
   const pad = o.pad ?? 0;
   const batch = o.batch ?? 1;
@@ -134,7 +123,7 @@ test("gemm with beta = 0 ignores NaN in C; NaN in A reaches C", (t) => {
     b = rand(6),
     c = new Float32Array(4);
   a[0] = NaN;
-  N.gemm({ transA: false, transB: false, m: 2, n: 2, k: 3, alpha: 1, a, lda: 3, b, ldb: 2, beta: 0, c, ldc: 2 });
+  N.gemm(plainGemm({ m: 2, n: 2, k: 3, a, lda: 3, b, ldb: 2, c, ldc: 2 }));
   assert.ok(Number.isNaN(c[0]) && Number.isNaN(c[1]), `row 0 of C should be NaN: ${Array.from(c)}`);
   assert.ok(Number.isFinite(c[2]) && Number.isFinite(c[3]));
 });
@@ -159,55 +148,17 @@ test("gemm handles empty dimensions: k = 0 scales C by beta", (t) => {
     const c0 = rand(6);
     const cn = copy(c0),
       cr = copy(c0);
-    const p = (c: Float32Array): GemmParams => ({
-      transA: false,
-      transB: false,
-      m: 2,
-      n: 3,
-      k: 0,
-      alpha: 1,
-      a: new Float32Array(0),
-      lda: 0,
-      b: new Float32Array(0),
-      ldb: 3,
-      beta,
-      c,
-      ldc: 3,
-    });
+    const p = (c: Float32Array): GemmParams => plainGemm({ m: 2, n: 3, k: 0, a: new Float32Array(0), lda: 0, b: new Float32Array(0), ldb: 3, beta, c, ldc: 3 });
     N.gemm(p(cn));
     R.gemm(p(cr));
     close(cn, cr, ELEM, `gemm k=0 beta=${beta}`);
   }
-  N.gemm({
-    transA: false,
-    transB: false,
-    m: 0,
-    n: 3,
-    k: 4,
-    alpha: 1,
-    a: new Float32Array(0),
-    lda: 4,
-    b: rand(12),
-    ldb: 3,
-    beta: 0,
-    c: new Float32Array(0),
-    ldc: 3,
-  });
+  N.gemm(plainGemm({ m: 0, n: 3, k: 4, a: new Float32Array(0), lda: 4, b: rand(12), ldb: 3, c: new Float32Array(0), ldc: 3 }));
 });
 
 // ---- element-wise ------------------------------------------------------------------------------
 
 const BIN_OPS = ["add", "sub", "mul", "div"] as const;
-
-function contiguous(shape: number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let d = shape.length - 1; d >= 0; d--) {
-    s[d] = acc;
-    acc *= shape[d];
-  }
-  return s;
-}
 
 test("binary matches the reference with broadcasting and non-contiguous strides", (t) => {
   const N = native(t);
@@ -220,7 +171,7 @@ test("binary matches the reference with broadcasting and non-contiguous strides"
     [[4, 7], [7, 1], [1, 0], 28, 4], // column broadcast
     [[3, 5, 2], [10, 2, 1], [0, 0, 0], 30, 1], // scalar
     [[3, 5, 2], [1, 3, 15], [10, 2, 1], 30, 30], // transposed a
-    [[2, 1, 3, 4, 1, 5], contiguous([2, 1, 3, 4, 1, 5]), [0, 0, 5, 0, 0, 1], 120, 15],
+    [[2, 1, 3, 4, 1, 5], contiguousStrides([2, 1, 3, 4, 1, 5]), [0, 0, 5, 0, 0, 1], 120, 15],
     [[300, 257], [257, 1], [0, 1], 300 * 257, 257], // parallel path
     [[257, 300], [1, 257], [300, 1], 300 * 257, 300 * 257], // parallel, strided a
   ];
@@ -734,64 +685,14 @@ test("bad lengths, types and indices throw an Error naming the kernel and argume
   assert.throws(() => N.softmax(new Float64Array(4) as unknown as Float32Array, 2, 2, out), /softmax: 'x' must be a Float32Array, found Float64Array/);
   assert.throws(() => N.softmax(new Float32Array(4), -1, 2, out), /softmax: 'rows' must be a non-negative integer, found -1/);
   assert.throws(() => N.softmax(new Float32Array(4), 1.5, 2, out), /'rows' must be a non-negative integer, found 1.5/);
+  const f32 = (n: number) => new Float32Array(n);
   assert.throws(
-    () =>
-      N.gemm({
-        transA: false,
-        transB: false,
-        m: 3,
-        n: 2,
-        k: 5,
-        alpha: 1,
-        a: new Float32Array(12),
-        lda: 5,
-        b: new Float32Array(10),
-        ldb: 2,
-        beta: 0,
-        c: new Float32Array(6),
-        ldc: 2,
-      }),
+    () => N.gemm(plainGemm({ m: 3, n: 2, k: 5, a: f32(12), lda: 5, b: f32(10), ldb: 2, c: f32(6), ldc: 2 })),
     /gemm: 'a' has 12 elements, expected at least 15 for m=3, k=5, lda=5/,
   );
+  assert.throws(() => N.gemm(plainGemm({ m: 2, n: 2, k: 2, a: f32(4), lda: 1, b: f32(4), ldb: 2, c: out, ldc: 2 })), /gemm: 'lda' is 1, expected at least 2/);
   assert.throws(
-    () =>
-      N.gemm({
-        transA: false,
-        transB: false,
-        m: 2,
-        n: 2,
-        k: 2,
-        alpha: 1,
-        a: new Float32Array(4),
-        lda: 1,
-        b: new Float32Array(4),
-        ldb: 2,
-        beta: 0,
-        c: out,
-        ldc: 2,
-      }),
-    /gemm: 'lda' is 1, expected at least 2/,
-  );
-  assert.throws(
-    () =>
-      N.gemm({
-        transA: false,
-        transB: false,
-        m: 2,
-        n: 2,
-        k: 2,
-        alpha: 1,
-        a: new Float32Array(8),
-        lda: 2,
-        b: new Float32Array(8),
-        ldb: 2,
-        beta: 0,
-        c: new Float32Array(8),
-        ldc: 2,
-        batch: 2,
-        strideA: 4,
-        strideB: 4,
-      }),
+    () => N.gemm(plainGemm({ m: 2, n: 2, k: 2, a: f32(8), lda: 2, b: f32(8), ldb: 2, c: f32(8), ldc: 2, batch: 2, strideA: 4, strideB: 4 })),
     /gemm: 'strideC' is required when batch=2 > 1/,
   );
   untouched();

@@ -139,6 +139,22 @@ ICL_INLINE bool anyNonZero(const float* x, idx n) {
 }
 
 /** y = softmax(x) over n entries (y may be x); a NaN or +Inf anywhere makes the row NaN, as in the reference. */
+/**
+ * The backward of softmax over one row of n: dx (+)= y ⊙ (dy − Σ_j dy_j·y_j), added to dx when
+ * Accumulate, else written (dx may then be dy). Softmax's backward and the legacy attention's dS.
+ */
+template <bool Accumulate>
+ICL_INLINE void softmaxBackwardRow(const float* y, const float* dy, float* dx, idx n) {
+  float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+  for (idx j = 0; j < n; j++) dot += dy[j] * y[j];
+#pragma omp simd
+  for (idx j = 0; j < n; j++) {
+    if (Accumulate) dx[j] += y[j] * (dy[j] - dot);
+    else dx[j] = y[j] * (dy[j] - dot);
+  }
+}
+
 ICL_INLINE void softmaxRow(const float* x, float* y, idx n) {
   const float m = rowMax(x, n);
   const float inv = 1.0f / expShiftSum(x, y, n, m);
@@ -158,16 +174,7 @@ void softmax(const float* x, idx rows, idx n, float* out) {
 
 void softmaxBackward(const float* y, const float* dy, idx rows, idx n, float* dx) {
 #pragma omp parallel for if (rows * n >= kParMin && rows > 1) schedule(static)
-  for (idx r = 0; r < rows; r++) {
-    const float* yr = y + r * n;
-    const float* dyr = dy + r * n;
-    float* dxr = dx + r * n;
-    float dot = 0.0f;
-#pragma omp simd reduction(+ : dot)
-    for (idx j = 0; j < n; j++) dot += dyr[j] * yr[j];
-#pragma omp simd
-    for (idx j = 0; j < n; j++) dxr[j] += yr[j] * (dyr[j] - dot);
-  }
+  for (idx r = 0; r < rows; r++) softmaxBackwardRow<true>(y + r * n, dy + r * n, dx + r * n, n);
 }
 
 void layerNorm(const float* x, const float* gamma, const float* beta, idx rows, idx n, float eps, float* y,
@@ -418,15 +425,7 @@ bool attnBackwardHead(const AttnDims& a, const float* q, const float* k, const f
     if (!sgemm(false, true, rows, kEnd, D, 1.0f, dO, HD, v + head, HD, 0.0f, S, kEnd)) return false;
     // dS = P ⊙ (dP − Σ_j P·dP)
 #pragma omp parallel for if (innerPar) schedule(static)
-    for (idx r = 0; r < rows; r++) {
-      const float* pr = P + r * T;
-      float* sr = S + r * kEnd;
-      float dot = 0.0f;
-#pragma omp simd reduction(+ : dot)
-      for (idx j = 0; j < kEnd; j++) dot += pr[j] * sr[j];
-#pragma omp simd
-      for (idx j = 0; j < kEnd; j++) sr[j] = pr[j] * (sr[j] - dot);
-    }
+    for (idx r = 0; r < rows; r++) softmaxBackwardRow<false>(P + r * T, S + r * kEnd, S + r * kEnd, kEnd);
     // dV[0:kEnd] += Pᵀ·dO;  dQ[i0:i1] += scale·dS·K;  dK[0:kEnd] += scale·dSᵀ·Q
     if (!sgemm(true, false, kEnd, D, rows, 1.0f, P, T, dO, HD, 1.0f, dv + head, HD)) return false;
     if (!sgemm(false, false, rows, D, kEnd, scale, S, kEnd, k + head, HD, 1.0f, dq + head + i0 * HD, HD)) {

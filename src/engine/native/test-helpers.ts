@@ -4,7 +4,7 @@
  */
 import type { TestContext } from "node:test";
 import assert from "node:assert/strict";
-import type { Kernels } from "../kernels.ts";
+import type { GemmParams, Kernels } from "../kernels.ts";
 import { skipOrFail } from "../../util/test-env.ts";
 import { loadNativeKernels } from "./index.ts";
 
@@ -18,6 +18,11 @@ export function nativeOrSkip(t: TestContext): Kernels | null {
   }
   skipOrFail(t, loaded.reason);
   return null;
+}
+
+/** gemm parameters with no transposes, alpha 1 and beta 0 unless `p` says otherwise: a test states only what it varies. */
+export function plainGemm(p: Omit<GemmParams, "transA" | "transB" | "alpha" | "beta"> & Partial<GemmParams>): GemmParams {
+  return { transA: false, transB: false, alpha: 1, beta: 0, ...p };
 }
 
 export interface Tol {

@@ -169,35 +169,11 @@ export function attentionWithPattern(pattern: Tensor, v: Tensor, nHeads: number)
     throw new Error(`attentionWithPattern: pattern ${fmtShape(pattern.shape)} does not match v ${fmtShape(v.shape)} with ${H} heads`);
   }
   const K = kernels();
-  const data = allocRaw(v.size);
-  for (let b = 0; b < B; b++) {
-    // heads of batch b: out[b, :, h, :] = P[b, h] · v[b, :, h, :] (row stride H·D)
-    K.gemm({
-      transA: false,
-      transB: false,
-      m: T,
-      n: D,
-      k: T,
-      alpha: 1,
-      a: pattern.data.subarray(b * H * T * T),
-      lda: T,
-      b: v.data.subarray(b * T * HD),
-      ldb: HD,
-      beta: 0,
-      c: data.subarray(b * T * HD),
-      ldc: HD,
-      batch: H,
-      strideA: T * T,
-      strideB: D,
-      strideC: D,
-    });
-  }
-  return makeOutput(data, v.shape, [v], (out) => {
-    const dv = v.gradBuffer(),
-      dy = out.grad!;
+  /** For each batch b and head h: c[b, :, h, :] = op(P[b, h]) · x[b, :, h, :] + beta·c (row stride H·D). */
+  const perHead = (transA: boolean, x: Float32Array, beta: number, c: Float32Array): void => {
     for (let b = 0; b < B; b++) {
       K.gemm({
-        transA: true,
+        transA,
         transB: false,
         m: T,
         n: D,
@@ -205,10 +181,10 @@ export function attentionWithPattern(pattern: Tensor, v: Tensor, nHeads: number)
         alpha: 1,
         a: pattern.data.subarray(b * H * T * T),
         lda: T,
-        b: dy.subarray(b * T * HD),
+        b: x.subarray(b * T * HD),
         ldb: HD,
-        beta: 1,
-        c: dv.subarray(b * T * HD),
+        beta,
+        c: c.subarray(b * T * HD),
         ldc: HD,
         batch: H,
         strideA: T * T,
@@ -216,5 +192,11 @@ export function attentionWithPattern(pattern: Tensor, v: Tensor, nHeads: number)
         strideC: D,
       });
     }
+  };
+  const data = allocRaw(v.size);
+  perHead(false, v.data, 0, data); // out = P · v
+  return makeOutput(data, v.shape, [v], (out) => {
+    const dv = v.gradBuffer();
+    perHead(true, out.grad!, 1, dv); // dv += Pᵀ · dy
   });
 }

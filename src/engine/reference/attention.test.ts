@@ -1,20 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { referenceKernels as K } from "./index.ts";
-import { BUFFER_TYPES, Rng, assertClose, checkGradients } from "./testutil.ts";
+import { BUFFER_TYPES, Rng, assertClose, checkAttentionGradients } from "./testutil.ts";
+
+type Vec = ArrayLike<number>;
 
 /** Direct float64 attention with 4-d index helpers: probs [B, H, T, T], out [B, T, H, D]. */
-function naiveAttention(
-  q: ArrayLike<number>,
-  k: ArrayLike<number>,
-  v: ArrayLike<number>,
-  B: number,
-  T: number,
-  H: number,
-  D: number,
-  scale: number,
-  causal: boolean,
-): { probs: number[]; out: number[]; lse: number[] } {
+function naiveAttention(q: Vec, k: Vec, v: Vec, [B, T, H, D]: number[], scale: number, causal: boolean): { probs: number[]; out: number[]; lse: number[] } {
   const at = (x: ArrayLike<number>, b: number, t: number, h: number, d: number): number => x[((b * T + t) * H + h) * D + d];
   const probs = new Array<number>(B * H * T * T).fill(0);
   const out = new Array<number>(B * T * H * D).fill(0);
@@ -59,7 +51,7 @@ test("attention: matches a direct implementation, causal and not; masked probs e
       const out = new Float32Array(n).fill(NaN);
       const lse = new Float32Array(B * H * T).fill(NaN);
       K.attention(q, k, v, B, T, H, D, scale, causal, probs, lse, out);
-      const ref = naiveAttention(q, k, v, B, T, H, D, scale, causal);
+      const ref = naiveAttention(q, k, v, [B, T, H, D], scale, causal);
       const label = `B=${B} T=${T} H=${H} D=${D} causal=${causal}`;
       assertClose(probs, ref.probs, { atol: 1e-7, rtol: 1e-6 }, `${label} probs`);
       assertClose(out, ref.out, { atol: 1e-6, rtol: 1e-5 }, `${label} out`);
@@ -108,16 +100,15 @@ test("attentionBackward: finite differences for q, k, v (accumulating), causal a
       const scale = 0.7;
       const lse = buf.make(B * H * T),
         out = buf.make(n);
-      checkGradients({
+      checkAttentionGradients({
         label: `attention causal=${causal}`,
+        K,
         rng,
-        inputs: { q, k, v },
-        forward: () => {
-          K.attention(q, k, v, B, T, H, D, scale, causal, null, lse, out);
-          return out;
-        },
-        backward: (dout, g) => K.attentionBackward(q, k, v, out, lse, dout, B, T, H, D, scale, causal, g.q, g.k, g.v),
-        reference: (i) => naiveAttention(i.q, i.k, i.v, B, T, H, D, scale, causal).out,
+        bufs: { q, k, v, out, lse },
+        dims: [B, T, H, D],
+        scale,
+        causal,
+        reference: (i) => naiveAttention(i.q, i.k, i.v, [B, T, H, D], scale, causal).out,
       });
     }
   }

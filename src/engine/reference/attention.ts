@@ -6,40 +6,27 @@
  * even when the precision is bf16 (bf16 products measured slower than fp32 on CPUs without AMX), so
  * this oracle rounds nothing either (the bf16 setting only changes gemm).
  */
-import type { F32 } from "../kernels.ts";
-import { checkDim, checkLen, dims } from "./check.ts";
+import type { F32, Kernels } from "../kernels.ts";
+import { checkDims, checkLen, checkLens, dims } from "./check.ts";
 
-function checkAttentionDims(K: string, B: number, T: number, H: number, D: number): { nTok: number; nProbs: number; nLse: number } {
-  checkDim(K, "B", B);
-  checkDim(K, "T", T);
-  checkDim(K, "H", H);
-  checkDim(K, "D", D);
-  return { nTok: B * T * H * D, nProbs: B * H * T * T, nLse: B * H * T };
+/**
+ * The checks forward and backward share: B, T, H, D, then q, k, v, out [B, T, H·D] and lse [B, H, T].
+ * Returns the token-buffer size and its description, and "B=…, H=…, T=…", for the other checks.
+ */
+function checkAttention(K: string, tokens: { q: F32; k: F32; v: F32; out: F32 }, lse: F32, [B, T, H, D]: number[]): { nTok: number; tok: string; bht: string } {
+  checkDims(K, { B, T, H, D });
+  const nTok = B * T * H * D;
+  const tok = `[B, T, H·D] with ${dims({ B, T, H, D })}`;
+  const bht = dims({ B, H, T });
+  checkLens(K, tokens, nTok, tok);
+  checkLen(K, "lse", lse, B * H * T, `[B, H, T] with ${bht}`);
+  return { nTok, tok, bht };
 }
 
-export function attention(
-  q: F32,
-  k: F32,
-  v: F32,
-  B: number,
-  T: number,
-  H: number,
-  D: number,
-  scale: number,
-  causal: boolean,
-  probs: F32 | null,
-  lse: F32,
-  out: F32,
-): void {
+export const attention: Kernels["attention"] = (q, k, v, B, T, H, D, scale, causal, probs, lse, out) => {
   const K = "attention";
-  const { nTok, nProbs, nLse } = checkAttentionDims(K, B, T, H, D);
-  const what = `[B, T, H·D] with ${dims({ B, T, H, D })}`;
-  checkLen(K, "q", q, nTok, what);
-  checkLen(K, "k", k, nTok, what);
-  checkLen(K, "v", v, nTok, what);
-  checkLen(K, "out", out, nTok, what);
-  checkLen(K, "lse", lse, nLse, `[B, H, T] with ${dims({ B, H, T })}`);
-  if (probs !== null) checkLen(K, "probs", probs, nProbs, `[B, H, T, T] with ${dims({ B, H, T })}`);
+  const { bht } = checkAttention(K, { q, k, v, out }, lse, [B, T, H, D]);
+  if (probs !== null) checkLen(K, "probs", probs, B * H * T * T, `[B, H, T, T] with ${bht}`);
 
   const rowStride = H * D; // distance between consecutive tokens of one head
   const p = new Float64Array(T); // one row of probabilities
@@ -78,42 +65,17 @@ export function attention(
       }
     }
   }
-}
+};
 
 /**
  * With P = exp(scale·QKᵀ − lse) (masked entries 0) recomputed from the forward's lse and O = out,
  * per (batch, head):
  *   dV += Pᵀ·dO;  dP = dO·Vᵀ;  Δ = rowsum(dO ⊙ O);  dS = P ⊙ (dP − Δ);  dQ += scale·dS·K;  dK += scale·dSᵀ·Q.
  */
-export function attentionBackward(
-  q: F32,
-  k: F32,
-  v: F32,
-  out: F32,
-  lse: F32,
-  dout: F32,
-  B: number,
-  T: number,
-  H: number,
-  D: number,
-  scale: number,
-  causal: boolean,
-  dq: F32,
-  dk: F32,
-  dv: F32,
-): void {
+export const attentionBackward: Kernels["attentionBackward"] = (q, k, v, out, lse, dout, B, T, H, D, scale, causal, dq, dk, dv) => {
   const K = "attentionBackward";
-  const { nTok, nLse } = checkAttentionDims(K, B, T, H, D);
-  const what = `[B, T, H·D] with ${dims({ B, T, H, D })}`;
-  checkLen(K, "q", q, nTok, what);
-  checkLen(K, "k", k, nTok, what);
-  checkLen(K, "v", v, nTok, what);
-  checkLen(K, "out", out, nTok, what);
-  checkLen(K, "lse", lse, nLse, `[B, H, T] with ${dims({ B, H, T })}`);
-  checkLen(K, "dout", dout, nTok, what);
-  checkLen(K, "dq", dq, nTok, what);
-  checkLen(K, "dk", dk, nTok, what);
-  checkLen(K, "dv", dv, nTok, what);
+  const { nTok, tok } = checkAttention(K, { q, k, v, out }, lse, [B, T, H, D]);
+  checkLens(K, { dout, dq, dk, dv }, nTok, tok);
 
   const rowStride = H * D;
   const P = new Float64Array(T);
@@ -158,4 +120,4 @@ export function attentionBackward(
       }
     }
   }
-}
+};

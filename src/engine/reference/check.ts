@@ -11,6 +11,11 @@ export function checkDim(kernel: string, name: string, value: number): void {
   }
 }
 
+/** checkDim for each entry of `d`, in order: checkDims(K, { T, B, H }) checks T, then B, then H. */
+export function checkDims(kernel: string, d: Record<string, number>): void {
+  for (const [name, value] of Object.entries(d)) checkDim(kernel, name, value);
+}
+
 /** Throws unless `value` is an integer ≥ 1. */
 export function checkPositive(kernel: string, name: string, value: number): void {
   if (!Number.isInteger(value) || value < 1) {
@@ -23,6 +28,16 @@ export function checkLen(kernel: string, name: string, buf: ArrayLike<number>, e
   if (buf.length < expected) {
     throw new Error(`${kernel}: '${name}' has ${buf.length} elements, expected at least ${expected} for ${what}`);
   }
+}
+
+/** checkLen for each entry of `bufs`, in order, all against one length: checkLens(K, { q, k, v }, n, what). */
+export function checkLens(kernel: string, bufs: Record<string, ArrayLike<number>>, expected: number, what: string): void {
+  for (const [name, buf] of Object.entries(bufs)) checkLen(kernel, name, buf, expected, what);
+}
+
+/** The entries of `bufs` that are not null (optional buffers, e.g. layer norm's gamma), for checkLens. */
+export function present(bufs: Record<string, ArrayLike<number> | null>): Record<string, ArrayLike<number>> {
+  return Object.fromEntries(Object.entries(bufs).filter((e): e is [string, ArrayLike<number>] => e[1] !== null));
 }
 
 /** Throws unless `buf` is an Int32Array (ids and targets: a Float32Array there is a bug TypeScript may miss via casts). */

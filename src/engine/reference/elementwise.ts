@@ -2,8 +2,8 @@
  * Element-wise and data-movement kernels: binary (broadcasting by strides), unary and its
  * backward, sumInto (reduction by accumulation), permute, copyBlocks, sumSquares.
  */
-import type { BinaryOp, F32, UnaryOp } from "../kernels.ts";
-import { checkDim, checkLen, checkShape, checkStrides, dims } from "./check.ts";
+import type { Kernels, UnaryOp } from "../kernels.ts";
+import { checkDims, checkLen, checkLens, checkShape, checkStrides, dims } from "./check.ts";
 import { contiguousStrides, forEachRow } from "./strided.ts";
 
 const BINARY_OPS: readonly string[] = ["add", "sub", "mul", "div"];
@@ -13,7 +13,7 @@ const UNARY_OPS: readonly string[] = ["gelu", "tanh", "sigmoid", "relu", "exp", 
 export const GELU_C = Math.sqrt(2 / Math.PI);
 export const GELU_A = 0.044715;
 
-export function binary(op: BinaryOp, a: F32, aStrides: number[], b: F32, bStrides: number[], out: F32, shape: number[]): void {
+export const binary: Kernels["binary"] = (op, a, aStrides, b, bStrides, out, shape) => {
   const K = "binary";
   if (!BINARY_OPS.includes(op)) throw new Error(`${K}: unknown op '${op}', expected one of ${BINARY_OPS.join(", ")}`);
   const count = checkShape(K, "shape", shape);
@@ -42,7 +42,7 @@ export function binary(op: BinaryOp, a: F32, aStrides: number[], b: F32, bStride
         break;
     }
   });
-}
+};
 
 function checkUnaryOp(kernel: string, op: UnaryOp, alpha: number | undefined): void {
   if (!UNARY_OPS.includes(op)) throw new Error(`${kernel}: unknown op '${op}', expected one of ${UNARY_OPS.join(", ")}`);
@@ -55,7 +55,7 @@ export function gelu(x: number): number {
   return 0.5 * x * (1 + Math.tanh(GELU_C * (x + GELU_A * x * x * x)));
 }
 
-export function unary(op: UnaryOp, x: F32, out: F32, alpha?: number): void {
+export const unary: Kernels["unary"] = (op, x, out, alpha) => {
   const K = "unary";
   checkUnaryOp(K, op, alpha);
   const n = x.length;
@@ -92,7 +92,7 @@ export function unary(op: UnaryOp, x: F32, out: F32, alpha?: number): void {
       for (let i = 0; i < n; i++) out[i] = x[i] * x[i];
       break;
   }
-}
+};
 
 /** d gelu / dx of the tanh approximation. */
 export function geluGrad(x: number): number {
@@ -101,14 +101,11 @@ export function geluGrad(x: number): number {
   return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * GELU_C * (1 + 3 * GELU_A * x * x);
 }
 
-export function unaryBackward(op: UnaryOp, x: F32, y: F32, dy: F32, dx: F32, alpha?: number): void {
+export const unaryBackward: Kernels["unaryBackward"] = (op, x, y, dy, dx, alpha) => {
   const K = "unaryBackward";
   checkUnaryOp(K, op, alpha);
   const n = x.length;
-  const what = `n=${n} (the length of 'x')`;
-  checkLen(K, "y", y, n, what);
-  checkLen(K, "dy", dy, n, what);
-  checkLen(K, "dx", dx, n, what);
+  checkLens(K, { y, dy, dx }, n, `n=${n} (the length of 'x')`);
   switch (op) {
     case "gelu":
       for (let i = 0; i < n; i++) dx[i] += geluGrad(x[i]) * dy[i];
@@ -145,13 +142,13 @@ export function unaryBackward(op: UnaryOp, x: F32, y: F32, dy: F32, dx: F32, alp
       for (let i = 0; i < n; i++) dx[i] += 2 * x[i] * dy[i];
       break;
   }
-}
+};
 
 /**
  * out[Σ ij·outStrides[j]] += x[i]. The sums are formed in float64 (a scratch buffer covering the
  * part of `out` that is reached) and added to `out` once, so long reductions do not lose precision.
  */
-export function sumInto(x: F32, shape: number[], out: F32, outStrides: number[]): void {
+export const sumInto: Kernels["sumInto"] = (x, shape, out, outStrides) => {
   const K = "sumInto";
   const count = checkShape(K, "shape", shape);
   const needOut = checkStrides(K, "outStrides", outStrides, shape);
@@ -194,9 +191,9 @@ export function sumInto(x: F32, shape: number[], out: F32, outStrides: number[])
       acc[o] = 0;
     }
   });
-}
+};
 
-export function permute(x: F32, shape: number[], perm: number[], out: F32, accumulate: boolean): void {
+export const permute: Kernels["permute"] = (x, shape, perm, out, accumulate) => {
   const K = "permute";
   const count = checkShape(K, "shape", shape);
   const rank = shape.length;
@@ -211,9 +208,7 @@ export function permute(x: F32, shape: number[], perm: number[], out: F32, accum
     }
     seen[p] = true;
   }
-  const what = `shape [${shape.join(", ")}]`;
-  checkLen(K, "x", x, count, what);
-  checkLen(K, "out", out, count, what);
+  checkLens(K, { x, out }, count, `shape [${shape.join(", ")}]`);
 
   // Walk out contiguously; x's stride along out-axis d is x's stride along axis perm[d].
   const xStrides = contiguousStrides(shape);
@@ -225,26 +220,11 @@ export function permute(x: F32, shape: number[], perm: number[], out: F32, accum
     if (accumulate) for (let j = 0; j < len; j++) out[io + j] += x[ix + j * sx];
     else for (let j = 0; j < len; j++) out[io + j] = x[ix + j * sx];
   });
-}
+};
 
-export function copyBlocks(
-  src: F32,
-  srcOffset: number,
-  srcStride: number,
-  dst: F32,
-  dstOffset: number,
-  dstStride: number,
-  blockLen: number,
-  nBlocks: number,
-  accumulate: boolean,
-): void {
+export const copyBlocks: Kernels["copyBlocks"] = (src, srcOffset, srcStride, dst, dstOffset, dstStride, blockLen, nBlocks, accumulate) => {
   const K = "copyBlocks";
-  checkDim(K, "srcOffset", srcOffset);
-  checkDim(K, "srcStride", srcStride);
-  checkDim(K, "dstOffset", dstOffset);
-  checkDim(K, "dstStride", dstStride);
-  checkDim(K, "blockLen", blockLen);
-  checkDim(K, "nBlocks", nBlocks);
+  checkDims(K, { srcOffset, srcStride, dstOffset, dstStride, blockLen, nBlocks });
   if (blockLen === 0 || nBlocks === 0) return;
   checkLen(K, "src", src, srcOffset + (nBlocks - 1) * srcStride + blockLen, dims({ srcOffset, srcStride, blockLen, nBlocks }));
   checkLen(K, "dst", dst, dstOffset + (nBlocks - 1) * dstStride + blockLen, dims({ dstOffset, dstStride, blockLen, nBlocks }));
@@ -254,10 +234,10 @@ export function copyBlocks(
     if (accumulate) for (let j = 0; j < blockLen; j++) dst[d + j] += src[s + j];
     else for (let j = 0; j < blockLen; j++) dst[d + j] = src[s + j];
   }
-}
+};
 
-export function sumSquares(x: F32): number {
+export const sumSquares: Kernels["sumSquares"] = (x) => {
   let s = 0;
   for (let i = 0; i < x.length; i++) s += x[i] * x[i];
   return s;
-}
+};

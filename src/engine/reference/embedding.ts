@@ -2,13 +2,12 @@
  * Embedding lookup and its scatter-add backward. The vocabulary size is not passed: it is the
  * number of rows of the table, table.length / d (the table must hold a whole number of rows).
  */
-import type { F32, I32 } from "../kernels.ts";
-import { checkDim, checkI32, checkLen, dims } from "./check.ts";
+import type { F32, I32, Kernels } from "../kernels.ts";
+import { checkDims, checkI32, checkLen, dims } from "./check.ts";
 
 /** Checks ids[0..n) against the rows of a [vocab, d] table and returns vocab. */
 function checkIds(K: string, tableName: string, table: F32, ids: I32, n: number, d: number): number {
-  checkDim(K, "n", n);
-  checkDim(K, "d", d);
+  checkDims(K, { n, d });
   checkI32(K, "ids", ids);
   checkLen(K, "ids", ids, n, `n=${n}`);
   if (d === 0) {
@@ -31,24 +30,23 @@ function checkIds(K: string, tableName: string, table: F32, ids: I32, n: number,
   return vocab;
 }
 
-export function embedding(table: F32, ids: I32, n: number, d: number, out: F32): void {
-  const K = "embedding";
-  checkIds(K, "table", table, ids, n, d);
-  checkLen(K, "out", out, n * d, dims({ n, d }));
+/**
+ * embedding (out[i, :] = table[ids[i], :]) and, when `backward`, embeddingBackward (dtable[ids[i], :]
+ * += dout[i, :]) in one body: both check the same things and walk the same pairs of rows. `rows` is
+ * out or dout; `names` are the names of table and rows in messages.
+ */
+function embeddingKernel(K: string, names: [string, string], table: F32, ids: I32, n: number, d: number, rows: F32, backward: boolean): void {
+  checkIds(K, names[0], table, ids, n, d);
+  checkLen(K, names[1], rows, n * d, dims({ n, d }));
   for (let i = 0; i < n; i++) {
-    const src = ids[i] * d;
-    const dst = i * d;
-    for (let j = 0; j < d; j++) out[dst + j] = table[src + j];
+    const t = ids[i] * d;
+    const r = i * d;
+    if (backward) for (let j = 0; j < d; j++) table[t + j] += rows[r + j];
+    else for (let j = 0; j < d; j++) rows[r + j] = table[t + j];
   }
 }
 
-export function embeddingBackward(ids: I32, dout: F32, n: number, d: number, dtable: F32): void {
-  const K = "embeddingBackward";
-  checkIds(K, "dtable", dtable, ids, n, d);
-  checkLen(K, "dout", dout, n * d, dims({ n, d }));
-  for (let i = 0; i < n; i++) {
-    const dst = ids[i] * d;
-    const src = i * d;
-    for (let j = 0; j < d; j++) dtable[dst + j] += dout[src + j];
-  }
-}
+export const embedding: Kernels["embedding"] = (table, ids, n, d, out) => embeddingKernel("embedding", ["table", "out"], table, ids, n, d, out, false);
+
+export const embeddingBackward: Kernels["embeddingBackward"] = (ids, dout, n, d, dtable) =>
+  embeddingKernel("embeddingBackward", ["dtable", "dout"], dtable, ids, n, d, dout, true);

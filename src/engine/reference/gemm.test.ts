@@ -1,24 +1,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import type { GemmParams } from "../kernels.ts";
 import { referenceKernels as K } from "./index.ts";
 import { Rng, assertClose } from "./testutil.ts";
 
-/** Naive triple loop in float64, element by element from the definition of op(A)·op(B). */
-function naiveGemm(
-  transA: boolean,
-  transB: boolean,
-  m: number,
-  n: number,
-  k: number,
-  alpha: number,
-  a: Float32Array,
-  lda: number,
-  b: Float32Array,
-  ldb: number,
-  beta: number,
-  c: Float32Array,
-  ldc: number,
-): Float64Array {
+/** Naive triple loop in float64, element by element from the definition of op(A)·op(B) (one product: batch ignored). */
+function naiveGemm({ transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc }: GemmParams): Float64Array {
   const out = Float64Array.from(c);
   for (let i = 0; i < m; i++) {
     for (let j = 0; j < n; j++) {
@@ -59,8 +46,9 @@ test("gemm: all transpose combinations, padded leading dimensions, beta 0/1/0.5"
             const b = rng.f32(bRows * ldb);
             const c = rng.f32(m * ldc);
             const alpha = 1.5;
-            const expected = naiveGemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-            K.gemm({ transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc });
+            const p = { transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc };
+            const expected = naiveGemm(p);
+            K.gemm(p);
             assertClose(c, expected, TOL, `gemm m=${m} n=${n} k=${k} tA=${transA} tB=${transB} pad=${pad} beta=${beta}`);
           }
         }
@@ -106,21 +94,23 @@ test("gemm: batched with strides (including a broadcast A with strideA = 0)", ()
         const before = c.slice();
         K.gemm({ transA, transB, m, n, k, alpha: 0.5, a, lda, b, ldb, beta: 1, c, ldc, batch, strideA, strideB, strideC });
         for (let i = 0; i < batch; i++) {
-          const expected = naiveGemm(
+          const ai = a.subarray(i * strideA),
+            bi = b.subarray(i * strideB);
+          const expected = naiveGemm({
             transA,
             transB,
             m,
             n,
             k,
-            0.5,
-            a.subarray(i * strideA),
+            alpha: 0.5,
+            a: ai,
             lda,
-            b.subarray(i * strideB),
+            b: bi,
             ldb,
-            1,
-            before.subarray(i * strideC, i * strideC + cSize),
+            beta: 1,
+            c: before.subarray(i * strideC, i * strideC + cSize),
             ldc,
-          );
+          });
           assertClose(c.subarray(i * strideC, i * strideC + cSize), expected, TOL, `batch ${i}`);
           // gaps between the matrices of C are untouched
           for (let g = i * strideC + cSize; g < (i + 1) * strideC && g < c.length; g++) assert.equal(c[g], before[g]);
@@ -171,8 +161,9 @@ test("gemm: works on subarray views", () => {
   const a = big.subarray(10, 16); // 2×3
   const b = big.subarray(40, 52); // 3×4
   const c = new Float32Array(20).subarray(4, 12); // 2×4
-  const expected = naiveGemm(false, false, 2, 4, 3, 1, a, 3, b, 4, 0, c.slice(), 4);
-  K.gemm({ transA: false, transB: false, m: 2, n: 4, k: 3, alpha: 1, a, lda: 3, b, ldb: 4, beta: 0, c, ldc: 4 });
+  const p = { transA: false, transB: false, m: 2, n: 4, k: 3, alpha: 1, a, lda: 3, b, ldb: 4, beta: 0, c, ldc: 4 };
+  const expected = naiveGemm({ ...p, c: c.slice() });
+  K.gemm(p);
   assertClose(c, expected, TOL, "views");
 });
 

@@ -7,8 +7,8 @@
  * bfloat16 first (precision.ts). No zero-skipping, so NaN and Inf in A or
  * B always reach C; beta = 0 never reads C.
  */
-import type { GemmParams } from "../kernels.ts";
-import { checkDim, checkLen, dims } from "./check.ts";
+import type { GemmParams, Kernels } from "../kernels.ts";
+import { checkDim, checkDims, checkLen, dims } from "./check.ts";
 import { productInput } from "./precision.ts";
 
 /** Elements a matrix with `rows` rows of `cols` used entries and leading dimension `ld` spans. */
@@ -19,12 +19,7 @@ function span(rows: number, cols: number, ld: number): number {
 function checkGemm(p: GemmParams): { batch: number; sa: number; sb: number; sc: number } {
   const K = "gemm";
   const { m, n, k, lda, ldb, ldc, transA, transB } = p;
-  checkDim(K, "m", m);
-  checkDim(K, "n", n);
-  checkDim(K, "k", k);
-  checkDim(K, "lda", lda);
-  checkDim(K, "ldb", ldb);
-  checkDim(K, "ldc", ldc);
+  checkDims(K, { m, n, k, lda, ldb, ldc });
   const batch = p.batch ?? 1;
   checkDim(K, "batch", batch);
   // Strides are required when there is more than one product: a silent default would hide bugs.
@@ -79,7 +74,7 @@ function checkGemm(p: GemmParams): { batch: number; sa: number; sb: number; sc: 
   return { batch, sa, sb, sc };
 }
 
-export function gemm(p: GemmParams): void {
+export const gemm: Kernels["gemm"] = (p) => {
   const { batch, sa, sb, sc } = checkGemm(p);
   const { m, n, k, alpha, beta, c, lda, ldb, ldc, transA, transB } = p;
   if (m === 0 || n === 0) return;
@@ -125,4 +120,4 @@ export function gemm(p: GemmParams): void {
       }
     }
   }
-}
+};

@@ -2,20 +2,18 @@
  * Row-wise kernels over the last axis: softmax, layer norm, cross-entropy (fused log-softmax).
  * Sums and statistics are formed in float64.
  */
-import type { F32, I32 } from "../kernels.ts";
-import { checkDim, checkI32, checkLen, dims } from "./check.ts";
+import type { F32, I32, Kernels } from "../kernels.ts";
+import { checkDims, checkI32, checkLen, checkLens, dims, present } from "./check.ts";
 
-function checkRows(kernel: string, rows: number, n: number): void {
-  checkDim(kernel, "rows", rows);
-  checkDim(kernel, "n", n);
+/** Checks rows and n; returns the length and description of a [rows, n] buffer, of one value per row and per column. */
+function checkRows(kernel: string, rows: number, n: number): Record<"total" | "row" | "col", [number, string]> {
+  checkDims(kernel, { rows, n });
+  return { total: [rows * n, dims({ rows, n })], row: [rows, `rows=${rows}`], col: [n, `n=${n}`] };
 }
 
-export function softmax(x: F32, rows: number, n: number, out: F32): void {
+export const softmax: Kernels["softmax"] = (x, rows, n, out) => {
   const K = "softmax";
-  checkRows(K, rows, n);
-  const what = dims({ rows, n });
-  checkLen(K, "x", x, rows * n, what);
-  checkLen(K, "out", out, rows * n, what);
+  checkLens(K, { x, out }, ...checkRows(K, rows, n).total);
   const e = new Float64Array(n); // out may be x, so keep the exponentials here
   for (let r = 0; r < rows; r++) {
     const o = r * n;
@@ -28,33 +26,25 @@ export function softmax(x: F32, rows: number, n: number, out: F32): void {
     }
     for (let j = 0; j < n; j++) out[o + j] = e[j] / sum;
   }
-}
+};
 
-export function softmaxBackward(y: F32, dy: F32, rows: number, n: number, dx: F32): void {
+export const softmaxBackward: Kernels["softmaxBackward"] = (y, dy, rows, n, dx) => {
   const K = "softmaxBackward";
-  checkRows(K, rows, n);
-  const what = dims({ rows, n });
-  checkLen(K, "y", y, rows * n, what);
-  checkLen(K, "dy", dy, rows * n, what);
-  checkLen(K, "dx", dx, rows * n, what);
+  checkLens(K, { y, dy, dx }, ...checkRows(K, rows, n).total);
   for (let r = 0; r < rows; r++) {
     const o = r * n;
     let dot = 0;
     for (let j = 0; j < n; j++) dot += dy[o + j] * y[o + j];
     for (let j = 0; j < n; j++) dx[o + j] += y[o + j] * (dy[o + j] - dot);
   }
-}
+};
 
-export function layerNorm(x: F32, gamma: F32 | null, beta: F32 | null, rows: number, n: number, eps: number, y: F32, mean: F32, rstd: F32): void {
+export const layerNorm: Kernels["layerNorm"] = (x, gamma, beta, rows, n, eps, y, mean, rstd) => {
   const K = "layerNorm";
-  checkRows(K, rows, n);
-  const what = dims({ rows, n });
-  checkLen(K, "x", x, rows * n, what);
-  checkLen(K, "y", y, rows * n, what);
-  if (gamma !== null) checkLen(K, "gamma", gamma, n, `n=${n}`);
-  if (beta !== null) checkLen(K, "beta", beta, n, `n=${n}`);
-  checkLen(K, "mean", mean, rows, `rows=${rows}`);
-  checkLen(K, "rstd", rstd, rows, `rows=${rows}`);
+  const L = checkRows(K, rows, n);
+  checkLens(K, { x, y }, ...L.total);
+  checkLens(K, present({ gamma, beta }), ...L.col);
+  checkLens(K, { mean, rstd }, ...L.row);
   for (let r = 0; r < rows; r++) {
     const o = r * n;
     let s = 0;
@@ -74,35 +64,18 @@ export function layerNorm(x: F32, gamma: F32 | null, beta: F32 | null, rows: num
       y[o + j] = (x[o + j] - mu) * rs * g + b;
     }
   }
-}
+};
 
 /**
  * With x̂ = (x − mean)·rstd and g = dy·gamma:
  *   dx += rstd · (g − mean(g) − x̂ · mean(g ⊙ x̂)),  dgamma += Σ_rows dy ⊙ x̂,  dbeta += Σ_rows dy.
  */
-export function layerNormBackward(
-  dy: F32,
-  x: F32,
-  gamma: F32 | null,
-  mean: F32,
-  rstd: F32,
-  rows: number,
-  n: number,
-  dx: F32,
-  dgamma: F32 | null,
-  dbeta: F32 | null,
-): void {
+export const layerNormBackward: Kernels["layerNormBackward"] = (dy, x, gamma, mean, rstd, rows, n, dx, dgamma, dbeta) => {
   const K = "layerNormBackward";
-  checkRows(K, rows, n);
-  const what = dims({ rows, n });
-  checkLen(K, "dy", dy, rows * n, what);
-  checkLen(K, "x", x, rows * n, what);
-  checkLen(K, "dx", dx, rows * n, what);
-  if (gamma !== null) checkLen(K, "gamma", gamma, n, `n=${n}`);
-  if (dgamma !== null) checkLen(K, "dgamma", dgamma, n, `n=${n}`);
-  if (dbeta !== null) checkLen(K, "dbeta", dbeta, n, `n=${n}`);
-  checkLen(K, "mean", mean, rows, `rows=${rows}`);
-  checkLen(K, "rstd", rstd, rows, `rows=${rows}`);
+  const L = checkRows(K, rows, n);
+  checkLens(K, { dy, x, dx }, ...L.total);
+  checkLens(K, present({ gamma, dgamma, dbeta }), ...L.col);
+  checkLens(K, { mean, rstd }, ...L.row);
   if (n === 0) return;
 
   const dgAcc = new Float64Array(n);
@@ -130,17 +103,21 @@ export function layerNormBackward(
   if (rows === 0) return;
   if (dgamma !== null) for (let j = 0; j < n; j++) dgamma[j] += dgAcc[j];
   if (dbeta !== null) for (let j = 0; j < n; j++) dbeta[j] += dbAcc[j];
-}
+};
 
-function checkTargets(kernel: string, targets: I32, rows: number, n: number): void {
+/** The checks both cross-entropy kernels start with: rows, n, logits [rows, n], targets; returns checkRows's lengths. */
+function checkLogits(kernel: string, logits: F32, targets: I32, rows: number, n: number): ReturnType<typeof checkRows> {
+  const L = checkRows(kernel, rows, n);
+  checkLen(kernel, "logits", logits, ...L.total);
   checkI32(kernel, "targets", targets);
-  checkLen(kernel, "targets", targets, rows, `rows=${rows}`);
+  checkLen(kernel, "targets", targets, ...L.row);
   for (let r = 0; r < rows; r++) {
     const t = targets[r];
     if (t >= n) {
       throw new Error(`${kernel}: target ${t} at row ${r} is out of range for n=${n} classes (valid: 0..${n - 1}, or negative for no loss)`);
     }
   }
+  return L;
 }
 
 /** Log-sum-exp of row `o..o+n` of x, max-subtracted. */
@@ -153,14 +130,9 @@ function logSumExp(x: F32, o: number, n: number): number {
   return max + Math.log(sum);
 }
 
-export function crossEntropy(logits: F32, targets: I32, rows: number, n: number, losses: F32, lse: F32): void {
+export const crossEntropy: Kernels["crossEntropy"] = (logits, targets, rows, n, losses, lse) => {
   const K = "crossEntropy";
-  checkRows(K, rows, n);
-  const what = dims({ rows, n });
-  checkLen(K, "logits", logits, rows * n, what);
-  checkTargets(K, targets, rows, n);
-  checkLen(K, "losses", losses, rows, `rows=${rows}`);
-  checkLen(K, "lse", lse, rows, `rows=${rows}`);
+  checkLens(K, { losses, lse }, ...checkLogits(K, logits, targets, rows, n).row);
   for (let r = 0; r < rows; r++) {
     const o = r * n;
     const l = logSumExp(logits, o, n);
@@ -168,17 +140,13 @@ export function crossEntropy(logits: F32, targets: I32, rows: number, n: number,
     const t = targets[r];
     losses[r] = t < 0 ? 0 : l - logits[o + t];
   }
-}
+};
 
-export function crossEntropyBackward(logits: F32, targets: I32, lse: F32, dloss: F32, rows: number, n: number, dlogits: F32): void {
+export const crossEntropyBackward: Kernels["crossEntropyBackward"] = (logits, targets, lse, dloss, rows, n, dlogits) => {
   const K = "crossEntropyBackward";
-  checkRows(K, rows, n);
-  const what = dims({ rows, n });
-  checkLen(K, "logits", logits, rows * n, what);
-  checkTargets(K, targets, rows, n);
-  checkLen(K, "lse", lse, rows, `rows=${rows}`);
-  checkLen(K, "dloss", dloss, rows, `rows=${rows}`);
-  checkLen(K, "dlogits", dlogits, rows * n, what);
+  const L = checkLogits(K, logits, targets, rows, n);
+  checkLens(K, { lse, dloss }, ...L.row);
+  checkLen(K, "dlogits", dlogits, ...L.total);
   for (let r = 0; r < rows; r++) {
     const t = targets[r];
     if (t < 0) continue;
@@ -190,4 +158,4 @@ export function crossEntropyBackward(logits: F32, targets: I32, lse: F32, dloss:
       dlogits[o + j] += d * (j === t ? p - 1 : p);
     }
   }
-}
+};

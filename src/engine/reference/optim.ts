@@ -1,15 +1,12 @@
 /** AdamW (decoupled weight decay, as torch.optim.AdamW), one step in place. */
-import type { F32 } from "../kernels.ts";
-import { checkLen, checkPositive } from "./check.ts";
+import type { Kernels } from "../kernels.ts";
+import { checkLens, checkPositive } from "./check.ts";
 
-export function adamw(p: F32, g: F32, m: F32, v: F32, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number): void {
+export const adamw: Kernels["adamw"] = (p, g, m, v, lr, beta1, beta2, eps, weightDecay, step) => {
   const K = "adamw";
   checkPositive(K, "step", step);
   const n = p.length;
-  const what = `n=${n} (the length of 'p')`;
-  checkLen(K, "g", g, n, what);
-  checkLen(K, "m", m, n, what);
-  checkLen(K, "v", v, n, what);
+  checkLens(K, { g, m, v }, n, `n=${n} (the length of 'p')`);
   const bc1 = 1 - Math.pow(beta1, step);
   const bc2 = 1 - Math.pow(beta2, step);
   const decay = 1 - lr * weightDecay; // p − lr·wd·p
@@ -21,4 +18,4 @@ export function adamw(p: F32, g: F32, m: F32, v: F32, lr: number, beta1: number,
     v[i] = vi;
     p[i] = p[i] * decay - (lr * (mi / bc1)) / (Math.sqrt(vi / bc2) + eps);
   }
-}
+};

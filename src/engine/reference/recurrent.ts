@@ -3,17 +3,44 @@
  * vanilla tanh RNN, forward and backpropagation through time. The input projection xw is
  * precomputed by the caller; these kernels add the recurrent part h_{t−1}·whh.
  */
-import type { F32 } from "../kernels.ts";
-import { checkDim, checkLen, dims } from "./check.ts";
+import type { F32, Kernels } from "../kernels.ts";
+import { checkDims, checkLen, dims } from "./check.ts";
 
 function sigmoid(x: number): number {
   return 1 / (1 + Math.exp(-x));
 }
 
-function checkSeq(K: string, T: number, B: number, H: number): void {
-  checkDim(K, "T", T);
-  checkDim(K, "B", B);
-  checkDim(K, "H", H);
+/** The layout of each recurrent buffer by its argument name: [T, B, G], [H, G], [B, H] or [T, B, H]. */
+const SEQ_LAYOUT: Record<string, "seqG" | "w" | "state" | "seq"> = {
+  xw: "seqG",
+  dxw: "seqG",
+  gates: "seqG",
+  whh: "w",
+  dwhh: "w",
+  h0: "state",
+  c0: "state",
+  dh0: "state",
+  dc0: "state",
+  hs: "seq",
+  cs: "seq",
+  dhs: "seq",
+};
+
+/**
+ * Checks T, B, H, then each of `bufs` in order against the layout of its name (SEQ_LAYOUT), where
+ * G = gates·H: 4H for the LSTM, H for the RNN.
+ */
+function checkSeq(K: string, { T, B, H }: Record<"T" | "B" | "H", number>, gates: 1 | 4, bufs: Record<string, F32>): void {
+  checkDims(K, { T, B, H });
+  const G = gates * H;
+  const gH = gates === 4 ? "4H" : "H";
+  const sizes: Record<string, [number, string]> = {
+    seqG: [T * B * G, `[T, B, ${gH}] with ${dims({ T, B, H })}`],
+    w: [H * G, `[H, ${gH}] with H=${H}`],
+    state: [B * H, `[B, H] with ${dims({ B, H })}`],
+    seq: [T * B * H, `[T, B, H] with ${dims({ T, B, H })}`],
+  };
+  for (const [name, buf] of Object.entries(bufs)) checkLen(K, name, buf, ...sizes[SEQ_LAYOUT[name]]);
 }
 
 /** z[b, :] += h[b, :]·w for h [B, H] at hOff and w [H, G]; z is a [B, G] double buffer. */
@@ -28,17 +55,10 @@ function addMatmul(z: Float64Array, h: F32, hOff: number, w: F32, B: number, H: 
   }
 }
 
-export function lstm(xw: F32, whh: F32, h0: F32, c0: F32, T: number, B: number, H: number, hs: F32, cs: F32, gates: F32): void {
+export const lstm: Kernels["lstm"] = (xw, whh, h0, c0, T, B, H, hs, cs, gates) => {
   const K = "lstm";
-  checkSeq(K, T, B, H);
+  checkSeq(K, { T, B, H }, 4, { xw, whh, h0, c0, hs, cs, gates });
   const G = 4 * H;
-  checkLen(K, "xw", xw, T * B * G, `[T, B, 4H] with ${dims({ T, B, H })}`);
-  checkLen(K, "whh", whh, H * G, `[H, 4H] with H=${H}`);
-  checkLen(K, "h0", h0, B * H, `[B, H] with ${dims({ B, H })}`);
-  checkLen(K, "c0", c0, B * H, `[B, H] with ${dims({ B, H })}`);
-  checkLen(K, "hs", hs, T * B * H, `[T, B, H] with ${dims({ T, B, H })}`);
-  checkLen(K, "cs", cs, T * B * H, `[T, B, H] with ${dims({ T, B, H })}`);
-  checkLen(K, "gates", gates, T * B * G, `[T, B, 4H] with ${dims({ T, B, H })}`);
 
   const z = new Float64Array(B * G);
   for (let t = 0; t < T; t++) {
@@ -70,7 +90,7 @@ export function lstm(xw: F32, whh: F32, h0: F32, c0: F32, T: number, B: number, 
       }
     }
   }
-}
+};
 
 /**
  * Backpropagation through time. Going backwards from t = T−1, with dh = dhs_t + (carry from t+1)
@@ -79,39 +99,10 @@ export function lstm(xw: F32, whh: F32, h0: F32, c0: F32, T: number, B: number, 
  *   dz = (di·i(1−i), df·f(1−f), dg·(1−g²), do·o(1−o));  dxw_t += dz;  dwhh += h_{t−1}ᵀ·dz;
  *   carry: dh ← dz·whhᵀ, dc ← dc·f.   Finally dh0 += dh, dc0 += dc.
  */
-export function lstmBackward(
-  whh: F32,
-  h0: F32,
-  c0: F32,
-  hs: F32,
-  cs: F32,
-  gates: F32,
-  dhs: F32,
-  T: number,
-  B: number,
-  H: number,
-  dxw: F32,
-  dwhh: F32,
-  dh0: F32,
-  dc0: F32,
-): void {
+export const lstmBackward: Kernels["lstmBackward"] = (whh, h0, c0, hs, cs, gates, dhs, T, B, H, dxw, dwhh, dh0, dc0) => {
   const K = "lstmBackward";
-  checkSeq(K, T, B, H);
+  checkSeq(K, { T, B, H }, 4, { whh, h0, c0, hs, cs, gates, dhs, dxw, dwhh, dh0, dc0 });
   const G = 4 * H;
-  const seq = `[T, B, H] with ${dims({ T, B, H })}`;
-  const seqG = `[T, B, 4H] with ${dims({ T, B, H })}`;
-  const state = `[B, H] with ${dims({ B, H })}`;
-  checkLen(K, "whh", whh, H * G, `[H, 4H] with H=${H}`);
-  checkLen(K, "h0", h0, B * H, state);
-  checkLen(K, "c0", c0, B * H, state);
-  checkLen(K, "hs", hs, T * B * H, seq);
-  checkLen(K, "cs", cs, T * B * H, seq);
-  checkLen(K, "gates", gates, T * B * G, seqG);
-  checkLen(K, "dhs", dhs, T * B * H, seq);
-  checkLen(K, "dxw", dxw, T * B * G, seqG);
-  checkLen(K, "dwhh", dwhh, H * G, `[H, 4H] with H=${H}`);
-  checkLen(K, "dh0", dh0, B * H, state);
-  checkLen(K, "dc0", dc0, B * H, state);
 
   const dhNext = new Float64Array(B * H); // gradient reaching h_t from step t+1
   const dcNext = new Float64Array(B * H); // gradient reaching c_t from step t+1
@@ -163,15 +154,11 @@ export function lstmBackward(
     dh0[i] += dhNext[i];
     dc0[i] += dcNext[i];
   }
-}
+};
 
-export function rnn(xw: F32, whh: F32, h0: F32, T: number, B: number, H: number, hs: F32): void {
+export const rnn: Kernels["rnn"] = (xw, whh, h0, T, B, H, hs) => {
   const K = "rnn";
-  checkSeq(K, T, B, H);
-  checkLen(K, "xw", xw, T * B * H, `[T, B, H] with ${dims({ T, B, H })}`);
-  checkLen(K, "whh", whh, H * H, `[H, H] with H=${H}`);
-  checkLen(K, "h0", h0, B * H, `[B, H] with ${dims({ B, H })}`);
-  checkLen(K, "hs", hs, T * B * H, `[T, B, H] with ${dims({ T, B, H })}`);
+  checkSeq(K, { T, B, H }, 1, { xw, whh, h0, hs });
   const z = new Float64Array(B * H);
   for (let t = 0; t < T; t++) {
     const off = t * B * H;
@@ -180,20 +167,12 @@ export function rnn(xw: F32, whh: F32, h0: F32, T: number, B: number, H: number,
     else addMatmul(z, hs, off - B * H, whh, B, H, H);
     for (let i = 0; i < B * H; i++) hs[off + i] = Math.tanh(z[i]);
   }
-}
+};
 
 /** dz = (dhs_t + carry)·(1 − h_t²);  dxw_t += dz;  dwhh += h_{t−1}ᵀ·dz;  carry = dz·whhᵀ;  dh0 += carry. */
-export function rnnBackward(whh: F32, h0: F32, hs: F32, dhs: F32, T: number, B: number, H: number, dxw: F32, dwhh: F32, dh0: F32): void {
+export const rnnBackward: Kernels["rnnBackward"] = (whh, h0, hs, dhs, T, B, H, dxw, dwhh, dh0) => {
   const K = "rnnBackward";
-  checkSeq(K, T, B, H);
-  const seq = `[T, B, H] with ${dims({ T, B, H })}`;
-  checkLen(K, "whh", whh, H * H, `[H, H] with H=${H}`);
-  checkLen(K, "h0", h0, B * H, `[B, H] with ${dims({ B, H })}`);
-  checkLen(K, "hs", hs, T * B * H, seq);
-  checkLen(K, "dhs", dhs, T * B * H, seq);
-  checkLen(K, "dxw", dxw, T * B * H, seq);
-  checkLen(K, "dwhh", dwhh, H * H, `[H, H] with H=${H}`);
-  checkLen(K, "dh0", dh0, B * H, `[B, H] with ${dims({ B, H })}`);
+  checkSeq(K, { T, B, H }, 1, { whh, h0, hs, dhs, dxw, dwhh, dh0 });
 
   const dhNext = new Float64Array(B * H);
   const dz = new Float64Array(B * H);
@@ -221,4 +200,4 @@ export function rnnBackward(whh: F32, h0: F32, hs: F32, dhs: F32, T: number, B: 
   if (T === 0) return;
   for (let i = 0; i < H * H; i++) dwhh[i] += dW[i];
   for (let i = 0; i < B * H; i++) dh0[i] += dhNext[i];
-}
+};

@@ -3,6 +3,7 @@
  * gradient checker by central finite differences of a forward kernel.
  */
 import assert from "node:assert/strict";
+import type { Kernels } from "../kernels.ts";
 
 /** Seeded generator (mulberry32): tests are reproducible. */
 export class Rng {
@@ -109,6 +110,37 @@ export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
  * fraction of a percent that the float32 differences cannot see. The reference is first checked
  * against the kernel's forward output.
  */
+/**
+ * checkGradients for attentionBackward of the kernels K: q, k, v are perturbed through K.attention
+ * (probs null) with the given dims [B, T, H, D], scale and causal; `reference` is a float64 forward
+ * returning out. Used by the reference and the native attention tests.
+ */
+export function checkAttentionGradients(o: {
+  label: string;
+  K: Kernels;
+  rng: Rng;
+  bufs: Record<"q" | "k" | "v" | "out" | "lse", Float32Array>;
+  dims: [number, number, number, number];
+  scale: number;
+  causal: boolean;
+  reference: (inputs: Record<string, Float64Array>) => ArrayLike<number>;
+}): void {
+  const { K, scale, causal } = o;
+  const { q, k, v, out, lse } = o.bufs;
+  const [B, T, H, D] = o.dims;
+  checkGradients({
+    label: o.label,
+    rng: o.rng,
+    inputs: { q, k, v },
+    forward: () => {
+      K.attention(q, k, v, B, T, H, D, scale, causal, null, lse, out);
+      return out;
+    },
+    backward: (dout, g) => K.attentionBackward(q, k, v, out, lse, dout, B, T, H, D, scale, causal, g.q, g.k, g.v),
+    reference: o.reference,
+  });
+}
+
 export function checkGradients(opts: {
   label: string;
   /** Buffers the forward kernel reads; perturbed in place (and restored). */
