@@ -40,7 +40,10 @@ export const corpusSource: ExperimentDefinition = {
     "each ±0.13; common-set scores man_en −0.36, bible_kjv −0.16, code_go −0.16, legal −0.11, email −0.06, brown +0.12, fortunes_en +0.33, " +
     "zh_poetry +1.14; perplexity 7.4 (man_en, bible_kjv) to 27.7 (code_go); best induction scores ≤ 0.02; tasks at chance.",
   defaults: { seeds: 2, tokens: 30_000_000 },
-  headsFrom: { tokens: NATURAL.headsFrom, what: "the 2-layer model formed its first induction head (≥ 0.3) on code_go, the fastest domain (docs/demo-calibration.md)" },
+  headsFrom: {
+    tokens: NATURAL.headsFrom,
+    what: "the 2-layer model formed its first induction head (≥ 0.3) on code_go, the fastest domain (docs/demo-calibration.md)",
+  },
   async configs(opts, ctx) {
     const given = userDomains(opts);
     const notes: string[] = [];
