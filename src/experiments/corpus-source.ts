@@ -68,6 +68,8 @@ export const corpusSource: ExperimentDefinition = {
         opts,
         common: domains,
         perDecade: SOURCE_PER_DECADE,
+        // As natural: at a constant rate the final ICL score swings by tenths of a nat between checkpoints.
+        schedule: NATURAL.schedule,
       }),
     );
     notes.push(`common evaluation set (icl@${COMMON}): equal shares of the held-out windows of ${domains.join(", ")}`);
