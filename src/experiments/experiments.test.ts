@@ -249,7 +249,7 @@ test("the experiments' data: icl@SOURCE outside the mixture and icl@common are t
 
 test("corpus-source: one model per domain, equal budgets, scored on its own text and on the common set, in the Shin-style table", async () => {
   const domains = ["brown", "legal", "email"];
-  const r = await run("corpus-source", { domains });
+  const r = await run("corpus-source", { domains, seeds: 1 });
   const runs = runsOf("corpus-source");
   assert.equal(runs.length, 3);
   const budgets = new Set(runs.map((x) => cfg(x).data.uniqueTokens));
@@ -277,7 +277,7 @@ test("corpus-source: one model per domain, equal budgets, scored on its own text
 });
 
 test("corpus-source picks the Debian domains only where apt is present, and says which it left out", async () => {
-  const plan = await planExperiment("corpus-source", { ...quiet, env: { ...process.env, PATH: "/nonexistent" } });
+  const plan = await planExperiment("corpus-source", { ...quiet, seeds: 1, env: { ...process.env, PATH: "/nonexistent" } });
   assert.deepEqual(
     plan.runs.map((r) => Object.keys(r.resolved.data.sources!)[0]),
     ["brown", "legal", "email", "zh_poetry"],
@@ -298,7 +298,7 @@ test("corpus-source with a Debian domain (fortunes_en) where apt is present", as
       return skipOrFail(t, `apt cannot fetch here: ${(e as Error).message}`);
     throw e;
   }
-  const r = await runExperiment("corpus-source", { ...quiet, domains: ["brown", "fortunes_en"], report: false });
+  const r = await runExperiment("corpus-source", { ...quiet, seeds: 1, domains: ["brown", "fortunes_en"], report: false });
   assert.deepEqual(
     r.outcomes.map((o) => o.status),
     ["finished", "finished"],
