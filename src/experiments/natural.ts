@@ -40,7 +40,7 @@ export const NATURAL = {
   /** Where the 2-layer model's first induction head (≥ 0.3) formed in calibration on code_go (seed 0). */
   headsFrom: 16_000_000,
   /** How far the 2-layer model trained on the embedded prose without forming an induction head (calibration). */
-  proseNoHeadsBy: 126_000_000,
+  proseNoHeadsBy: 158_000_000,
 };
 
 export const NATURAL_LAYERS = [1, 2, 3];
