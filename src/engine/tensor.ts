@@ -276,15 +276,8 @@ export function fmtShape(shape: readonly number[]): string {
   return `[${shape.join(", ")}]`;
 }
 
-export function contiguousStrides(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    s[i] = acc;
-    acc *= shape[i];
-  }
-  return s;
-}
+/** Row-major contiguous strides (one definition, shared with the reference kernels). */
+export { contiguousStrides } from "./reference/strided.ts";
 
 // ---- constructors --------------------------------------------------------------------------
 

@@ -39,7 +39,7 @@ export function forEachRow(shape: number[], strides: number[][], row: (offsets: 
 }
 
 /** Row-major contiguous strides of `shape`. */
-export function contiguousStrides(shape: number[]): number[] {
+export function contiguousStrides(shape: readonly number[]): number[] {
   const s = new Array<number>(shape.length);
   let acc = 1;
   for (let d = shape.length - 1; d >= 0; d--) {
