@@ -264,7 +264,7 @@ test("corpus-source: one model per domain, equal budgets, scored on its own text
   }
   assert.match(
     r.summary!.header.join("|"),
-    /ICL score\|ICL \(common set\)\|loss@50\|loss@500\|perplexity\|best induction head\|classification acc\.\|induction acc\.\|kv-recall acc\./,
+    /^configuration\|unique tokens\|first induction head \(tokens\)\|phase change \(tokens\)\|best induction head\|ICL score\|ICL \(common set\)\|loss@50\|loss@500\|perplexity\|classification acc\.\|induction acc\.\|kv-recall acc\.$/,
   );
   const page = html(r);
   assert.match(page, /Comparison in the style of Shin et al\./);
