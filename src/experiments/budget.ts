@@ -23,10 +23,10 @@ import { logSpacedCheckpoints } from "../train/schedule.ts";
 import { writeFileAtomic } from "../util/fs.ts";
 import { canonicalJson } from "../util/json.ts";
 import { availableParallelism } from "node:os";
-import type { TrainConfig, TrainConfigInput } from "../train/config.ts";
+import type { TrainConfig } from "../train/config.ts";
 import { estimatedCost, planPool } from "../sweep/local-pool.ts";
 import { tokensText } from "./common.ts";
-import type { ExperimentDefinition, ExperimentPlan, ResolvedOptions } from "./types.ts";
+import type { ExperimentDefinition, ResolvedOptions } from "./types.ts";
 
 /** Share of the wall time kept free: two trainers on 2 cores, data preparation, the report. */
 export const MARGIN = 0.12;
@@ -148,28 +148,18 @@ export function budgetNote(b: StoredBudget, reused: boolean, threadsPerRun: numb
  */
 export async function timeRun(config: TrainConfig, lab: string, threads: number): Promise<RunTiming> {
   const { data } = await import("./data.ts");
-  const { measureThroughput } = await import("../train/throughput.ts");
+  const { atThreads, measureThroughput } = await import("../train/throughput.ts");
   const { timeMeasurements } = await import("../train/measures.ts");
   const { buildModel } = await import("../model/model.ts");
-  const { kernels } = await import("../engine/backend.ts");
-  const { withPrecision } = await import("../engine/precision.ts");
   const d = await data(config, lab);
-  const rate = measureThroughput(config.model, config.batch, { threads, precision: config.precision ?? "fp32", seconds: 1.5 });
-  const K = kernels();
-  const before = K.getThreads();
-  const prevPrecision = K.getPrecision();
-  K.setThreads(threads);
   const precision = config.precision ?? "fp32";
-  K.setPrecision(precision);
-  try {
-    const model = withPrecision(precision, () => buildModel(config.model, config.seed));
+  const trainRate = measureThroughput(config.model, config.batch, { threads, precision, seconds: 1.5 });
+  if (config.measures.length === 0) return { trainRate, measureSeconds: 0 };
+  const model = buildModel(config.model, config.seed);
+  return atThreads(threads, precision, async () => {
     await timeMeasurements(config, d, model); // warm-up: first calls pay for code and buffers
-    const measureSeconds = config.measures.length > 0 ? await timeMeasurements(config, d, model) : 0;
-    return { trainRate: rate.train, measureSeconds };
-  } finally {
-    K.setThreads(before);
-    K.setPrecision(prevPrecision);
-  }
+    return { trainRate, measureSeconds: await timeMeasurements(config, d, model) };
+  });
 }
 
 /**
@@ -181,17 +171,10 @@ export async function timeRun(config: TrainConfig, lab: string, threads: number)
 export async function budgetForMinutes(
   def: Pick<ExperimentDefinition, "name" | "headsFrom">,
   options: ResolvedOptions,
-  plan: ExperimentPlan,
-  ctx: {
-    lab: string;
-    minutes: number;
-    jobs?: number;
-    log: (line: string) => void;
-    /** The configs checked and resolved as the trainer will (plan.ts). */
-    runs: (configs: readonly TrainConfigInput[]) => Promise<Array<{ name: string; resolved: TrainConfig }>>;
-  },
+  /** The plan's runs, checked and resolved as the trainer will (plan.ts). */
+  runs: ReadonlyArray<{ name: string; resolved: TrainConfig }>,
+  ctx: { lab: string; minutes: number; jobs?: number; log: (line: string) => void },
 ): Promise<{ tokens: number; notes: string[] }> {
-  const runs = await ctx.runs(plan.configs);
   const cores = availableParallelism();
   const shape = planPool(runs.length, cores, ctx.jobs !== undefined ? { processes: ctx.jobs, threadsPerRun: Math.max(1, Math.floor(cores / ctx.jobs)) } : {});
   const { path, key } = budgetPath(ctx.lab, { experiment: def.name, minutes: ctx.minutes, runs: runs.map((r) => r.name), scale: options.scale, ...shape });

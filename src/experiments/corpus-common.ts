@@ -93,6 +93,8 @@ export function corpusRun(args: {
    * end of training); corpus-source takes more to time the first induction head.
    */
   perDecade?: number;
+  /** The first measured checkpoint at the default scale (default: the scale's). */
+  first?: number;
   /** The learning-rate schedule at the default scale (default constant; corpus-source decays as `natural` does). */
   schedule?: "constant" | "cosine";
 }): TrainConfigInput {
@@ -114,7 +116,7 @@ export function corpusRun(args: {
   if (args.opts.scale === "default") {
     c.data = { ...c.data!, evalWindows: CORPUS_EVAL_WINDOWS };
     c.optim = { ...c.optim!, lr: CORPUS_LR, ...(args.schedule !== undefined ? { schedule: args.schedule } : {}) };
-    if (args.perDecade !== undefined) c.checkpoints = { ...c.checkpoints!, first: Math.min(CORPUS_FIRST_CHECKPOINT, args.tokens) };
+    if (args.first !== undefined) c.checkpoints = { ...c.checkpoints!, first: Math.min(args.first, args.tokens) };
   }
   return c;
 }

@@ -5,7 +5,7 @@
  * domain, few-shot task accuracies and perplexity, in a Shin-style table.
  */
 import { COMMON } from "./data.ts";
-import { corpusRuns, DEBIAN_DOMAINS, equalBudget, equalMixture, NPM_DOMAINS, selectAvailable, userDomains } from "./corpus-common.ts";
+import { CORPUS_FIRST_CHECKPOINT, corpusRuns, DEBIAN_DOMAINS, equalBudget, equalMixture, NPM_DOMAINS, selectAvailable, userDomains } from "./corpus-common.ts";
 import { LAB_MODEL_TEXT } from "./common.ts";
 import { NATURAL } from "./natural.ts";
 import type { ExperimentDefinition } from "./types.ts";
@@ -70,6 +70,7 @@ export const corpusSource: ExperimentDefinition = {
         opts,
         common: domains,
         perDecade: SOURCE_PER_DECADE,
+        first: CORPUS_FIRST_CHECKPOINT,
         // As natural: at a constant rate the final ICL score swings by tenths of a nat between checkpoints.
         schedule: NATURAL.schedule,
       }),

@@ -196,13 +196,7 @@ export async function planExperiment(name: string | ExperimentDefinition, opts: 
   const ctx = planContext(lab, log, opts.env);
   let plan = await definitionConfigs(def, options, ctx);
   if (opts.minutes !== undefined) {
-    const budget = await budgetForMinutes(def, options, plan, {
-      lab,
-      minutes: opts.minutes,
-      jobs: opts.jobs,
-      log,
-      runs: (configs) => checkedRuns(def, configs),
-    });
+    const budget = await budgetForMinutes(def, options, await checkedRuns(def, plan.configs), { lab, minutes: opts.minutes, jobs: opts.jobs, log });
     options = { ...options, tokens: budget.tokens };
     plan = await definitionConfigs(def, options, ctx);
     plan = { configs: plan.configs, notes: [...budget.notes, ...plan.notes] };

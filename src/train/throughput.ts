@@ -8,7 +8,7 @@
 import * as op from "../engine/ops/index.ts";
 import { kernels } from "../engine/backend.ts";
 import { type Precision, withPrecision } from "../engine/precision.ts";
-import { noGrad, releaseGraph } from "../engine/tensor.ts";
+import { releaseGraph } from "../engine/tensor.ts";
 import type { ModelConfig } from "../model/config.ts";
 import { buildModel, type LanguageModel } from "../model/model.ts";
 import { AdamW } from "./optimizer.ts";
@@ -19,8 +19,6 @@ export interface StepRunner {
   tokensPerStep: number;
   /** One training step; returns the loss. */
   step(): number;
-  /** One forward pass of the same batch without gradients (what evaluation costs). */
-  forward(): void;
 }
 
 /** A training step on fixed random tokens (the data pipeline is measured by bench/data.ts). */
@@ -47,23 +45,29 @@ export function makeStepRunner(config: ModelConfig, batch: number, seed = 0): St
       releaseGraph();
       return v;
     },
-    forward() {
-      noGrad(() => model.forward(inputs, batch));
-      releaseGraph();
-    },
   };
 }
 
-/** Runs f at a thread count and precision, restoring both. */
+/** Runs f at a thread count and precision, restoring both (f may be async: they are restored when it settles). */
 export function atThreads<T>(threads: number | undefined, precision: Precision, f: () => T): T {
   const K = kernels();
-  const before = K.getThreads();
+  const before = { threads: K.getThreads(), precision: K.getPrecision() };
   if (threads !== undefined) K.setThreads(threads);
+  K.setPrecision(precision);
+  const restore = () => {
+    K.setThreads(before.threads);
+    K.setPrecision(before.precision);
+  };
+  let out: T;
   try {
-    return withPrecision(precision, f);
-  } finally {
-    K.setThreads(before);
+    out = f();
+  } catch (e) {
+    restore();
+    throw e;
   }
+  if (out instanceof Promise) return out.finally(restore) as T;
+  restore();
+  return out;
 }
 
 /** Calls `f` at least `minCalls` times and for at least `minSeconds`; returns calls per second. */
@@ -77,30 +81,21 @@ export function timeCalls(f: () => void, minCalls: number, minSeconds: number): 
   return n / ((performance.now() - t0) / 1000);
 }
 
-export interface Throughput {
-  /** Training tokens per second (forward + backward + AdamW). */
-  train: number;
-  /** Forward-only tokens per second (evaluation). */
-  forward: number;
-}
-
 /**
- * This machine's training and forward throughput for a model and batch, at `threads` kernel
- * threads in `precision`: after a warm-up (the first steps pay for JIT code, buffer pools and page
- * faults; measured, the demo's first round ran at half speed), each timed for `seconds`.
+ * This machine's training throughput (tokens/s: forward, backward, AdamW) for a model and batch,
+ * at `threads` kernel threads in `precision`: after a warm-up (the first steps pay for JIT code,
+ * buffer pools and page faults; measured, the demo's first round ran at half speed), timed for
+ * `seconds`.
  */
 export function measureThroughput(
   config: ModelConfig,
   batch: number,
   opts: { threads?: number; precision?: Precision; seconds?: number; warmup?: number } = {},
-): Throughput {
+): number {
   const { precision = "fp32", seconds = 1, warmup = 3 } = opts;
   return atThreads(opts.threads, precision, () => {
     const r = makeStepRunner(config, batch);
     for (let i = 0; i < warmup; i++) r.step();
-    const train = timeCalls(() => r.step(), 2, seconds) * r.tokensPerStep;
-    r.forward();
-    const forward = timeCalls(() => r.forward(), 2, seconds / 2) * r.tokensPerStep;
-    return { train, forward };
+    return timeCalls(() => r.step(), 2, seconds) * r.tokensPerStep;
   });
 }
