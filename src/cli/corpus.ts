@@ -30,7 +30,7 @@ import { sourceContext } from "../data/text-store.ts";
 import { writeFileAtomic } from "../data/util.ts";
 import { UserError, withUserErrors } from "./errors.ts";
 import { formatTable } from "./format-table.ts";
-import { LAB_HELP, tokenizerSpecFrom } from "./options.ts";
+import { labOptions, tokenizerSpecFrom } from "./options.ts";
 import { stderrLog } from "./progress.ts";
 
 function mb(bytes: number): string {
@@ -125,52 +125,37 @@ function tokenStoresOf(id: string, lab: string | undefined): TokenStoreManifest[
 
 export function register(program: Command): void {
   const corpus = program.command("corpus").description("corpus sources: list, build, inspect, add your own");
-  corpus
-    .command("list")
-    .description("list every source: domain, language, whether it is available here, size")
-    .option("--lab <dir>", LAB_HELP)
-    .option("--json", "print JSON")
-    .action(withUserErrors(listCommand));
-  corpus
-    .command("build")
-    .description("extract, clean and tokenize sources (default: the embedded default suite)")
-    .argument("[ids...]", "source ids (default: the default suite)")
-    .option("--all", "every source available on this machine")
-    .option("--tokenizer <kind>", "byte, bpe (default: BPE trained on the default suite) or a tokenizer.json path")
-    .option("--vocab <n>", "BPE vocabulary size (default 4096)")
-    .option("--tokenizer-sources <ids>", "sources the BPE tokenizer is trained on (default: the default suite)")
-    .option("--text-only", "only extract and clean (no tokenizer)")
-    .option("--lab <dir>", LAB_HELP)
-    .option("--json", "print JSON")
-    .option("-q, --quiet", "no progress messages")
-    .action(withUserErrors(buildCommand));
-  corpus
-    .command("info")
-    .description("details of one source: metadata, cleaning and token statistics of what is built")
-    .argument("<id>", "source id")
-    .option("--lab <dir>", LAB_HELP)
-    .option("--json", "print JSON")
-    .action(withUserErrors(infoCommand));
-  corpus
-    .command("add")
-    .description('add your own text as a source: a file, a folder of .txt/.md files, or JSONL with a "text" field')
-    .argument("<name>", "source id (lowercase letters, digits, _)")
-    .argument("<path>", "file, folder or .jsonl file")
-    .requiredOption("--domain <label>", 'domain label for reports (e.g. "lab notes")')
-    .option("--language <code>", "language (BCP 47, e.g. en, zh)", "en")
-    .option("--licence <text>", "licence note", "user-provided")
-    .option("--kind <kind>", "file, folder or jsonl (default: from the path)")
-    .option("--lab <dir>", LAB_HELP)
-    .option("--json", "print JSON")
-    .option("-q, --quiet", "no progress messages")
-    .action(withUserErrors(addCommand));
-  corpus
-    .command("remove")
-    .description("forget a user source (its files are not touched)")
-    .argument("<name>", "source id")
-    .option("--lab <dir>", LAB_HELP)
-    .option("--json", "print JSON")
-    .action(withUserErrors(removeCommand));
+  labOptions(corpus.command("list").description("list every source: domain, language, whether it is available here, size")).action(withUserErrors(listCommand));
+  labOptions(
+    corpus
+      .command("build")
+      .description("extract, clean and tokenize sources (default: the embedded default suite)")
+      .argument("[ids...]", "source ids (default: the default suite)")
+      .option("--all", "every source available on this machine")
+      .option("--tokenizer <kind>", "byte, bpe (default: BPE trained on the default suite) or a tokenizer.json path")
+      .option("--vocab <n>", "BPE vocabulary size (default 4096)")
+      .option("--tokenizer-sources <ids>", "sources the BPE tokenizer is trained on (default: the default suite)")
+      .option("--text-only", "only extract and clean (no tokenizer)"),
+    { quiet: true },
+  ).action(withUserErrors(buildCommand));
+  labOptions(
+    corpus.command("info").description("details of one source: metadata, cleaning and token statistics of what is built").argument("<id>", "source id"),
+  ).action(withUserErrors(infoCommand));
+  labOptions(
+    corpus
+      .command("add")
+      .description('add your own text as a source: a file, a folder of .txt/.md files, or JSONL with a "text" field')
+      .argument("<name>", "source id (lowercase letters, digits, _)")
+      .argument("<path>", "file, folder or .jsonl file")
+      .requiredOption("--domain <label>", 'domain label for reports (e.g. "lab notes")')
+      .option("--language <code>", "language (BCP 47, e.g. en, zh)", "en")
+      .option("--licence <text>", "licence note", "user-provided")
+      .option("--kind <kind>", "file, folder or jsonl (default: from the path)"),
+    { quiet: true },
+  ).action(withUserErrors(addCommand));
+  labOptions(corpus.command("remove").description("forget a user source (its files are not touched)").argument("<name>", "source id")).action(
+    withUserErrors(removeCommand),
+  );
 }
 
 /** `corpus list`. */

@@ -10,7 +10,7 @@ import type { Command } from "commander";
 import { exportRun } from "../model/export.ts";
 import { RunStore, resolveLabDir, runDir } from "../store/run-store.ts";
 import { UserError, withUserErrors } from "./errors.ts";
-import { LAB_HELP } from "./options.ts";
+import { labOptions } from "./options.ts";
 import { stderrLog } from "./progress.ts";
 
 const FORMATS = ["safetensors"] as const;
@@ -45,49 +45,48 @@ async function tokenizerFor(lab: string, runId: string, log: (m: string) => void
 }
 
 export function register(program: Command): void {
-  program
-    .command("export")
-    .description("export a run's checkpoint as safetensors (TransformerLens / PyTorch names), config.json and tokenizer.json")
-    .argument("<run>", "run id (see `icl-lab runs`)")
-    .option("--checkpoint <tokens>", "the checkpoint's token count (default: the last)")
-    .option("--format <format>", `output format: ${FORMATS.join(", ")}`, "safetensors")
-    .option("--out <dir>", "output folder (default: <lab>/exports/<run>-<tokens>)")
-    .option("--lab <dir>", LAB_HELP)
-    .option("--json", "print JSON")
-    .option("-q, --quiet", "no progress messages")
-    .action(
-      withUserErrors(async (run: string, opts: { checkpoint?: string; format: string; out?: string; lab?: string; json?: boolean; quiet?: boolean }) => {
-        if (!(FORMATS as readonly string[]).includes(opts.format)) {
-          throw new UserError(`--format must be ${FORMATS.map((f) => `'${f}'`).join(" or ")}, found '${opts.format}'`);
+  labOptions(
+    program
+      .command("export")
+      .description("export a run's checkpoint as safetensors (TransformerLens / PyTorch names), config.json and tokenizer.json")
+      .argument("<run>", "run id (see `icl-lab runs`)")
+      .option("--checkpoint <tokens>", "the checkpoint's token count (default: the last)")
+      .option("--format <format>", `output format: ${FORMATS.join(", ")}`, "safetensors")
+      .option("--out <dir>", "output folder (default: <lab>/exports/<run>-<tokens>)"),
+    { quiet: true },
+  ).action(
+    withUserErrors(async (run: string, opts: { checkpoint?: string; format: string; out?: string; lab?: string; json?: boolean; quiet?: boolean }) => {
+      if (!(FORMATS as readonly string[]).includes(opts.format)) {
+        throw new UserError(`--format must be ${FORMATS.map((f) => `'${f}'`).join(" or ")}, found '${opts.format}'`);
+      }
+      let checkpoint: number | undefined;
+      if (opts.checkpoint !== undefined) {
+        checkpoint = Number(opts.checkpoint);
+        if (!/^\d+$/.test(opts.checkpoint) || !Number.isSafeInteger(checkpoint)) {
+          throw new UserError(`--checkpoint must be a token count (a non-negative integer), found '${opts.checkpoint}'`);
         }
-        let checkpoint: number | undefined;
-        if (opts.checkpoint !== undefined) {
-          checkpoint = Number(opts.checkpoint);
-          if (!/^\d+$/.test(opts.checkpoint) || !Number.isSafeInteger(checkpoint)) {
-            throw new UserError(`--checkpoint must be a token count (a non-negative integer), found '${opts.checkpoint}'`);
-          }
-        }
-        const lab = resolveLabDir(opts.lab);
-        const store = RunStore.open(lab);
-        let exists: boolean;
-        try {
-          exists = store.getRun(run) !== undefined;
-        } finally {
-          store.close();
-        }
-        if (!exists) throw new UserError(`run '${run}' does not exist in the lab ${lab} (see \`icl-lab runs --lab ${lab}\`)`);
-        const tokenizerPath = await tokenizerFor(lab, run, stderrLog(opts.quiet));
-        const r = exportRun(run, { lab, checkpoint, out: opts.out, tokenizerPath });
-        if (opts.json) {
-          process.stdout.write(
-            `${JSON.stringify({ runId: r.runId, tokens: r.tokens, dir: r.dir, layout: r.layout, files: r.files, tensors: r.tensors, bytes: r.bytes }, null, 2)}\n`,
-          );
-          return;
-        }
+      }
+      const lab = resolveLabDir(opts.lab);
+      const store = RunStore.open(lab);
+      let exists: boolean;
+      try {
+        exists = store.getRun(run) !== undefined;
+      } finally {
+        store.close();
+      }
+      if (!exists) throw new UserError(`run '${run}' does not exist in the lab ${lab} (see \`icl-lab runs --lab ${lab}\`)`);
+      const tokenizerPath = await tokenizerFor(lab, run, stderrLog(opts.quiet));
+      const r = exportRun(run, { lab, checkpoint, out: opts.out, tokenizerPath });
+      if (opts.json) {
         process.stdout.write(
-          `${r.dir}\n  ${r.runId} at ${r.tokens.toLocaleString("en-US")} tokens: ${r.tensors} tensors (${r.layout} layout), ` +
-            `${(r.bytes / 1e6).toFixed(1)} MB; ${r.files.map((f) => f.slice(r.dir.length + 1)).join(", ")}\n`,
+          `${JSON.stringify({ runId: r.runId, tokens: r.tokens, dir: r.dir, layout: r.layout, files: r.files, tensors: r.tensors, bytes: r.bytes }, null, 2)}\n`,
         );
-      }),
-    );
+        return;
+      }
+      process.stdout.write(
+        `${r.dir}\n  ${r.runId} at ${r.tokens.toLocaleString("en-US")} tokens: ${r.tensors} tensors (${r.layout} layout), ` +
+          `${(r.bytes / 1e6).toFixed(1)} MB; ${r.files.map((f) => f.slice(r.dir.length + 1)).join(", ")}\n`,
+      );
+    }),
+  );
 }

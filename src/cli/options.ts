@@ -3,11 +3,19 @@
  * flag, what it expects and what it found.
  */
 import { existsSync } from "node:fs";
+import type { Command } from "commander";
 import { DEFAULT_SUITE, type TokenizerSpec } from "../data/index.ts";
 import { UserError } from "./errors.ts";
 
 /** The help of every command's `--lab <dir>`. */
 export const LAB_HELP = "lab folder (default: $ICL_LAB_DIR or ./icl-lab-runs)";
+
+/** The options of the commands that read or write a lab and can print JSON: --lab, --json and, with `quiet`, -q. */
+export function labOptions(cmd: Command, opts: { quiet?: boolean } = {}): Command {
+  cmd.option("--lab <dir>", LAB_HELP).option("--json", "print JSON");
+  if (opts.quiet) cmd.option("-q, --quiet", "no progress messages");
+  return cmd;
+}
 
 /** A commander parser for `--name N`: a positive integer (underscores allowed), else a UserError. */
 export function positiveInt(name: string) {

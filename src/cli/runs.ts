@@ -9,7 +9,7 @@ import { headline } from "../measure/headline.ts";
 import { METRIC } from "../measure/names.ts";
 import { RunStore } from "../store/run-store.ts";
 import { withUserErrors } from "./errors.ts";
-import { LAB_HELP } from "./options.ts";
+import { labOptions } from "./options.ts";
 import { formatTable } from "./format-table.ts";
 
 export interface RunRow {
@@ -46,32 +46,31 @@ export function listRunRows(lab: string | undefined, experiment?: string): RunRo
 }
 
 export function register(program: Command): void {
-  program
-    .command("runs")
-    .description("list the lab's runs: status, tokens, last train loss and ICL score")
-    .option("--experiment <name>", "only the runs of this experiment")
-    .option("--lab <dir>", LAB_HELP)
-    .option("--json", "print JSON")
-    .action(
-      withUserErrors(async (opts: { experiment?: string; lab?: string; json?: boolean }) => {
-        const rows = listRunRows(opts.lab, opts.experiment);
-        if (opts.json) {
-          process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
-          return;
-        }
-        if (rows.length === 0) {
-          process.stdout.write(
-            opts.experiment === undefined ? "no runs yet (start one with `icl-lab train --preset tiny`)\n" : `no runs of experiment '${opts.experiment}'\n`,
-          );
-          return;
-        }
-        const fmt = (x: number | null, digits: number) => (x === null ? "—" : x.toFixed(digits));
+  labOptions(
+    program
+      .command("runs")
+      .description("list the lab's runs: status, tokens, last train loss and ICL score")
+      .option("--experiment <name>", "only the runs of this experiment"),
+  ).action(
+    withUserErrors(async (opts: { experiment?: string; lab?: string; json?: boolean }) => {
+      const rows = listRunRows(opts.lab, opts.experiment);
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+        return;
+      }
+      if (rows.length === 0) {
         process.stdout.write(
-          `${formatTable(
-            ["id", "kind", "status", "tokens", METRIC.trainLoss, METRIC.iclScore],
-            rows.map((r) => [r.id, r.kind ?? "—", r.status, r.tokens, fmt(r.trainLoss, 4), fmt(r.iclScore, 3)]),
-          )}\n`,
+          opts.experiment === undefined ? "no runs yet (start one with `icl-lab train --preset tiny`)\n" : `no runs of experiment '${opts.experiment}'\n`,
         );
-      }),
-    );
+        return;
+      }
+      const fmt = (x: number | null, digits: number) => (x === null ? "—" : x.toFixed(digits));
+      process.stdout.write(
+        `${formatTable(
+          ["id", "kind", "status", "tokens", METRIC.trainLoss, METRIC.iclScore],
+          rows.map((r) => [r.id, r.kind ?? "—", r.status, r.tokens, fmt(r.trainLoss, 4), fmt(r.iclScore, 3)]),
+        )}\n`,
+      );
+    }),
+  );
 }

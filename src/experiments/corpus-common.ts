@@ -42,11 +42,16 @@ export async function selectAvailable(ids: readonly string[], ctx: PlanContext):
 }
 
 /**
- * The same budget for every run: CORPUS_BUDGET, or less when a domain has fewer training tokens
- * (then every run gets that many).
+ * The same budget for every run: `cap` (CORPUS_BUDGET unless the experiment names its own), or
+ * less when a domain has fewer training tokens (then every run gets that many).
  */
-export async function equalBudget(domains: readonly string[], opts: ResolvedOptions, ctx: PlanContext): Promise<{ budget: number; notes: string[] }> {
-  let budget: number = CORPUS_BUDGET[opts.scale];
+export async function equalBudget(
+  domains: readonly string[],
+  opts: ResolvedOptions,
+  ctx: PlanContext,
+  cap: { readonly default: number; readonly smoke: number } = CORPUS_BUDGET,
+): Promise<{ budget: number; notes: string[] }> {
+  let budget: number = cap[opts.scale];
   let smallest: string | null = null;
   for (const id of domains) {
     const t = await ctx.trainingTokens(id, { kind: "byte" });

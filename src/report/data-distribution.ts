@@ -16,6 +16,8 @@ import type { TopLevelSpec } from "vega-lite";
 import type { RunStore } from "../store/run-store.ts";
 import type { ClassifierRunRecord } from "../train/classifier-run.ts";
 import { CLASSIFICATION } from "../measure/icl-classification.ts";
+import { METRIC } from "../measure/names.ts";
+import { alignedMetrics } from "./data.ts";
 import { VEGA_LITE_SCHEMA } from "./chart-common.ts";
 import type { ReportFigure } from "./render.ts";
 import { escapeHtml, htmlTable } from "./tables.ts";
@@ -84,20 +86,19 @@ export function readDdRuns(store: RunStore, runIds: readonly string[]): DdRun[] 
     const info = store.getRun(id);
     if (info === undefined) continue;
     const rec = info.config as ClassifierRunRecord;
-    const series = (name: string) => new Map(store.metricSeries(id, name).map((p) => [p.tokens, p.value]));
-    const step = store.metricSeries(id, "step");
-    const novel = series(CLASSIFICATION.iclNovel),
-      swap = series(CLASSIFICATION.iclSwap),
-      iwl = series(CLASSIFICATION.iwl),
-      prev = series(CLASSIFICATION.prevToken),
-      ind = series(CLASSIFICATION.induction);
-    const curve = step.map((s) => ({
-      step: s.value,
-      iclNovel: novel.get(s.tokens) ?? NaN,
-      iclSwap: swap.get(s.tokens) ?? NaN,
-      iwl: iwl.get(s.tokens) ?? NaN,
-      prevToken: prev.get(s.tokens) ?? null,
-      induction: ind.get(s.tokens) ?? null,
+    const curve = alignedMetrics(store.metricSeries(id, METRIC.step), store, id, {
+      iclNovel: CLASSIFICATION.iclNovel,
+      iclSwap: CLASSIFICATION.iclSwap,
+      iwl: CLASSIFICATION.iwl,
+      prevToken: CLASSIFICATION.prevToken,
+      induction: CLASSIFICATION.induction,
+    }).map((p) => ({
+      step: p.value,
+      iclNovel: p.iclNovel ?? NaN,
+      iclSwap: p.iclSwap ?? NaN,
+      iwl: p.iwl ?? NaN,
+      prevToken: p.prevToken,
+      induction: p.induction,
     }));
     const t = rec.train.task;
     out.push({

@@ -52,22 +52,33 @@ test("labelRuns() names corpus runs by their mixtures, and prefers distinct conf
     labelRuns(corpus).map((l) => l.label),
     ["brown", "brown+email"],
   );
-  const named = [
-    { info: info("a"), config: cfg({ name: "demo-1l", layers: 1 }) },
-    { info: info("b"), config: cfg({ name: "demo-2l", layers: 2 }) },
+  // Two runs by their config fields: distinct names with distinct models are their own groups;
+  // seeds of one model share the model's group.
+  const cases: Array<[Array<Record<string, unknown>>, Array<{ label: string; group: string }>]> = [
+    [
+      [
+        { name: "demo-1l", layers: 1 },
+        { name: "demo-2l", layers: 2 },
+      ],
+      [
+        { label: "demo-1l", group: "demo-1l" },
+        { label: "demo-2l", group: "demo-2l" },
+      ],
+    ],
+    [
+      [
+        { name: "p-s0", seed: 0 },
+        { name: "p-s1", seed: 1 },
+      ],
+      [
+        { label: "p-s0", group: "attn-only 2L" },
+        { label: "p-s1", group: "attn-only 2L" },
+      ],
+    ],
   ];
-  assert.deepEqual(labelRuns(named), [
-    { label: "demo-1l", group: "demo-1l" },
-    { label: "demo-2l", group: "demo-2l" },
-  ]);
-  const seeds = [
-    { info: info("a"), config: cfg({ name: "p-s0", seed: 0 }) },
-    { info: info("b"), config: cfg({ name: "p-s1", seed: 1 }) },
-  ];
-  assert.deepEqual(labelRuns(seeds), [
-    { label: "p-s0", group: "attn-only 2L" },
-    { label: "p-s1", group: "attn-only 2L" },
-  ]);
+  for (const [fields, expected] of cases) {
+    assert.deepEqual(labelRuns(fields.map((f, i) => ({ info: info("ab"[i]), config: cfg(f) }))), expected);
+  }
   assert.deepEqual(labelRuns([{ info: info("only"), config: null }]), [{ label: "attn-only", group: "attn-only" }]);
 });
 

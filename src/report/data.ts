@@ -116,6 +116,26 @@ function series(store: RunStore, id: string, name: string): Array<{ tokens: numb
   return store.metricSeries(id, name).filter((p) => p.tokens > 0 && Number.isFinite(p.value));
 }
 
+/**
+ * The points of a base series, each with the values of `fields`' metrics at the same tokens
+ * (null where that checkpoint stored none, or a non-finite value).
+ */
+export function alignedMetrics<K extends string>(
+  base: ReadonlyArray<{ tokens: number; value: number }>,
+  store: RunStore,
+  id: string,
+  fields: Record<K, string>,
+): Array<{ tokens: number; value: number } & Record<K, number | null>> {
+  const maps = Object.entries<string>(fields).map(([key, name]) => [key, byTokens(store, id, name)] as const);
+  return base.map(
+    (p) =>
+      ({ tokens: p.tokens, value: p.value, ...Object.fromEntries(maps.map(([key, m]) => [key, m.get(p.tokens) ?? null])) }) as {
+        tokens: number;
+        value: number;
+      } & Record<K, number | null>,
+  );
+}
+
 function byTokens(store: RunStore, id: string, name: string): Map<number, number> {
   return new Map(
     store
@@ -206,20 +226,13 @@ function shortModel(c: StoredConfig | null, info: RunInfo): string {
 export function readRun(store: RunStore, info: RunInfo): Omit<RunData, "label" | "group"> {
   const id = info.id;
   const config = asConfig(info.config);
-  const lo = byTokens(store, id, METRIC.iclLo),
-    hi = byTokens(store, id, METRIC.iclHi),
-    se = byTokens(store, id, METRIC.iclSe);
-  const l50 = byTokens(store, id, METRIC.iclLoss50),
-    l500 = byTokens(store, id, METRIC.iclLoss500);
-  const icl: IclCheckpoint[] = series(store, id, METRIC.iclScore).map((p) => ({
-    tokens: p.tokens,
-    score: p.value,
-    lo: lo.get(p.tokens) ?? null,
-    hi: hi.get(p.tokens) ?? null,
-    se: se.get(p.tokens) ?? null,
-    loss50: l50.get(p.tokens) ?? null,
-    loss500: l500.get(p.tokens) ?? null,
-  }));
+  const icl: IclCheckpoint[] = alignedMetrics(series(store, id, METRIC.iclScore), store, id, {
+    lo: METRIC.iclLo,
+    hi: METRIC.iclHi,
+    se: METRIC.iclSe,
+    loss50: METRIC.iclLoss50,
+    loss500: METRIC.iclLoss500,
+  }).map(({ value, ...rest }) => ({ score: value, ...rest }));
   const trainLoss = series(store, id, METRIC.trainLoss);
   const positionLoss = store
     .vectors(id, VECTOR.positionLoss)

@@ -14,6 +14,7 @@ import { saveCheckpoint } from "../model/checkpoint.ts";
 import { parseModelConfig } from "../model/config.ts";
 import { buildModel } from "../model/model.ts";
 import { RunStore } from "../store/run-store.ts";
+import { storeResults } from "../train/measures.ts";
 import { METRIC, RECORD, VECTOR } from "../measure/names.ts";
 
 export const FIXTURE_EXPERIMENT = "fixture-exp";
@@ -111,16 +112,9 @@ function addRun(
     const value = 2 + (0.5 * (7 - x) ** 2) / 3 + shape.bump * Math.exp(-(((x - Math.log10(at)) / 0.15) ** 2));
     run.trainLoss.push({ tokens, value });
     store.logMetrics(id, tokens, { [METRIC.trainLoss]: value, [METRIC.lr]: 1e-3, [METRIC.gradNorm]: 1, [METRIC.step]: i + 1, [METRIC.tokensPerSecond]: 5000 });
-    store.logMetrics(id, tokens, {
-      [METRIC.iclScore]: icl.score,
-      [METRIC.iclLo]: icl.lo,
-      [METRIC.iclHi]: icl.hi,
-      [METRIC.iclSe]: icl.se,
-      [METRIC.iclLoss50]: icl.loss50,
-      [METRIC.iclLoss500]: icl.loss500,
-      [METRIC.iclConfidence]: 0.95,
-      [METRIC.iclNWindows]: 64,
-    });
+    // Stored as the trainer stores a measurement (icl.score, icl.lo, …).
+    const { tokens: _, ...fields } = icl;
+    storeResults(store, id, tokens, "icl", { ...fields, confidence: 0.95, nWindows: 64 });
     if (measures.has("positionLoss")) {
       const meanLoss = Array.from({ length: 64 }, (_, p) => loss50 + (score / Math.log(500 / 50)) * Math.log((p + 1) / 50));
       store.logVector(id, tokens, VECTOR.positionLoss, Float64Array.from(meanLoss), [64]);

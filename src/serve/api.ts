@@ -43,6 +43,17 @@ export function sendError(reply: FastifyReply, statusCode: number, message: stri
 const MAX_COMPARE = 24;
 const NAME = /^[A-Za-z0-9_.@:-]{1,200}$/;
 
+/** The stored series served by name under /api/runs/:id/<path>. */
+const STORED_SERIES: Record<string, { what: string; names: (s: RunStore, id: string) => string[]; read: (s: RunStore, id: string, name: string) => unknown }> =
+  {
+    metrics: { what: "metric", names: (s, id) => s.metricNames(id), read: (s, id, name) => s.metricSeries(id, name) },
+    vectors: {
+      what: "vector",
+      names: (s, id) => s.vectorNames(id),
+      read: (s, id, name) => s.vectors(id, name).map((v) => ({ tokens: v.tokens, shape: v.shape, data: Array.from(v.data) })),
+    },
+  };
+
 function runOf(store: RunStore | null, id: string): { store: RunStore; info: RunInfo } {
   try {
     checkRunId(id);
@@ -100,33 +111,23 @@ export function registerApi(app: FastifyInstance, lab: Lab): void {
     }
   });
 
-  app.get<{ Params: Params }>("/api/runs/:id/metrics", async (req) => {
-    const { store, info } = runOf(lab.open(), req.params.id);
-    return store.metricNames(info.id);
-  });
-
-  app.get<{ Params: Params }>("/api/runs/:id/metrics/:name", async (req) => {
-    const { store, info } = runOf(lab.open(), req.params.id);
-    checkName(req.params.name, "metric");
-    if (!store.metricNames(info.id).includes(req.params.name)) throw new HttpError(404, `run '${info.id}' has no metric '${req.params.name}'`);
-    return store.metricSeries(info.id, req.params.name);
-  });
-
-  app.get<{ Params: Params }>("/api/runs/:id/vectors", async (req) => {
-    const { store, info } = runOf(lab.open(), req.params.id);
-    return store.vectorNames(info.id);
-  });
-
-  app.get<{ Params: Params }>("/api/runs/:id/vectors/:name", async (req) => {
-    const { store, info } = runOf(lab.open(), req.params.id);
-    checkName(req.params.name, "vector");
-    if (!store.vectorNames(info.id).includes(req.params.name)) throw new HttpError(404, `run '${info.id}' has no vector '${req.params.name}'`);
-    try {
-      return store.vectors(info.id, req.params.name).map((v) => ({ tokens: v.tokens, shape: v.shape, data: Array.from(v.data) }));
-    } catch (e) {
-      throw new HttpError(409, (e as Error).message);
-    }
-  });
+  // A run's metric series and vectors: the names, then one by name (404 when the run has none of it).
+  for (const [path, kind] of Object.entries(STORED_SERIES)) {
+    app.get<{ Params: Params }>(`/api/runs/:id/${path}`, async (req) => {
+      const { store, info } = runOf(lab.open(), req.params.id);
+      return kind.names(store, info.id);
+    });
+    app.get<{ Params: Params }>(`/api/runs/:id/${path}/:name`, async (req) => {
+      const { store, info } = runOf(lab.open(), req.params.id);
+      checkName(req.params.name, kind.what);
+      if (!kind.names(store, info.id).includes(req.params.name)) throw new HttpError(404, `run '${info.id}' has no ${kind.what} '${req.params.name}'`);
+      try {
+        return kind.read(store, info.id, req.params.name);
+      } catch (e) {
+        throw new HttpError(409, (e as Error).message);
+      }
+    });
+  }
 
   app.get<{ Params: Params }>("/api/runs/:id/records/:name", async (req) => {
     const { store, info } = runOf(lab.open(), req.params.id);

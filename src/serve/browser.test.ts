@@ -18,7 +18,7 @@ import { fileURLToPath } from "node:url";
 import type { BrowserContext, Page } from "playwright-core";
 import { useBackend } from "../engine/backend.ts";
 import { referenceKernels } from "../engine/reference/index.ts";
-import { syntheticData } from "../train/fixtures/synthetic-data.ts";
+import { syntheticData, tinyTrainConfig } from "../train/fixtures/synthetic-data.ts";
 import { train } from "../train/train.ts";
 import { buildDashboardLab, type DashboardLab } from "./fixtures/dashboard-lab.ts";
 import { startDashboard, type Dashboard } from "./server.ts";
@@ -217,48 +217,35 @@ test("live: a run training in this process updates its open page within 2 s of e
   let page: Page | null = null;
   const delays: number[] = [];
   let checkpoints = 0;
-  const result = await train(
-    {
-      name: "live-demo",
-      experiment: "live",
-      seed: 1,
-      model: { kind: "attn-only", nLayers: 2, dModel: 16, nHeads: 2, dHead: 8, nCtx: 16 },
-      optim: { lr: 3e-3, warmupTokens: 64, schedule: "cosine" },
-      batch: 2,
-      tokens: 32 * 60,
-      checkpoints: { perDecade: 4 },
-      measures: ["icl"],
-    },
-    {
-      lab: lab.lab,
-      progress: "none",
-      log: () => {},
-      data: async (c) => syntheticData({ vocab: 13, nCtx: c.model.nCtx, evalWindows: 4, seed: c.seed }),
-      measures: {
-        // A stand-in ICL score that falls as training goes on.
-        icl: (_model, ctx) => {
-          const score = -0.05 - 0.1 * Math.log10(ctx.tokens / 32);
-          return { score, lo: score - 0.02, hi: score + 0.02, se: 0.01, loss50: 2.5, loss500: 2.5 + score };
-        },
-      },
-      onCheckpoint: async (info) => {
-        checkpoints++;
-        if (page === null) {
-          page = await open(`#/run/${info.runId}`);
-          await page.waitForFunction(() => window.iclDashboard?.views.get("trainLoss")?.data("trainLoss").length === 1, undefined, { timeout: 10_000 });
-          return;
-        }
-        // The trainer waits here (it awaits this callback): the page must show the new point within 2 s.
-        const t0 = Date.now();
-        await page.waitForFunction(
-          (n) => window.iclDashboard.views.get("trainLoss")?.data("trainLoss").length === n && window.iclDashboard.views.get("icl")?.data("icl").length === n,
-          checkpoints,
-          { timeout: 2000, polling: 50 },
-        );
-        delays.push(Date.now() - t0);
+  const result = await train(tinyTrainConfig({ name: "live-demo", experiment: "live", seed: 1, tokens: 32 * 60, measures: ["icl"] }), {
+    lab: lab.lab,
+    progress: "none",
+    log: () => {},
+    data: async (c) => syntheticData({ vocab: 13, nCtx: c.model.nCtx, evalWindows: 4, seed: c.seed }),
+    measures: {
+      // A stand-in ICL score that falls as training goes on.
+      icl: (_model, ctx) => {
+        const score = -0.05 - 0.1 * Math.log10(ctx.tokens / 32);
+        return { score, lo: score - 0.02, hi: score + 0.02, se: 0.01, loss50: 2.5, loss500: 2.5 + score };
       },
     },
-  );
+    onCheckpoint: async (info) => {
+      checkpoints++;
+      if (page === null) {
+        page = await open(`#/run/${info.runId}`);
+        await page.waitForFunction(() => window.iclDashboard?.views.get("trainLoss")?.data("trainLoss").length === 1, undefined, { timeout: 10_000 });
+        return;
+      }
+      // The trainer waits here (it awaits this callback): the page must show the new point within 2 s.
+      const t0 = Date.now();
+      await page.waitForFunction(
+        (n) => window.iclDashboard.views.get("trainLoss")?.data("trainLoss").length === n && window.iclDashboard.views.get("icl")?.data("icl").length === n,
+        checkpoints,
+        { timeout: 2000, polling: 50 },
+      );
+      delays.push(Date.now() - t0);
+    },
+  });
   assert.ok(result.finished);
   assert.ok(checkpoints >= 5, `${checkpoints} checkpoints`);
   assert.equal(delays.length, checkpoints - 1);

@@ -7,7 +7,7 @@
  */
 import * as op from "../engine/ops/index.ts";
 import { kernels } from "../engine/backend.ts";
-import { type Precision, withPrecision } from "../engine/precision.ts";
+import type { Precision } from "../engine/precision.ts";
 import { releaseGraph } from "../engine/tensor.ts";
 import type { ModelConfig } from "../model/config.ts";
 import { buildModel, type LanguageModel } from "../model/model.ts";

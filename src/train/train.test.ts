@@ -15,7 +15,7 @@ import { referenceKernels } from "../engine/reference/index.ts";
 import { RunStore } from "../store/run-store.ts";
 import { headScores } from "../measure/heads.ts";
 import { inputsFromData, storedMeasureInputs } from "../measure/run-inputs.ts";
-import { syntheticData } from "./fixtures/synthetic-data.ts";
+import { syntheticData, tinyTrainConfig } from "./fixtures/synthetic-data.ts";
 import { train, type TrainOptions } from "./train.ts";
 import { logSpacedCheckpoints, learningRate } from "./schedule.ts";
 
@@ -24,17 +24,7 @@ useBackend(referenceKernels);
 const fixture = fileURLToPath(new URL("./fixtures/synthetic-data.ts", import.meta.url));
 
 function config(extra: Record<string, unknown> = {}) {
-  return {
-    name: "t",
-    seed: 3,
-    model: { kind: "attn-only", nLayers: 2, dModel: 16, nHeads: 2, dHead: 8, nCtx: 16 },
-    optim: { lr: 3e-3, warmupTokens: 64, schedule: "cosine" },
-    batch: 2,
-    tokens: 32 * 40,
-    checkpoints: { perDecade: 4 },
-    measures: ["probe"],
-    ...extra,
-  };
+  return tinyTrainConfig({ name: "t", seed: 3, tokens: 32 * 40, measures: ["probe"], ...extra });
 }
 
 const options = (lab: string): TrainOptions => ({
