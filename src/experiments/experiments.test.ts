@@ -148,6 +148,13 @@ test("phase-change: 1-, 2- and 3-layer attention-only models × seeds on the dem
     assert.equal(row.runIds.length, 2);
     const scores = row.runIds.map((id) => lastMetric(id, "icl.score"));
     assert.ok(Math.abs(row.values.icl! - (scores[0] + scores[1]) / 2) < 1e-12);
+    // Each seed's value, and the 95% t-interval over the two: mean ± 12.706 · |a − b| / 2.
+    assert.deepEqual(
+      row.perRun.map((v) => v.icl),
+      scores,
+    );
+    const half = (12.706 * Math.abs(scores[0] - scores[1])) / 2;
+    assert.ok(Math.abs(row.ci95.icl![0] - (row.values.icl! - half)) < 1e-9 && Math.abs(row.ci95.icl![1] - (row.values.icl! + half)) < 1e-9);
   }
   assert.match(r.summaryText!, /configuration\s+seeds\s+params\s+ICL score\s+ICL \(natural text\)/);
   const page = html(r);

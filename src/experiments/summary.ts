@@ -9,6 +9,7 @@ import type { RunData } from "../report/data.ts";
 import { headName } from "../report/data.ts";
 import { bestHead, finalMetrics, meanSd, meanSdByKey } from "../report/summary.ts";
 import { ICL_COMMON, ICL_NATURAL } from "../measure/names.ts";
+import { tInterval95 } from "../measure/stats.ts";
 import { formatNumber, formatTokens } from "../report/tables.ts";
 import { countParams } from "./common.ts";
 import type { SummaryColumnKey } from "./types.ts";
@@ -24,6 +25,10 @@ export interface SummaryRow {
   values: Record<string, number | null>;
   /** Standard deviations over seeds (null with one seed). */
   sd: Record<string, number | null>;
+  /** 95% t-intervals of the means over seeds (null with fewer than two finite values). */
+  ci95: Record<string, [number, number] | null>;
+  /** Each seed's values, in runIds' order (a first induction head not reached is null). */
+  perRun: Array<Record<string, number | null>>;
 }
 
 export interface SummaryTable {
@@ -90,8 +95,12 @@ export function summaryTable(runs: readonly RunData[], columns: readonly Summary
   const perGroup = [...groups.entries()].map(([label, rs]) => {
     const vals = rs.map(runValues);
     for (const v of vals) for (const k of Object.keys(v)) if (k.startsWith("task:")) taskNames.add(k);
-    const { values, sd } = meanSdByKey(vals, new Set(vals.flatMap((v) => Object.keys(v))));
-    const row: SummaryRow = { label, runIds: rs.map((r) => r.id), values, sd };
+    const keys = new Set(vals.flatMap((v) => Object.keys(v)));
+    const { values, sd } = meanSdByKey(vals, keys);
+    const ci95 = Object.fromEntries(
+      [...keys].map((k) => [k, tInterval95(vals.map((v) => v[k]).filter((x): x is number => x !== null && x !== undefined && Number.isFinite(x)))]),
+    );
+    const row: SummaryRow = { label, runIds: rs.map((r) => r.id), values, sd, ci95, perRun: vals };
     rows.push(row);
     return { row, rs, vals };
   });

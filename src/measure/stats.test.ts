@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Rng } from "../util/random.ts";
-import { bootstrapMean, normalQuantile, samplesForHalfWidth, sd } from "./stats.ts";
+import { bootstrapMean, normalQuantile, samplesForHalfWidth, sd, tInterval95, tQuantile975 } from "./stats.ts";
 
 test("bootstrapMean() is deterministic for a seed and brackets the sample mean", () => {
   const rng = new Rng(1);
@@ -45,4 +45,30 @@ test("samplesForHalfWidth() follows n = (z·sd/h)² and normalQuantile() matches
 test("bootstrapMean() rejects empty input and bad options with a clear message", () => {
   assert.throws(() => bootstrapMean([]), /'values' is empty/);
   assert.throws(() => bootstrapMean([1, 2], { confidence: 1.5 }), /'confidence' must be in \(0, 1\)/);
+});
+
+test("tQuantile975() matches Student's t tables, and tInterval95() covers the mean of 3 normal draws 95% of the time", () => {
+  // Published t(0.975, df) (e.g. NIST/SEMATECH e-Handbook, table 1.3.6.7.2), inside and beyond the table.
+  const known: Array<[number, number]> = [
+    [1, 12.706],
+    [2, 4.303],
+    [10, 2.228],
+    [30, 2.042],
+    [40, 2.021],
+    [60, 2.0],
+    [100, 1.984],
+  ];
+  for (const [df, t] of known) assert.ok(Math.abs(tQuantile975(df) - t) < 1.5e-3, `df ${df}: ${tQuantile975(df)} vs ${t}`);
+  assert.throws(() => tQuantile975(0), /df must be a positive integer, found 0/);
+  assert.equal(tInterval95([1]), null);
+  const [lo, hi] = tInterval95([1, 3])!;
+  assert.ok(Math.abs(lo - (2 - 12.706)) < 1e-9 && Math.abs(hi - (2 + 12.706)) < 1e-9, `${lo}, ${hi}`);
+  // Coverage with three seeds (df 2): 2,000 trials, sd of the rate √(0.95·0.05/2000) ≈ 0.005.
+  const rng = new Rng(7);
+  let covered = 0;
+  for (let t = 0; t < 2000; t++) {
+    const ci = tInterval95([rng.normal(), rng.normal(), rng.normal()])!;
+    if (ci[0] <= 0 && 0 <= ci[1]) covered++;
+  }
+  assert.ok(Math.abs(covered / 2000 - 0.95) < 0.016, `coverage ${covered / 2000}`);
 });

@@ -63,6 +63,34 @@ export function normalQuantile(p: number): number {
   return ((((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q) / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
 }
 
+/** Student's t quantile t(0.975, df), df = 1…30 (two-sided 95%; standard tables, 3 decimals). */
+const T975 = [
+  12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069,
+  2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042,
+];
+
+/**
+ * t(0.975, df): the table for df ≤ 30, above it the Cornish–Fisher expansion around the normal
+ * quantile (two terms; within 2e-4 of the exact value from df 31 on).
+ */
+export function tQuantile975(df: number): number {
+  if (!Number.isInteger(df) || df < 1) throw new Error(`tQuantile975: df must be a positive integer, found ${df}`);
+  if (df <= T975.length) return T975[df - 1];
+  const z = normalQuantile(0.975);
+  return z + (z ** 3 + z) / (4 * df) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * df * df);
+}
+
+/**
+ * The 95% confidence interval of the mean of independent values (seeds): mean ± t(0.975, n − 1) ·
+ * sd / √n; null for fewer than two values.
+ */
+export function tInterval95(xs: readonly number[]): [number, number] | null {
+  if (xs.length < 2) return null;
+  const m = mean(xs),
+    h = (tQuantile975(xs.length - 1) * sd(xs)) / Math.sqrt(xs.length);
+  return [m - h, m + h];
+}
+
 export interface BootstrapOptions {
   /** Number of bootstrap resamples (default 1000). */
   resamples?: number;
