@@ -12,16 +12,22 @@
  *   GET /api/runs/:id/checkpoints             checkpoint files recorded [{tokens, step, sha256}]
  *   GET /api/runs/:id/attention?checkpoint=T&text=…|length=N&seed=S   every head's attention (AttentionView)
  *   GET /api/compare?runs=a,b,c | ?experiment=E   several runs overlaid (CompareView)
+ *   GET /api/reports                          the lab's report folders, newest first (ReportRow[])
+ *   GET /api/reports/:name                    one report (ReportRow)
+ *   GET /api/reports/:name/figures/:figure    one figure's Vega-Lite spec (<figure>.vl.json, parsed)
  *
  * Errors are JSON `{ error, statusCode }`: 404 for an unknown run (or metric, vector, record,
- * checkpoint), 400 for a malformed query, 409 for a run whose stored data cannot serve the request.
+ * checkpoint, report, figure), 400 for a malformed query, 409 for a run (or figure) whose stored
+ * data cannot serve the request.
  */
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { checkRunId, type RunInfo, type RunStore } from "../store/run-store.ts";
 import { readRun } from "../report/data.ts";
 import { summarize } from "../report/summary.ts";
+import { NAME } from "./files.ts";
 import type { Lab } from "./lab.ts";
-import type { ApiError, RunsResponse } from "./types.ts";
+import { CorruptFigureError, hasReport, listReports, readFigure, readReport } from "./reports.ts";
+import type { ApiError, ReportRow, RunsResponse } from "./types.ts";
 import { compareView, runRow, runView } from "./views.ts";
 
 /** An error the API answers with its status code and message. */
@@ -41,7 +47,6 @@ export function sendError(reply: FastifyReply, statusCode: number, message: stri
 }
 
 const MAX_COMPARE = 24;
-const NAME = /^[A-Za-z0-9_.@:-]{1,200}$/;
 
 /** The stored series served by name under /api/runs/:id/<path>. */
 const STORED_SERIES: Record<string, { what: string; names: (s: RunStore, id: string) => string[]; read: (s: RunStore, id: string, name: string) => unknown }> =
@@ -80,9 +85,37 @@ function intParam(q: Record<string, string | undefined>, key: string, range: [nu
 }
 
 type Params = { id: string; name: string };
+type ReportParams = { name: string; figure: string };
+
+/** Report folders under <lab>/reports (reports.ts); a name that could leave the folder is as unknown as a missing one. */
+function registerReports(app: FastifyInstance, lab: Lab): void {
+  app.get("/api/reports", async (): Promise<ReportRow[]> => listReports(lab.dir));
+
+  app.get<{ Params: ReportParams }>("/api/reports/:name", async (req) => {
+    const report = readReport(lab.dir, req.params.name);
+    if (!report) throw new HttpError(404, `no report '${req.params.name}' in this lab`);
+    return report;
+  });
+
+  app.get<{ Params: ReportParams }>("/api/reports/:name/figures/:figure", async (req) => {
+    const { name, figure } = req.params;
+    if (!hasReport(lab.dir, name)) throw new HttpError(404, `no report '${name}' in this lab`);
+    let figureSpec: { spec: unknown } | null;
+    try {
+      figureSpec = readFigure(lab.dir, name, figure);
+    } catch (e) {
+      if (e instanceof CorruptFigureError) throw new HttpError(409, e.message);
+      throw e;
+    }
+    if (!figureSpec) throw new HttpError(404, `report '${name}' has no figure '${figure}' (no ${figure}.vl.json)`);
+    return figureSpec.spec;
+  });
+}
+
 type Query = Record<string, string | undefined>;
 
 export function registerApi(app: FastifyInstance, lab: Lab): void {
+  registerReports(app, lab);
   app.get<{ Querystring: Query }>("/api/runs", async (req) => {
     const store = lab.open();
     const all = store?.listRuns() ?? [];

@@ -2,9 +2,9 @@
  * The dashboard end to end in headless Chromium (Debian's `chromium`, driven by playwright-core;
  * no browser is downloaded): the runs list shows the fixture's runs, a run page draws its charts
  * (counted in the rendered SVG marks and read back from the Vega views), the attention view
- * answers hovering, the compare page overlays runs, and a run training in this process updates
- * its open page within 2 s of each checkpoint. No request leaves the machine. Screenshots go to
- * test-artifacts/serve/.
+ * answers hovering, the compare page overlays runs, the reports pages list the lab's reports and
+ * draw a report's figure specs, and a run training in this process updates its open page within
+ * 2 s of each checkpoint. No request leaves the machine. Screenshots go to test-artifacts/serve/.
  *
  * Without /usr/bin/chromium (or the browser named by ICL_LAB_TEST_CHROMIUM) these tests skip, except
  * in strict mode (CI, ICL_LAB_REQUIRE_TOOLS=1: src/util/test-env.ts), where they fail.
@@ -210,6 +210,44 @@ test("compare overlays the ICL curves of the selected runs", async (t) => {
   await page.locator("#compare-table table.shin").waitFor();
   assert.equal(await page.locator("#compare-table tbody tr").count(), 3);
   await shot(page, "compare");
+});
+
+test("reports: the list shows every report; a report page draws each of its figure specs", async (t) => {
+  if (!needChromium(t)) return;
+  const page = await open("#/reports");
+  await page.locator("li[data-report]").first().waitFor({ timeout: 10_000 });
+  assert.deepEqual(await page.locator("li[data-report]").evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.report)), lab.reports.names);
+  assert.equal(await page.locator('li[data-report="fx-2l"] a.html-link').getAttribute("href"), `/files/${lab.report}`);
+  assert.equal(await page.locator('li[data-report="implicit-dynamics"] details pre').textContent(), lab.reports.summary);
+  await shot(page, "reports");
+
+  await page.locator('li[data-report="implicit-dynamics"] a.report-name').click();
+  const figures = Object.keys(lab.reports.figures);
+  await page.waitForFunction((names) => names.every((n) => window.iclDashboard.views.has(n)), figures, { timeout: 10_000 });
+  assert.equal(await page.locator("#report-figures [data-chart] svg").count(), figures.length);
+  assert.equal(await page.evaluate(() => window.iclDashboard.views.size), figures.length);
+  // The drawn marks and data are the spec's: 5 points and 3 bars.
+  const points = (lab.reports.figures["loss-vs-examples"] as { datasets: Record<string, unknown[]> }).datasets.points;
+  assert.equal(await marks(page, "loss-vs-examples", "symbol"), points.length);
+  assert.deepEqual(
+    await page.evaluate(() =>
+      window.iclDashboard.views
+        .get("loss-vs-examples")!
+        .data("points")
+        .map((p) => ({ ...p })),
+    ),
+    points,
+  );
+  assert.equal(await marks(page, "cosine", "rect"), 3);
+  assert.equal(await page.locator("a.html-link").getAttribute("href"), "/files/reports/implicit-dynamics/index.html");
+  await shot(page, "report-figures");
+
+  // A report without specs says so and links its HTML; an unknown one says there is none.
+  const fx = await open("#/reports/fx-2l");
+  await fx.locator("#report-figures .note", { hasText: "no figure specs" }).waitFor({ timeout: 10_000 });
+  assert.equal(await fx.locator("#report-figures .note a").getAttribute("href"), "/files/reports/fx-2l/report.html");
+  const none = await open("#/reports/no-such-report");
+  await none.locator(".error", { hasText: "no report 'no-such-report'" }).waitFor({ timeout: 10_000 });
 });
 
 test("live: a run training in this process updates its open page within 2 s of each checkpoint", async (t) => {

@@ -19,6 +19,12 @@ const CONTENT_TYPES: Record<string, string> = {
   ".png": "image/png",
 };
 
+/**
+ * The names the API accepts for what it serves by name (metrics, vectors, records, reports, figures):
+ * plain characters only, so a name fits in one URL and one path segment.
+ */
+export const NAME = /^[A-Za-z0-9_.@:-]{1,200}$/;
+
 export function contentType(path: string): string {
   return CONTENT_TYPES[extname(path).toLowerCase()] ?? "application/octet-stream";
 }

@@ -114,6 +114,19 @@ export interface AttentionView {
   notes: string[];
 }
 
+/** One experiment report of the lab: the folder `<lab>/reports/<name>/` (src/serve/reports.ts). */
+export interface ReportRow {
+  name: string;
+  /** Its HTML report as a path inside the lab (served at `/files/<path>`): `reports/<name>/report.html` or `…/index.html`; null without one. */
+  html: string | null;
+  /** Names of the figures whose Vega-Lite spec it holds (`<figure>.vl.json`), sorted. */
+  figures: string[];
+  /** The text of its summary.txt, or null without one. */
+  summary: string | null;
+  /** When its newest file was written, ms since the epoch. */
+  modified: number;
+}
+
 /** An API error body. */
 export interface ApiError {
   error: string;
