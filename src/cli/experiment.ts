@@ -50,7 +50,10 @@ export function register(program: Command): void {
     .option("--tokens <n>", "training tokens per run (default: the experiment's)", positiveInt("tokens"))
     .option("--minutes <m>", MINUTES_HELP, minutesOption)
     .option("--steps <n>", "data-distribution, implicit-dynamics: training steps per run (default 8000, 3000)", positiveInt("steps"))
-    .option("--token-run <id>", "implicit-dynamics: the transformer token run to measure (default: the newest finished one in the lab)")
+    .option(
+      "--token-run <id>",
+      "implicit-dynamics: the transformer token run to measure (default: the newest finished one in the lab, trained there first when it has none)",
+    )
     .option("--token-lab <dir>", "implicit-dynamics: the lab holding the token run (default: --lab)")
     .option("--no-token", "implicit-dynamics: skip the token model")
     .option(

@@ -41,9 +41,10 @@ import {
 import { writeFileAtomic } from "../util/fs.ts";
 import { runClassifierJobs, type PoolOutcome } from "./classifier-pool.ts";
 import { formatTable } from "./summary.ts";
+import { CLASSIFICATION_EXPERIMENTS } from "./index.ts";
 
-export const NAME = "data-distribution";
-export const TITLE = "burstiness, number of classes, within-class variation and Zipf skew decide ICL against IWL (Chan 2022, Reddy 2024)";
+export const NAME = "data-distribution" as const;
+export const TITLE = CLASSIFICATION_EXPERIMENTS[NAME];
 
 export const ARCHS = ["attn-only", "transformer", "lstm", "rnn"] as const;
 export type Arch = (typeof ARCHS)[number];

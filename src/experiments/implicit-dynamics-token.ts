@@ -12,6 +12,9 @@ import { implicitUpdate, summarizeImplicitUpdates, type ImplicitUpdateResult } f
 import { modelFromCheckpoint } from "../model/load.ts";
 import type { TokenDynamics } from "../report/implicit-dynamics.ts";
 import { RunStore } from "../store/run-store.ts";
+import { architectures } from "./architectures.ts";
+import { runExperiment } from "./runner.ts";
+import type { ExperimentDefinition } from "./types.ts";
 
 /** The run to measure: `runId` when given, else the newest finished transformer run; null when the lab has none. */
 export function findTokenRun(lab: string, runId?: string): string | null {
@@ -28,6 +31,35 @@ export function findTokenRun(lab: string, runId?: string): string | null {
   } finally {
     store.close();
   }
+}
+
+/**
+ * Trains the architectures experiment's transformer in `lab` (2 layers with MLPs, parameters
+ * matched to the demo's attention-only model, the demo's mixture, its default budget; in this
+ * process) and returns its run id. It is the very run `icl-lab experiment architectures` trains —
+ * same config, same id — so neither experiment trains it twice, and an interrupted one resumes.
+ */
+export async function trainTokenRun(lab: string, opts: { smoke?: boolean; log: (s: string) => void }): Promise<string> {
+  const transformerOnly: ExperimentDefinition = {
+    ...architectures,
+    async configs(o, ctx) {
+      const plan = await architectures.configs(o, ctx);
+      return { ...plan, configs: plan.configs.filter((c) => (c.model as { kind?: string }).kind === "transformer") };
+    },
+  };
+  const r = await runExperiment(transformerOnly, {
+    lab,
+    seeds: 1,
+    scale: opts.smoke ? "smoke" : "default",
+    runner: "inline",
+    progress: "none",
+    report: false,
+    log: opts.log,
+  });
+  const failed = r.outcomes.filter((o) => o.status === "failed");
+  if (r.outcomes.length !== 1 || failed.length > 0)
+    throw new Error(`implicit-dynamics: training the token transformer failed (${failed.map((o) => o.error ?? o.status).join("; ") || "no run planned"})`);
+  return r.outcomes[0].runId;
 }
 
 /** Mean over the arrays of each index (arrays of different lengths: the mean of those that reach it). */

@@ -1,7 +1,7 @@
 /**
  * `implicit-dynamics` end to end at the smoke scale: three tiny regression models trained, measured
  * in float64 (identities ≤ 1e-10), summarised, and the report written (HTML and Vega-Lite specs);
- * an empty lab has no token run, which the result says.
+ * an empty lab gets its token transformer trained (once), a --token-lab without one is only read.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -30,8 +30,12 @@ test("runImplicitDynamics() at the smoke scale trains, measures and reports ever
       assert.equal(d.marginal.length, N);
       assert.equal(d.normDW[0], 0);
     }
-    assert.equal(r.token, null);
-    assert.match(r.tokenNote ?? "", /no finished transformer token run/);
+    // The lab had no transformer token run: the experiment trained the architectures experiment's
+    // (same run id as `experiment architectures` would give it) and measured it.
+    assert.ok(r.token !== null, r.tokenNote ?? "");
+    assert.match(r.token.run, /^architectures-transformer-/);
+    assert.ok(r.token.layers.length > 0);
+    for (const l of r.token.layers) assert.ok(l.identity <= 1e-10, `token layer ${l.layer}: identity ${l.identity}`);
     assert.match(r.summaryText, /transformer/);
     const out = join(lab, "reports", "implicit-dynamics");
     for (const f of ["index.html", "summary.json", "summary.txt", "loss-vs-examples.vl.json", "marginal-update.vl.json", "cosine.vl.json"]) {
@@ -39,6 +43,17 @@ test("runImplicitDynamics() at the smoke scale trains, measures and reports ever
     }
     const saved = JSON.parse(readFileSync(join(out, "summary.json"), "utf8"));
     assert.equal(saved.models.length, 3);
+    // A second call finds that run and trains no other; a --token-lab without one is only read.
+    const empty = mkdtempSync(join(tmpdir(), "icl-implicit-dynamics-empty-"));
+    try {
+      const again = await runImplicitDynamics({ lab, smoke: true, png: false, archs: ["rnn"], log: () => {} });
+      assert.equal(again.token?.run, r.token.run);
+      const other = await runImplicitDynamics({ lab, tokenLab: empty, smoke: true, png: false, archs: ["rnn"], log: () => {} });
+      assert.equal(other.token, null);
+      assert.match(other.tokenNote ?? "", /no finished transformer token run/);
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
   } finally {
     rmSync(lab, { recursive: true, force: true });
   }

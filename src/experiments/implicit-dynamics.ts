@@ -16,7 +16,8 @@
  *    examples for ICL, explicit GD on W (step 1/‖u₀‖² and a tuned rate) and least squares; the
  *    marginal update; its cosine with −∇; the identity residuals.
  * 2. Tokens: the implicit update of a stored `transformer` token run (the newest finished one in
- *    the lab, or --token-run), on its evaluation windows (src/experiments/implicit-dynamics-token.ts).
+ *    the lab, or --token-run), on its evaluation windows (src/experiments/implicit-dynamics-token.ts);
+ *    a lab without one first trains the architectures experiment's transformer on the demo mixture.
  *
  * The regression models are not stored in the lab (they train in about a minute each; the numbers
  * are a pure function of the seed); the results are under reports/implicit-dynamics/.
@@ -30,11 +31,12 @@ import { resolveLabDir } from "../store/run-store.ts";
 import { trainRegression } from "../train/regression.ts";
 import { writeFileAtomic } from "../util/fs.ts";
 import { Rng } from "../util/random.ts";
-import { findTokenRun, tokenDynamics } from "./implicit-dynamics-token.ts";
+import { findTokenRun, tokenDynamics, trainTokenRun } from "./implicit-dynamics-token.ts";
 import { formatTable } from "./summary.ts";
+import { CLASSIFICATION_EXPERIMENTS } from "./index.ts";
 
-export const NAME = "implicit-dynamics";
-export const TITLE = "the context as an implicit rank-1 weight update: its convergence over the context against explicit gradient descent (Dherin 2025)";
+export const NAME = "implicit-dynamics" as const;
+export const TITLE = CLASSIFICATION_EXPERIMENTS[NAME];
 
 export const ARCHS = ["transformer", "lstm", "rnn"] as const;
 export type Arch = (typeof ARCHS)[number];
@@ -151,7 +153,13 @@ export async function runImplicitDynamics(opts: IdOptions = {}): Promise<IdResul
   if (opts.tokenRun === null) tokenNote = "skipped (--no-token)";
   else {
     const tokenLab = opts.tokenLab === undefined ? lab : resolveLabDir(opts.tokenLab);
-    const id = findTokenRun(tokenLab, opts.tokenRun);
+    let id = findTokenRun(tokenLab, opts.tokenRun);
+    // The default lab trains its own (the architectures experiment's transformer); a lab named by
+    // --token-lab is only read.
+    if (id === null && opts.tokenLab === undefined) {
+      log(`${NAME}: no finished transformer token run in ${lab}: training the architectures experiment's (the demo mixture)`);
+      id = await trainTokenRun(lab, { smoke: opts.smoke, log });
+    }
     if (id === null)
       tokenNote = `no finished transformer token run in ${tokenLab}: train one (\`icl-lab experiment architectures\` or \`icl-lab train --preset transformer-2l\`) or pass --token-run ID`;
     else {

@@ -7,8 +7,6 @@ import { architectures } from "./architectures.ts";
 import { corpusDiversity } from "./corpus-diversity.ts";
 import { corpusSize } from "./corpus-size.ts";
 import { corpusSource } from "./corpus-source.ts";
-import { TITLE as DATA_DISTRIBUTION_TITLE } from "./data-distribution.ts";
-import { TITLE as IMPLICIT_DYNAMICS_TITLE } from "./implicit-dynamics.ts";
 import { natural } from "./natural.ts";
 import { phaseChange } from "./phase-change.ts";
 import { smearedKeys } from "./smeared-keys.ts";
@@ -27,11 +25,12 @@ export const EXPERIMENTS = {
 /**
  * Experiments on synthetic sequences with vector inputs (in-context classification, in-context
  * regression; not language models on a corpus): they have their own runners, so `icl-lab
- * experiment NAME` hands them to them (src/cli).
+ * experiment NAME` hands them to them (src/cli). Their titles are here, and their modules read
+ * them from here (implicit-dynamics trains its token model through this registry's runner).
  */
 export const CLASSIFICATION_EXPERIMENTS = {
-  "data-distribution": DATA_DISTRIBUTION_TITLE,
-  "implicit-dynamics": IMPLICIT_DYNAMICS_TITLE,
+  "data-distribution": "burstiness, number of classes, within-class variation and Zipf skew decide ICL against IWL (Chan 2022, Reddy 2024)",
+  "implicit-dynamics": "the context as an implicit rank-1 weight update: its convergence over the context against explicit gradient descent (Dherin 2025)",
 } as const;
 
 export type ExperimentName = keyof typeof EXPERIMENTS;
