@@ -4,7 +4,7 @@
  * "diversity").
  */
 import { COMMON } from "./data.ts";
-import { corpusRuns, equalBudget, equalMixture, selectAvailable, userDomains } from "./corpus-common.ts";
+import { CORPUS_HEADS_FROM, CORPUS_SCALE, corpusRuns, DOMAIN_UNIQUE, equalBudget, equalMixture, selectAvailable, userDomains } from "./corpus-common.ts";
 import { LAB_MODEL_TEXT } from "./common.ts";
 import type { ExperimentDefinition, ResolvedOptions } from "./types.ts";
 import { ICL_COMMON } from "../measure/names.ts";
@@ -68,11 +68,12 @@ export const corpusDiversity: ExperimentDefinition = {
     "core, 13 minutes), ICL score on the common set: brown −0.01, legal −0.08, email +0.11; brown+legal −0.08, brown+email +0.09, " +
     "legal+email +0.01, all three −0.10 (lower than each of its domains alone); man_en −0.22, code_go +0.03, man_en+code_go +0.02 (no " +
     "better than code_go, worse than man_en alone); own-text scores −0.06 to +0.09, tasks at chance, no induction head.",
-  defaults: { seeds: 1, tokens: 4_000_000 },
+  defaults: { seeds: 2, tokens: CORPUS_SCALE.tokens },
+  headsFrom: CORPUS_HEADS_FROM,
   async configs(opts, ctx) {
     const { groups: gs, notes } = await groups(opts, ctx);
     const all = [...new Set(gs.flat())];
-    const { budget, notes: budgetNotes } = await equalBudget(all, opts, ctx);
+    const { budget, notes: budgetNotes } = await equalBudget(all, opts, ctx, DOMAIN_UNIQUE);
     notes.push(...budgetNotes);
     const configs = gs
       .flatMap((g) => groupMixtures(g))
@@ -80,5 +81,5 @@ export const corpusDiversity: ExperimentDefinition = {
     notes.push(`common evaluation set (icl@${COMMON}): equal shares of the held-out windows of ${all.join(", ")}`);
     return { configs, notes };
   },
-  summary: ["unique", "icl", ICL_COMMON, "loss50", "loss500", "perplexity", "induction", "tasks"],
+  summary: ["unique", "firstHead", "window", "induction", "icl", ICL_COMMON, "loss50", "loss500", "perplexity", "tasks"],
 };

@@ -6,7 +6,7 @@
  * shows no difference between ⅛ and all of brown (measured: held-out perplexity 8.80 and 8.73);
  * the effect of data size appears only once the data is repeated tens of times.
  */
-import { corpusRuns } from "./corpus-common.ts";
+import { CORPUS_HEADS_FROM, CORPUS_SCALE, corpusRuns, selectAvailable } from "./corpus-common.ts";
 import { LAB_MODEL_TEXT } from "./common.ts";
 import type { ExperimentDefinition } from "./types.ts";
 
@@ -39,11 +39,19 @@ export const corpusSize: ExperimentDefinition = {
     "moves less than its interval; few-shot tasks stay at chance at every size. Measured (defaults, seed 0, one core, 1.6 minutes per run): " +
     "perplexity 9.65, 8.95, 8.80, 8.82, 8.73 from 1/64 to all; ICL scores −0.14, −0.14, −0.09, −0.13, −0.12 (each ±0.13); best induction " +
     "scores 0.02.",
-  defaults: { seeds: 1, tokens: 8_000_000 },
+  defaults: { seeds: 2, tokens: CORPUS_SCALE.tokens },
+  headsFrom: CORPUS_HEADS_FROM,
   async configs(opts, ctx) {
     const given = [...new Set([...(opts.domains ?? []), ...opts.corpus])];
     if (given.length > 1) throw new Error(`corpus-size varies the size of one corpus; ${given.length} were given (${given.join(", ")})`);
-    const corpus = given[0] ?? "brown";
+    const notes: string[] = [];
+    let corpus = given[0];
+    if (corpus === undefined) {
+      // Code, where induction heads form at this scale (so the budget can change when they do); prose otherwise.
+      const code = await selectAvailable(["code_go"], ctx);
+      corpus = code.ok.length > 0 ? "code_go" : "brown";
+      if (code.ok.length === 0) notes.push(...code.notes, "brown instead: edited prose forms no induction head at this scale");
+    }
     const total = await ctx.trainingTokens(corpus, { kind: "byte" });
     const configs = SIZE_FRACTIONS.flatMap(({ fraction, part }) =>
       corpusRuns({
@@ -55,7 +63,8 @@ export const corpusSize: ExperimentDefinition = {
         opts,
       }),
     );
-    return { configs, notes: [`${corpus}: ${total.toLocaleString("en-US")} training tokens (bytes) after the held-out split`] };
+    notes.push(`${corpus}: ${total.toLocaleString("en-US")} training tokens (bytes) after the held-out split`);
+    return { configs, notes };
   },
-  summary: ["unique", "epochs", "icl", "loss50", "loss500", "perplexity", "induction", "tasks"],
+  summary: ["unique", "epochs", "firstHead", "window", "induction", "icl", "loss50", "loss500", "perplexity", "tasks"],
 };

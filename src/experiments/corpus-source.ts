@@ -5,21 +5,23 @@
  * domain, few-shot task accuracies and perplexity, in a Shin-style table.
  */
 import { COMMON } from "./data.ts";
-import { CORPUS_FIRST_CHECKPOINT, corpusRuns, DEBIAN_DOMAINS, equalBudget, equalMixture, NPM_DOMAINS, selectAvailable, userDomains } from "./corpus-common.ts";
+import {
+  CORPUS_HEADS_FROM,
+  CORPUS_SCALE,
+  corpusRuns,
+  DEBIAN_DOMAINS,
+  DOMAIN_UNIQUE,
+  equalBudget,
+  equalMixture,
+  NPM_DOMAINS,
+  selectAvailable,
+  userDomains,
+} from "./corpus-common.ts";
 import { LAB_MODEL_TEXT } from "./common.ts";
-import { NATURAL } from "./natural.ts";
 import type { ExperimentDefinition } from "./types.ts";
 import { ICL_COMMON } from "../measure/names.ts";
 
 const NAME = "corpus-source";
-/** Checkpoints per decade: enough to time each domain's first induction head to within a factor 10^(1/6) ≈ 1.5. */
-const SOURCE_PER_DECADE = 6;
-/**
- * Unique training tokens per run, at most: 5M bytes, about what brown and email hold (legal, when
- * compared, lowers it to its ~3.6M for every run). With 2M, 30M training tokens were 15 epochs and
- * code's held-out ICL score swung between seeds (+0.62 and −0.20).
- */
-const SOURCE_UNIQUE = { default: 5_000_000, smoke: 200_000 } as const;
 
 export const corpusSource: ExperimentDefinition = {
   name: NAME,
@@ -47,11 +49,8 @@ export const corpusSource: ExperimentDefinition = {
     "vs 0.01 ± 0.00 and 0.02 ± 0.00; induction-task accuracy 0.23 ± 0.04 vs 0.14 ± 0.04 and 0.08 ± 0.03 (chance 0.10); own-domain ICL " +
     "+0.21 ± 0.58 (seeds +0.62 and −0.20: with 2M unique tokens of code the held-out loss is unstable), −0.07 ± 0.02, −0.12 ± 0.00; " +
     "common-set ICL −0.25 ± 0.22, −0.22 ± 0.08, +0.11 ± 0.03; perplexity 25.1, 4.3, 7.2.",
-  defaults: { seeds: 2, tokens: 30_000_000 },
-  headsFrom: {
-    tokens: NATURAL.headsFrom,
-    what: "the 2-layer model formed its first induction head (≥ 0.3) on code_go, the fastest domain (docs/demo-calibration.md)",
-  },
+  defaults: { seeds: 3, tokens: CORPUS_SCALE.tokens },
+  headsFrom: CORPUS_HEADS_FROM,
   async configs(opts, ctx) {
     const given = userDomains(opts);
     const notes: string[] = [];
@@ -64,7 +63,7 @@ export const corpusSource: ExperimentDefinition = {
       notes.push(...debian.notes);
     }
     if (domains.length < 6) notes.push(`${domains.length} domains (${domains.join(", ")}); Shin-style comparisons want 6 or more`);
-    const { budget, notes: budgetNotes } = await equalBudget(domains, opts, ctx, SOURCE_UNIQUE);
+    const { budget, notes: budgetNotes } = await equalBudget(domains, opts, ctx, DOMAIN_UNIQUE);
     notes.push(...budgetNotes);
     const configs = domains.flatMap((id) =>
       corpusRuns({
@@ -75,10 +74,6 @@ export const corpusSource: ExperimentDefinition = {
         tokens: opts.tokens,
         opts,
         common: domains,
-        perDecade: SOURCE_PER_DECADE,
-        first: CORPUS_FIRST_CHECKPOINT,
-        // As natural: at a constant rate the final ICL score swings by tenths of a nat between checkpoints.
-        schedule: NATURAL.schedule,
       }),
     );
     notes.push(`common evaluation set (icl@${COMMON}): equal shares of the held-out windows of ${domains.join(", ")}`);

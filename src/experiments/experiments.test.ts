@@ -316,7 +316,7 @@ test("corpus-source with a Debian domain (fortunes_en) where apt is present", as
 });
 
 test("corpus-diversity: singles, pairs and the triple with equal budgets; corpus-size: 1/64 to all of one corpus at fixed tokens", async () => {
-  const d = await run("corpus-diversity", { domains: ["brown", "legal", "email"] });
+  const d = await run("corpus-diversity", { domains: ["brown", "legal", "email"], seeds: 1 });
   const div = runsOf("corpus-diversity");
   assert.equal(div.length, 7);
   const mixes = div.map((x) => Object.keys(cfg(x).data.sources!).sort().join("+")).sort();
@@ -332,7 +332,12 @@ test("corpus-diversity: singles, pairs and the triple with equal budgets; corpus
   const page = html(d);
   for (const x of div) assert.ok(page.includes(`data-key="extra:icl@common" data-value="${lastMetric(x.id, "icl@common.score")}"`));
 
-  const s = await run("corpus-size");
+  // Without apt the default corpus is brown (with it, code_go: a ~20 MB download, not made here).
+  const s = await run("corpus-size", { seeds: 1, env: { ...process.env, PATH: "/nonexistent" } });
+  assert.ok(
+    s.notes.some((n) => /brown instead: edited prose forms no induction head/.test(n)),
+    s.notes.join("\n"),
+  );
   const size = runsOf("corpus-size");
   assert.equal(size.length, 5);
   const budgets = size.map((x) => cfg(x).data.uniqueTokens!).sort((a, b) => a - b);
