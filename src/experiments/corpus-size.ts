@@ -25,11 +25,11 @@ export const corpusSize: ExperimentDefinition = {
   name: NAME,
   title: "unique-token budgets of 1/64, 1/16, ¼, ½ and all of a corpus at fixed training tokens (Shin et al. 2022: size)",
   description:
-    `The 2-layer attention-only model (${LAB_MODEL_TEXT}) on brown` +
-    " (about 5.4M training tokens), with 1/64, 1/16, ¼, ½ and all of them " +
-    "as its unique tokens, each run 8M training tokens (so ~95, 24, 6, 3 and 1.5 epochs); measured on 1,000 windows of brown's held-out text (the same windows for " +
-    "every budget), by loss by position (perplexity) and few-shot tasks. 5 runs, 40M tokens: about 5–8 minutes on 2 idle cores (measured: " +
-    "1.6 minutes per run on one core).",
+    `The 2-layer attention-only model (${LAB_MODEL_TEXT}, lr 2e-3 with cosine decay, as natural) on code_go (Go source from Debian, ` +
+    "about 58M training tokens; brown, 5.4M, where apt cannot fetch it), with 1/64, 1/16, ¼, ½ and all of them as its unique tokens, " +
+    "2 seeds, each run 40M training tokens (so from ~44 epochs down to under one on code_go); 6 checkpoints per decade from 250k tokens; " +
+    "measured on 1,000 windows of the corpus's held-out text (the same windows for every budget), by loss by position (perplexity), " +
+    "head scores (and the tokens to the first induction head) and few-shot tasks. 10 runs, 400M tokens: about 45 minutes on 2 idle cores.",
   corpusHelp: "the corpus whose size varies (one --corpus; default brown)",
   domainsHelp: "the corpus whose size varies (one source id; default brown)",
   expected:

@@ -34,10 +34,16 @@ export function findTokenRun(lab: string, runId?: string): string | null {
 }
 
 /**
+ * Tokens of the token transformer this experiment trains when the lab has none: a third of the
+ * architectures experiment's 24M, so that the whole experiment stays within 15 minutes on 2 cores
+ * (that transformer trains at ~22k tokens/s on one core; 24M tokens alone would take 18 minutes).
+ */
+export const TOKEN_RUN_TOKENS = 8_000_000;
+
+/**
  * Trains the architectures experiment's transformer in `lab` (2 layers with MLPs, parameters
- * matched to the demo's attention-only model, the demo's mixture, its default budget; in this
- * process) and returns its run id. It is the very run `icl-lab experiment architectures` trains —
- * same config, same id — so neither experiment trains it twice, and an interrupted one resumes.
+ * matched to the demo's attention-only model, the demo's mixture; in this process) for
+ * TOKEN_RUN_TOKENS, and returns its run id. An interrupted one resumes; a second call finds it.
  */
 export async function trainTokenRun(lab: string, opts: { smoke?: boolean; log: (s: string) => void }): Promise<string> {
   const transformerOnly: ExperimentDefinition = {
@@ -51,8 +57,10 @@ export async function trainTokenRun(lab: string, opts: { smoke?: boolean; log: (
     lab,
     seeds: 1,
     scale: opts.smoke ? "smoke" : "default",
+    tokens: opts.smoke ? undefined : TOKEN_RUN_TOKENS,
     runner: "inline",
-    progress: "none",
+    // Minutes of training: a line per checkpoint through `log` (silenced by the tests).
+    progress: "lines",
     report: false,
     log: opts.log,
   });
