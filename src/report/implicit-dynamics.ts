@@ -41,6 +41,18 @@ const SERIES = [
   { key: "leastSquares", label: "least squares" },
 ] as const;
 
+/** A chart with one panel per model (in the models' order) drawing `spec` on `values`. */
+function byModel(models: readonly DynamicsSummary[], title: string, description: string, values: object[], spec: object): TopLevelSpec {
+  return {
+    $schema: VEGA_LITE_SCHEMA,
+    title,
+    description,
+    data: { values },
+    facet: { column: { field: "model", title: null, sort: models.map((m) => m.kind) } },
+    spec,
+  } as TopLevelSpec;
+}
+
 /** Test loss on the query against the number of in-context examples, one panel per model. */
 export function lossCurvesChart(models: readonly DynamicsSummary[]): TopLevelSpec {
   const values = models.flatMap((m) =>
@@ -48,13 +60,12 @@ export function lossCurvesChart(models: readonly DynamicsSummary[]): TopLevelSpe
       m[s.key].map((v, i) => ({ model: m.kind, series: s.label, examples: i, loss: Math.max(v, 1e-4) })),
     ),
   );
-  return {
-    $schema: VEGA_LITE_SCHEMA,
-    title: "query loss against in-context examples: ICL vs explicit gradient descent (Dherin 2025)",
-    description: "Mean squared error on the query against the number of examples, per model and method.",
-    data: { values },
-    facet: { column: { field: "model", title: null, sort: models.map((m) => m.kind) } },
-    spec: {
+  return byModel(
+    models,
+    "query loss against in-context examples: ICL vs explicit gradient descent (Dherin 2025)",
+    "Mean squared error on the query against the number of examples, per model and method.",
+    values,
+    {
       width: 240,
       height: 240,
       mark: { type: "line", point: { size: 12 } },
@@ -64,7 +75,7 @@ export function lossCurvesChart(models: readonly DynamicsSummary[]): TopLevelSpe
         color: { field: "series", type: "nominal", title: null, sort: SERIES.map((s) => s.label), legend: { labelLimit: 400 } },
       },
     },
-  } as TopLevelSpec;
+  );
 }
 
 /**
@@ -133,13 +144,12 @@ export function cosineChart(models: readonly DynamicsSummary[]): TopLevelSpec {
     ...m.absCosine.map((v, i) => ({ model: m.kind, i: i + 1, cos: v, what: "|cos(ΔW(i+1) − ΔW(i), −∇)|" })),
     ...m.absCosine.map((_, i) => ({ model: m.kind, i: i + 1, cos: m.randomCosine, what: "random direction" })),
   ]);
-  return {
-    $schema: VEGA_LITE_SCHEMA,
-    title: "alignment of the marginal implicit update with the explicit gradient",
-    description: "Mean absolute cosine against the consumed example's index, with the random baseline.",
-    data: { values },
-    facet: { column: { field: "model", title: null, sort: models.map((m) => m.kind) } },
-    spec: {
+  return byModel(
+    models,
+    "alignment of the marginal implicit update with the explicit gradient",
+    "Mean absolute cosine against the consumed example's index, with the random baseline.",
+    values,
+    {
       width: 240,
       height: 200,
       mark: { type: "line" },
@@ -149,7 +159,7 @@ export function cosineChart(models: readonly DynamicsSummary[]): TopLevelSpec {
         color: { field: "what", type: "nominal", title: null, legend: { labelLimit: 400 } },
       },
     },
-  } as TopLevelSpec;
+  );
 }
 
 const f3 = (x: number) => (!Number.isFinite(x) ? "–" : Math.abs(x) !== 0 && (Math.abs(x) < 1e-3 || Math.abs(x) >= 1e4) ? x.toExponential(1) : x.toFixed(3));

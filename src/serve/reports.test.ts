@@ -5,35 +5,19 @@
  * missing reports and figures, for names that would leave the reports folder, and for symbolic
  * links out of it; and an empty list for a lab without reports.
  */
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
 import { request } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { FastifyInstance } from "fastify";
-import { buildDashboardLab, type DashboardLab } from "./fixtures/dashboard-lab.ts";
+import { dashboardUnderTest } from "./fixtures/dashboard-lab.ts";
 import { buildDashboard } from "./server.ts";
 import type { ReportRow } from "./types.ts";
 
-let dir: string;
-let lab: DashboardLab;
-let app: FastifyInstance;
-
-before(async () => {
-  dir = mkdtempSync(join(tmpdir(), "icl-serve-reports-"));
-  lab = buildDashboardLab(dir);
-  ({ app } = await buildDashboard({ lab: lab.lab }));
-});
-
-after(async () => {
-  await app.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const t = dashboardUnderTest("icl-serve-reports-");
 
 async function get<T>(url: string): Promise<T> {
-  const res = await app.inject({ method: "GET", url });
+  const res = await t.app.inject({ method: "GET", url });
   assert.equal(res.statusCode, 200, `${url}: ${res.body.slice(0, 300)}`);
   assert.match(String(res.headers["content-type"]), /application\/json/, url);
   return res.json() as T;
@@ -43,20 +27,20 @@ test("the reports list: every report folder, newest first, with its HTML, figure
   const reports = await get<ReportRow[]>("/api/reports");
   assert.deepEqual(
     reports.map((r) => r.name),
-    lab.reports.names,
+    t.lab.reports.names,
   );
   const [dynamics, fx] = reports;
   assert.deepEqual(dynamics, {
     name: "implicit-dynamics",
     html: "reports/implicit-dynamics/index.html",
     figures: ["cosine", "loss-vs-examples"],
-    summary: lab.reports.summary,
+    summary: t.lab.reports.summary,
     modified: Date.UTC(2024, 5, 1),
   });
   assert.deepEqual(fx, { name: "fx-2l", html: "reports/fx-2l/report.html", figures: [], summary: null, modified: Date.UTC(2024, 0, 1) });
   // The HTML paths are served under /files.
   for (const r of reports) {
-    const res = await app.inject({ url: `/files/${r.html}` });
+    const res = await t.app.inject({ url: `/files/${r.html}` });
     assert.equal(res.statusCode, 200, r.html!);
     assert.match(String(res.headers["content-type"]), /text\/html/);
   }
@@ -64,7 +48,7 @@ test("the reports list: every report folder, newest first, with its HTML, figure
 });
 
 test("a figure's Vega-Lite spec is served as written", async () => {
-  for (const [name, spec] of Object.entries(lab.reports.figures)) {
+  for (const [name, spec] of Object.entries(t.lab.reports.figures)) {
     assert.deepEqual(await get<unknown>(`/api/reports/implicit-dynamics/figures/${name}`), spec, name);
   }
 });
@@ -82,7 +66,7 @@ test("a missing report or figure, a name that leaves the reports folder, and lin
     ["/api/reports/elsewhere", /no report 'elsewhere'/],
     ["/api/reports/elsewhere/figures/x", /no report 'elsewhere'/],
   ] as const) {
-    const res = await app.inject({ url });
+    const res = await t.app.inject({ url });
     assert.equal(res.statusCode, 404, `${url} → ${res.statusCode} ${res.body.slice(0, 120)}`);
     assert.match(res.json().error, message, url);
     assert.doesNotMatch(res.body, /not for the dashboard/, url);
@@ -91,9 +75,9 @@ test("a missing report or figure, a name that leaves the reports folder, and lin
   assert.ok(!names.includes("elsewhere"), "a link to a folder outside the lab is not a report");
 });
 
-test("'.' and '..' segments sent as they are (clients and app.inject resolve them first) are 404s too", async () => {
-  await app.listen({ host: "127.0.0.1", port: 0 });
-  const { port } = app.server.address() as AddressInfo;
+test("'.' and '..' segments sent as they are (clients and t.app.inject resolve them first) are 404s too", async () => {
+  await t.app.listen({ host: "127.0.0.1", port: 0 });
+  const { port } = t.app.server.address() as AddressInfo;
   for (const path of [
     "/api/reports/..",
     "/api/reports/../figures/x",
@@ -110,7 +94,7 @@ test("'.' and '..' segments sent as they are (clients and app.inject resolve the
   }
 });
 
-/** A GET whose path is sent byte for byte (fetch and app.inject resolve '..' before sending). */
+/** A GET whose path is sent byte for byte (fetch and t.app.inject resolve '..' before sending). */
 function rawGet(port: number, path: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: "127.0.0.1", port, path, method: "GET" }, (res) => {
@@ -125,7 +109,7 @@ function rawGet(port: number, path: string): Promise<{ status: number; body: str
 }
 
 test("a lab without a reports folder has no reports", async () => {
-  const d = await buildDashboard({ lab: join(dir, "not-yet") });
+  const d = await buildDashboard({ lab: join(t.dir, "not-yet") });
   try {
     const res = await d.app.inject({ url: "/api/reports" });
     assert.equal(res.statusCode, 200);

@@ -4,41 +4,25 @@
  * runs, files only from inside the lab folder, no write methods, loopback Host only, live events
  * after a checkpoint, and the `icl-lab serve` command.
  */
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
 import { request } from "node:http";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { FastifyInstance } from "fastify";
 import { existsSync } from "node:fs";
 import { saveCheckpoint } from "../model/checkpoint.ts";
 import { parseModelConfig } from "../model/config.ts";
 import { buildModel } from "../model/model.ts";
 import { RunStore } from "../store/run-store.ts";
-import { buildDashboardLab, type DashboardLab } from "./fixtures/dashboard-lab.ts";
+import { dashboardUnderTest } from "./fixtures/dashboard-lab.ts";
 import { buildDashboard, startDashboard } from "./server.ts";
 import type { AttentionView, CompareView, RunEvent, RunsResponse, RunView } from "./types.ts";
 
-let dir: string;
-let lab: DashboardLab;
-let app: FastifyInstance;
-
-before(async () => {
-  dir = mkdtempSync(join(tmpdir(), "icl-serve-"));
-  lab = buildDashboardLab(dir);
-  ({ app } = await buildDashboard({ lab: lab.lab }));
-});
-
-after(async () => {
-  await app.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const t = dashboardUnderTest("icl-serve-");
 
 async function get<T>(url: string, status = 200): Promise<T> {
-  const res = await app.inject({ method: "GET", url });
+  const res = await t.app.inject({ method: "GET", url });
   assert.equal(res.statusCode, status, `${url}: ${res.body.slice(0, 300)}`);
   assert.match(String(res.headers["content-type"]), /application\/json/, url);
   return res.json() as T;
@@ -46,7 +30,7 @@ async function get<T>(url: string, status = 200): Promise<T> {
 
 test("the runs list shows every run with its status, model, tokens and last ICL score", async () => {
   const body = await get<RunsResponse>("/api/runs");
-  assert.equal(body.lab, lab.lab);
+  assert.equal(body.lab, t.lab.lab);
   assert.deepEqual(body.experiments, ["fixture-exp", "other"]);
   const byId = new Map(body.runs.map((r) => [r.id, r]));
   assert.deepEqual([...byId.keys()].sort(), ["bad-config", "bad-record", "broke", "fx-1l", "fx-2l", "fx-lstm", "gone"]);
@@ -55,9 +39,9 @@ test("the runs list shows every run with its status, model, tokens and last ICL 
   assert.equal(two.corrupt, null);
   assert.match(two.model, /^attn-only · 2 layers · d_model 16 · 2 heads × 8/);
   assert.equal(two.data, "brown");
-  assert.equal(two.tokens, lab.runs.twoLayer.icl.at(-1)!.tokens);
+  assert.equal(two.tokens, t.lab.runs.twoLayer.icl.at(-1)!.tokens);
   assert.equal(two.checkpoints, 1);
-  const last = lab.runs.twoLayer.icl.at(-1)!;
+  const last = t.lab.runs.twoLayer.icl.at(-1)!;
   assert.deepEqual(two.icl, { tokens: last.tokens, score: last.score, lo: last.lo, hi: last.hi });
   assert.equal(byId.get("gone")!.status, "stale");
   assert.equal(byId.get("broke")!.status, "failed");
@@ -75,7 +59,7 @@ test("a corrupted run record shows as corrupt without breaking the list or its p
   const badRecord = await get<RunView>("/api/runs/bad-record");
   assert.match(badRecord.row.corrupt!, /stored results cannot be read/);
   assert.deepEqual(badRecord.heads, []);
-  const record = await app.inject({ url: "/api/runs/bad-record/records/heads.heads" });
+  const record = await t.app.inject({ url: "/api/runs/bad-record/records/heads.heads" });
   assert.equal(record.statusCode, 409);
   assert.match(record.json().error, /corrupt/);
 });
@@ -102,7 +86,7 @@ test("one run's data: series, the detected phase change and loss bump, head scor
   assert.equal(v.tasks!.tasks.length, 2);
   assert.deepEqual(
     v.checkpoints.map((c) => c.tokens),
-    [lab.runs.twoLayer.icl.at(-1)!.tokens],
+    [t.lab.runs.twoLayer.icl.at(-1)!.tokens],
   );
   assert.equal(v.hasAttention, true);
   const lstm = await get<RunView>("/api/runs/fx-lstm");
@@ -115,7 +99,7 @@ test("series, vectors, records, checkpoints and the summary of a run", async () 
   const icl = await get<Array<{ tokens: number; value: number }>>("/api/runs/fx-2l/metrics/icl.score");
   assert.deepEqual(
     icl,
-    lab.runs.twoLayer.icl.map((c) => ({ tokens: c.tokens, value: c.score })),
+    t.lab.runs.twoLayer.icl.map((c) => ({ tokens: c.tokens, value: c.score })),
   );
   assert.ok((await get<string[]>("/api/runs/fx-2l/vectors")).includes("positionLoss.meanLoss"));
   const vec = await get<Array<{ tokens: number; shape: number[]; data: number[] }>>("/api/runs/fx-2l/vectors/positionLoss.meanLoss");
@@ -196,7 +180,7 @@ test("attention: every head's pattern on a repeated random sequence, the stored 
 test("attention on a text: encoded with the run's tokenizer, shown as text, cut to the context", async () => {
   // A byte-level run (dVocab 257) with a real checkpoint of a tiny model.
   const model = { kind: "attn-only", nLayers: 1, dModel: 8, nHeads: 2, dHead: 4, nCtx: 24, dVocab: 257 };
-  const store = RunStore.open(lab.lab);
+  const store = RunStore.open(t.lab.lab);
   try {
     store.createRun({ id: "bytes", experiment: "text", kind: "attn-only", config: { name: "bytes", model, data: { tokenizer: { kind: "byte" } } } });
     const m = buildModel(parseModelConfig(model), 1);
@@ -225,7 +209,7 @@ test("attention on a text: encoded with the run's tokenizer, shown as text, cut 
 });
 
 test("a lab that does not exist yet reads as empty and is not created", async () => {
-  const missing = join(dir, "not-yet");
+  const missing = join(t.dir, "not-yet");
   const d = await buildDashboard({ lab: missing });
   try {
     const res = await d.app.inject({ url: "/api/runs" });
@@ -271,7 +255,7 @@ test("compare: the ICL curves of several runs with their labels, windows and the
 });
 
 test("files inside the lab folder are served; every way out of it is a 404", async () => {
-  const ok = await app.inject({ url: `/files/${lab.report}` });
+  const ok = await t.app.inject({ url: `/files/${t.lab.report}` });
   assert.equal(ok.statusCode, 200);
   assert.match(ok.body, /report of fx-2l/);
   assert.match(String(ok.headers["content-type"]), /text\/html/);
@@ -283,8 +267,8 @@ test("files inside the lab folder are served; every way out of it is a 404", asy
     "/files/reports/../../secret.txt",
     "/files/reports/%2e%2e/%2e%2e/secret.txt",
     "/files/..%5Csecret.txt",
-    `/files/${encodeURIComponent(lab.secret)}`,
-    `/files/%2F${lab.secret.slice(1)}`,
+    `/files/${encodeURIComponent(t.lab.secret)}`,
+    `/files/%2F${t.lab.secret.slice(1)}`,
     "/files/runs/fx-2l/escape.txt",
     "/files/runs/fx-2l",
     "/files/",
@@ -293,7 +277,7 @@ test("files inside the lab folder are served; every way out of it is a 404", asy
     "/../secret.txt",
     "/%2e%2e/secret.txt",
   ]) {
-    const res = await app.inject({ url });
+    const res = await t.app.inject({ url });
     assert.equal(res.statusCode, 404, `${url} → ${res.statusCode} ${res.body.slice(0, 80)}`);
     assert.doesNotMatch(res.body, /not for the dashboard/, url);
   }
@@ -301,13 +285,13 @@ test("files inside the lab folder are served; every way out of it is a 404", asy
 
 test("there are no write endpoints: POST, PUT, PATCH and DELETE are 405 everywhere", async () => {
   for (const method of ["POST", "PUT", "PATCH", "DELETE"] as const) {
-    for (const url of ["/api/runs", "/api/runs/fx-2l", `/files/${lab.report}`, "/", "/api/events"]) {
-      const res = await app.inject({ method, url, payload: method === "DELETE" ? undefined : { status: "failed" } });
+    for (const url of ["/api/runs", "/api/runs/fx-2l", `/files/${t.lab.report}`, "/", "/api/events"]) {
+      const res = await t.app.inject({ method, url, payload: method === "DELETE" ? undefined : { status: "failed" } });
       assert.equal(res.statusCode, 405, `${method} ${url}`);
       assert.equal(res.headers.allow, "GET, HEAD");
     }
   }
-  const store = RunStore.open(lab.lab);
+  const store = RunStore.open(t.lab.lab);
   try {
     assert.equal(store.getRun("fx-2l")!.status, "finished");
   } finally {
@@ -316,22 +300,22 @@ test("there are no write endpoints: POST, PUT, PATCH and DELETE are 405 everywhe
 });
 
 test("on a loopback address, requests for another host name are refused (DNS rebinding)", async () => {
-  const res = await app.inject({ url: "/api/runs", headers: { host: "evil.example:7007" } });
+  const res = await t.app.inject({ url: "/api/runs", headers: { host: "evil.example:7007" } });
   assert.equal(res.statusCode, 403);
-  const ok = await app.inject({ url: "/api/runs", headers: { host: "127.0.0.1:7007" } });
+  const ok = await t.app.inject({ url: "/api/runs", headers: { host: "127.0.0.1:7007" } });
   assert.equal(ok.statusCode, 200);
 });
 
 test("the page and its script are served, with a policy that loads nothing from elsewhere", async () => {
-  const page = await app.inject({ url: "/" });
+  const page = await t.app.inject({ url: "/" });
   assert.equal(page.statusCode, 200);
   assert.match(page.body, /<script type="module" src="\/app\.js">/);
   assert.match(String(page.headers["content-security-policy"]), /default-src 'self'/);
-  const js = await app.inject({ url: "/app.js" });
+  const js = await t.app.inject({ url: "/t.app.js" });
   assert.equal(js.statusCode, 200);
   assert.ok(js.body.length > 100_000, "vega, vega-lite and vega-embed are bundled");
   assert.doesNotMatch(js.body, /cdn\.jsdelivr|unpkg\.com/);
-  assert.equal((await app.inject({ url: "/app.css" })).statusCode, 200);
+  assert.equal((await t.app.inject({ url: "/t.app.css" })).statusCode, 200);
 });
 
 /** Reads server-sent events from `url` until `until` returns true. */
@@ -376,9 +360,9 @@ function readEvents(
 }
 
 test("live: a new checkpoint of a run is pushed as a server-sent event within 2 s", async () => {
-  const dashboard = await startDashboard({ lab: lab.lab, port: 0, pollMs: 200 });
+  const dashboard = await startDashboard({ lab: t.lab.lab, port: 0, pollMs: 200 });
   try {
-    const store = RunStore.open(lab.lab);
+    const store = RunStore.open(t.lab.lab);
     try {
       store.createRun({ id: "live-1", experiment: "other", kind: "attn-only", config: { name: "live-1" } });
       let written = 0;
@@ -410,8 +394,8 @@ test("live: a new checkpoint of a run is pushed as a server-sent event within 2 
 });
 
 test("`icl-lab serve --port 0` prints its address, serves the lab and stops on SIGTERM", async () => {
-  const bin = fileURLToPath(new URL("../../bin/icl-lab.js", import.meta.url));
-  const child = spawn(process.execPath, [bin, "serve", "--lab", lab.lab, "--port", "0"], { stdio: ["ignore", "pipe", "pipe"] });
+  const bin = fileURLToPath(new URL("../../bin/icl-t.lab.js", import.meta.url));
+  const child = spawn(process.execPath, [bin, "serve", "--lab", t.lab.lab, "--port", "0"], { stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (d) => (stderr += d));
   try {

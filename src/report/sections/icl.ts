@@ -9,6 +9,7 @@ import type { RunData } from "../data.ts";
 import { meanSd } from "../summary.ts";
 import { escapeHtml, formatNumber, formatTokens } from "../tables.ts";
 
+import { detectedList } from "./detected.ts";
 import type { Section, SectionContext } from "./types.ts";
 
 /** "In-context learning over training": the ICL score against tokens, with the detected phase change. */
@@ -28,14 +29,13 @@ export async function iclSection(ctx: SectionContext): Promise<Section[]> {
     const band = seeds
       ? "The band is the mean ± one standard deviation over seeds; each seed's detected window is shaded."
       : `The band is the ${conf ? `${Math.round(conf * 100)}% ` : ""}bootstrap interval over evaluation windows.`;
-    const detected = withIcl
-      .map((r) =>
-        r.phase.status === "found"
-          ? `<b>${escapeHtml(r.label)}</b>: ${formatTokens(r.phase.start)}–${formatTokens(r.phase.end)} tokens, a drop of ${formatNumber(r.phase.size)} nats` +
-            `${r.phase.shareInWindow !== null ? ` (${Math.round(100 * Math.min(1, r.phase.shareInWindow))}% of the whole change inside the window)` : ""}`
-          : `<b>${escapeHtml(r.label)}</b>: none (${escapeHtml(r.phase.reason)})`,
-      )
-      .join("; ");
+    const detected = detectedList(
+      withIcl,
+      (r) => r.phase,
+      (p) =>
+        `${formatTokens(p.start)}–${formatTokens(p.end)} tokens, a drop of ${formatNumber(p.size)} nats` +
+        `${p.shareInWindow !== null ? ` (${Math.round(100 * Math.min(1, p.shareInWindow))}% of the whole change inside the window)` : ""}`,
+    );
     sections.push({
       heading: "In-context learning over training",
       html: await figure(

@@ -6,6 +6,7 @@ import { positionLossChart, trainLossChart } from "../charts.ts";
 import { selectCheckpoints } from "../data.ts";
 import { escapeHtml, formatNumber, formatTokens } from "../tables.ts";
 import { METRIC, VECTOR } from "../../measure/names.ts";
+import { detectedList } from "./detected.ts";
 import type { Section, SectionContext } from "./types.ts";
 
 /** "Training loss and the loss bump". */
@@ -19,13 +20,11 @@ export async function trainLossSection(ctx: SectionContext): Promise<Section[]> 
     const bumps = withLoss.flatMap((r) =>
       r.bump.status === "found" ? [{ label: r.label, start: r.bump.start, end: r.bump.end, peak: r.bump.peak, height: r.bump.height }] : [],
     );
-    const detected = withLoss
-      .map((r) =>
-        r.bump.status === "found"
-          ? `<b>${escapeHtml(r.label)}</b>: ${formatTokens(r.bump.start)}–${formatTokens(r.bump.end)} tokens, peak at ${formatTokens(r.bump.peak)}, ${formatNumber(r.bump.height, 4)} nats above the convex hull`
-          : `<b>${escapeHtml(r.label)}</b>: none (${escapeHtml(r.bump.reason)})`,
-      )
-      .join("; ");
+    const detected = detectedList(
+      withLoss,
+      (r) => r.bump,
+      (b) => `${formatTokens(b.start)}–${formatTokens(b.end)} tokens, peak at ${formatTokens(b.peak)}, ${formatNumber(b.height, 4)} nats above the convex hull`,
+    );
     sections.push({
       heading: "Training loss and the loss bump",
       html: await figure(
