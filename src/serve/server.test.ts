@@ -311,11 +311,11 @@ test("the page and its script are served, with a policy that loads nothing from 
   assert.equal(page.statusCode, 200);
   assert.match(page.body, /<script type="module" src="\/app\.js">/);
   assert.match(String(page.headers["content-security-policy"]), /default-src 'self'/);
-  const js = await t.app.inject({ url: "/t.app.js" });
+  const js = await t.app.inject({ url: "/app.js" });
   assert.equal(js.statusCode, 200);
   assert.ok(js.body.length > 100_000, "vega, vega-lite and vega-embed are bundled");
   assert.doesNotMatch(js.body, /cdn\.jsdelivr|unpkg\.com/);
-  assert.equal((await t.app.inject({ url: "/t.app.css" })).statusCode, 200);
+  assert.equal((await t.app.inject({ url: "/app.css" })).statusCode, 200);
 });
 
 /** Reads server-sent events from `url` until `until` returns true. */
@@ -394,7 +394,7 @@ test("live: a new checkpoint of a run is pushed as a server-sent event within 2 
 });
 
 test("`icl-lab serve --port 0` prints its address, serves the lab and stops on SIGTERM", async () => {
-  const bin = fileURLToPath(new URL("../../bin/icl-t.lab.js", import.meta.url));
+  const bin = fileURLToPath(new URL("../../bin/icl-lab.js", import.meta.url));
   const child = spawn(process.execPath, [bin, "serve", "--lab", t.lab.lab, "--port", "0"], { stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (d) => (stderr += d));
