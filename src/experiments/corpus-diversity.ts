@@ -56,7 +56,7 @@ export const corpusDiversity: ExperimentDefinition = {
     "the same unique tokens split equally among its domains (5M, lowered to legal's ~3.6M when legal is compared); 6 checkpoints per " +
     "decade from 250k tokens (the first induction head timed to a factor 1.5); measured on 1,000 windows of its own mixture's held-out " +
     "text and of a common evaluation set of every domain of the experiment, by loss by position (perplexity), head scores and few-shot " +
-    "tasks. 20 runs (14 without apt), 800M tokens: about 90 minutes on 2 idle cores (corpus-source's measured 40M-token runs: 7–9 " +
+    "tasks. 20 runs (14 without apt), 800M tokens: about 80–100 minutes on 2 idle cores (corpus-source's measured 40M-token runs: 7–9 " +
     "minutes each on one core).",
   corpusHelp: "your corpora join brown, legal and email: each alone, paired with each of them, and all together",
   domainsHelp: "the domains to combine (source ids, comma-separated): each alone, every pair, and all of them together",

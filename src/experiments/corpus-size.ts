@@ -29,7 +29,7 @@ export const corpusSize: ExperimentDefinition = {
     "about 58M training tokens; brown, 5.4M, where apt cannot fetch it), with 1/64, 1/16, ¼, ½ and all of them as its unique tokens, " +
     "2 seeds, each run 40M training tokens (so from ~44 epochs down to under one on code_go); 6 checkpoints per decade from 250k tokens; " +
     "measured on 1,000 windows of the corpus's held-out text (the same windows for every budget), by loss by position (perplexity), " +
-    "head scores (and the tokens to the first induction head) and few-shot tasks. 10 runs, 400M tokens: about 45 minutes on 2 idle cores.",
+    "head scores (and the tokens to the first induction head) and few-shot tasks. 10 runs, 400M tokens: about 40–50 minutes on 2 idle cores.",
   corpusHelp: "the corpus whose size varies (one --corpus; default brown)",
   domainsHelp: "the corpus whose size varies (one source id; default brown)",
   expected:

@@ -33,7 +33,7 @@ export const corpusSource: ExperimentDefinition = {
     "(5M; legal, when compared, lowers it to its ~3.6M for every run); 6 checkpoints per decade from 250k tokens (the first induction head " +
     "is timed to a factor 1.5); measured on 1,000 windows of its own domain's held-out text, on a common evaluation set (1,000 windows: " +
     "equal shares of every domain's), by loss by position (perplexity), head scores and few-shot tasks. 24 runs, 960M tokens: about " +
-    "1 hour 50 minutes on 2 idle cores (measured: 7–9 minutes per 40M-token run on one core; --domains code_go,brown,email: 40 minutes), " +
+    "100–120 minutes on 2 idle cores (measured: 7–9 minutes per 40M-token run on one core; --domains code_go,brown,email: 40 minutes), " +
     "plus the first build of the Debian corpora (about a minute; man_en runs groff on 1,100 pages, code_go is a ~20 MB download).",
   corpusHelp: "your corpora are added to the domains (each gets its own model)",
   domainsHelp: "the domains to compare (source ids, comma-separated) instead of the defaults",
