@@ -62,7 +62,7 @@ export const corpusDiversity: ExperimentDefinition = {
   domainsHelp: "the domains to combine (source ids, comma-separated): each alone, every pair, and all of them together",
   expected:
     "Shin et al. (2022): some corpora give no few-shot ICL alone but do in combination (KiN + Ency); not every combination helps (Cafe + " +
-    "News). Here, not yet measured at this scale (docs/experiments.md has the earlier setting's numbers): code forms induction heads " +
+    "News). Expected here (not yet measured at this scale; docs/experiments.md has the earlier setting's numbers): code forms induction heads " +
     "alone (corpus-source), and a mixture that dilutes it with prose should form them later or not at all; read differences with the intervals.",
   ...corpusDefaults(2),
   async configs(opts, ctx) {

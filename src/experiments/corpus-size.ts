@@ -34,7 +34,7 @@ export const corpusSize: ExperimentDefinition = {
   domainsHelp: "the corpus whose size varies (one source id; default brown)",
   expected:
     "Shin et al. (2022): more pretraining data helps in-context learning up to a point (6B → 56B tokens: a large gain; 56B → 150B: " +
-    "little). Here: held-out perplexity falls with the budget while the data repeats many times and flattens after; whether and when " +
+    "little). Expected here: held-out perplexity falls with the budget while the data repeats many times and flattens after; whether and when " +
     "code forms its induction head at each budget, with the ICL score, is the new measurement (docs/experiments.md, corpus-size).",
   ...corpusDefaults(2),
   async configs(opts, ctx) {
