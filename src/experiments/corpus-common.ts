@@ -24,9 +24,6 @@ export const DEBIAN_DOMAINS = ["bible_kjv", "man_en", "code_go", "fortunes_en"] 
  */
 export const CORPUS_EVAL_WINDOWS = 1000;
 
-/** Unique training tokens of every run of a corpus experiment, at most (bytes: ~2 MB of text). */
-export const CORPUS_BUDGET = { default: 2_000_000, smoke: 200_000 } as const;
-
 /**
  * The ids that can be built here, and the others with the reason (a note for the plan).
  * The Debian sources' availability is checked without downloading anything.
@@ -43,16 +40,19 @@ export async function selectAvailable(ids: readonly string[], ctx: PlanContext):
 }
 
 /**
- * The same budget for every run: `cap` (CORPUS_BUDGET unless the experiment names its own), or
- * less when a domain has fewer training tokens (then every run gets that many).
+ * Unique training tokens per run, at most, where the comparison is between domains: 5M bytes,
+ * about what brown and email hold (legal, when compared, lowers it to its ~3.6M for every run).
+ * With 2M, 30M training tokens were 15 epochs and code's held-out ICL score swung between seeds
+ * (+0.62 and −0.20).
  */
-export async function equalBudget(
-  domains: readonly string[],
-  opts: ResolvedOptions,
-  ctx: PlanContext,
-  cap: { readonly default: number; readonly smoke: number } = CORPUS_BUDGET,
-): Promise<{ budget: number; notes: string[] }> {
-  let budget: number = cap[opts.scale];
+export const DOMAIN_UNIQUE = { default: 5_000_000, smoke: 200_000 } as const;
+
+/**
+ * The same budget for every run: DOMAIN_UNIQUE, or less when a domain has fewer training tokens
+ * (then every run gets that many).
+ */
+export async function equalBudget(domains: readonly string[], opts: ResolvedOptions, ctx: PlanContext): Promise<{ budget: number; notes: string[] }> {
+  let budget: number = DOMAIN_UNIQUE[opts.scale];
   let smallest: string | null = null;
   for (const id of domains) {
     const t = await ctx.trainingTokens(id, { kind: "byte" });
@@ -92,14 +92,6 @@ export const CORPUS_SCALE = { tokens: 40_000_000, perDecade: 6, first: 250_000, 
 export function corpusDefaults(seeds: number): Pick<ExperimentDefinition, "defaults" | "headsFrom"> {
   return { defaults: { seeds, tokens: CORPUS_SCALE.tokens }, headsFrom: CORPUS_HEADS_FROM };
 }
-
-/**
- * Unique training tokens per run, at most, where the comparison is between domains: 5M bytes,
- * about what brown and email hold (legal, when compared, lowers it to its ~3.6M for every run).
- * With 2M, 30M training tokens were 15 epochs and code's held-out ICL score swung between seeds
- * (+0.62 and −0.20).
- */
-export const DOMAIN_UNIQUE = { default: 5_000_000, smoke: 200_000 } as const;
 
 /** Where a budget is too small for heads (`--minutes`' note): natural's first head on code_go, the fastest domain. */
 export const CORPUS_HEADS_FROM = {

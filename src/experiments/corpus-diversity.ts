@@ -4,7 +4,7 @@
  * "diversity").
  */
 import { COMMON } from "./data.ts";
-import { corpusDefaults, corpusRuns, DOMAIN_UNIQUE, equalBudget, equalMixture, selectAvailable, userDomains } from "./corpus-common.ts";
+import { corpusDefaults, corpusRuns, equalBudget, equalMixture, selectAvailable, userDomains } from "./corpus-common.ts";
 import { LAB_MODEL_TEXT } from "./common.ts";
 import type { ExperimentDefinition, ResolvedOptions } from "./types.ts";
 import { ICL_COMMON } from "../measure/names.ts";
@@ -68,7 +68,7 @@ export const corpusDiversity: ExperimentDefinition = {
   async configs(opts, ctx) {
     const { groups: gs, notes } = await groups(opts, ctx);
     const all = [...new Set(gs.flat())];
-    const { budget, notes: budgetNotes } = await equalBudget(all, opts, ctx, DOMAIN_UNIQUE);
+    const { budget, notes: budgetNotes } = await equalBudget(all, opts, ctx);
     notes.push(...budgetNotes);
     const configs = gs
       .flatMap((g) => groupMixtures(g))

@@ -5,17 +5,7 @@
  * domain, few-shot task accuracies and perplexity, in a Shin-style table.
  */
 import { COMMON } from "./data.ts";
-import {
-  corpusDefaults,
-  corpusRuns,
-  DEBIAN_DOMAINS,
-  DOMAIN_UNIQUE,
-  equalBudget,
-  equalMixture,
-  NPM_DOMAINS,
-  selectAvailable,
-  userDomains,
-} from "./corpus-common.ts";
+import { corpusDefaults, corpusRuns, DEBIAN_DOMAINS, equalBudget, equalMixture, NPM_DOMAINS, selectAvailable, userDomains } from "./corpus-common.ts";
 import { LAB_MODEL_TEXT } from "./common.ts";
 import type { ExperimentDefinition } from "./types.ts";
 import { ICL_COMMON } from "../measure/names.ts";
@@ -62,7 +52,7 @@ export const corpusSource: ExperimentDefinition = {
       notes.push(...debian.notes);
     }
     if (domains.length < 6) notes.push(`${domains.length} domains (${domains.join(", ")}); Shin-style comparisons want 6 or more`);
-    const { budget, notes: budgetNotes } = await equalBudget(domains, opts, ctx, DOMAIN_UNIQUE);
+    const { budget, notes: budgetNotes } = await equalBudget(domains, opts, ctx);
     notes.push(...budgetNotes);
     const configs = domains.flatMap((id) =>
       corpusRuns({

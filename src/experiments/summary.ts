@@ -7,7 +7,7 @@
  */
 import type { RunData } from "../report/data.ts";
 import { headName } from "../report/data.ts";
-import { bestHead, finalMetrics, meanSd, meanSdByKey } from "../report/summary.ts";
+import { bestHead, finalMetrics, finiteValues, meanSd, meanSdByKey } from "../report/summary.ts";
 import { ICL_COMMON, ICL_NATURAL } from "../measure/names.ts";
 import { tInterval95 } from "../measure/stats.ts";
 import { formatNumber, formatTokens } from "../report/tables.ts";
@@ -97,9 +97,7 @@ export function summaryTable(runs: readonly RunData[], columns: readonly Summary
     for (const v of vals) for (const k of Object.keys(v)) if (k.startsWith("task:")) taskNames.add(k);
     const keys = new Set(vals.flatMap((v) => Object.keys(v)));
     const { values, sd } = meanSdByKey(vals, keys);
-    const ci95 = Object.fromEntries(
-      [...keys].map((k) => [k, tInterval95(vals.map((v) => v[k]).filter((x): x is number => x !== null && x !== undefined && Number.isFinite(x)))]),
-    );
+    const ci95 = Object.fromEntries([...keys].map((k) => [k, tInterval95(finiteValues(vals, k))]));
     const row: SummaryRow = { label, runIds: rs.map((r) => r.id), values, sd, ci95, perRun: vals };
     rows.push(row);
     return { row, rs, vals };

@@ -23,6 +23,11 @@ export function meanSd(xs: readonly number[]): MeanSd {
   return { mean: mean(xs), sd: xs.length > 1 ? sd(xs) : null };
 }
 
+/** The finite values the rows hold under `key` (null, undefined and non-finite left out), in row order. */
+export function finiteValues(rows: ReadonlyArray<Record<string, number | null | undefined>>, key: string): number[] {
+  return rows.map((r) => r[key]).filter((x): x is number => x !== null && x !== undefined && Number.isFinite(x));
+}
+
 /**
  * Per key, the mean and standard deviation over the finite values the rows hold (null, undefined
  * and non-finite values left out; a key no row has finite is null in both).
@@ -37,7 +42,7 @@ export function meanSdByKey(
   const values: Record<string, number | null> = {},
     sds: Record<string, number | null> = {};
   for (const k of keys) {
-    const xs = rows.map((r) => r[k]).filter((x): x is number => x !== null && x !== undefined && Number.isFinite(x));
+    const xs = finiteValues(rows, k);
     const s = xs.length > 0 ? meanSd(xs) : null;
     values[k] = s?.mean ?? null;
     sds[k] = s?.sd ?? null;
