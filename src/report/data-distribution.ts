@@ -50,6 +50,8 @@ export interface SweepSpec {
   archs: string[];
   /** Further architectures, at these values only. */
   more?: { archs: string[]; values: number[] };
+  /** This sweep trains this many times the scale's steps (default 1). */
+  stepsFactor?: number;
 }
 
 export interface CurvePoint {
