@@ -38,6 +38,7 @@ import {
   renderDdReport,
   runsAt,
   type SweepSpec,
+  sweepSteps,
 } from "../report/data-distribution.ts";
 import { writeFileAtomic } from "../util/fs.ts";
 import { runClassifierJobs, type PoolOutcome } from "./classifier-pool.ts";
@@ -177,7 +178,7 @@ export function planDataDistribution(opts: DdOptions): { lab: string; scale: DdS
   // Seed-major order, so that an interrupted sweep has every point at one seed first.
   for (let seed = 0; seed < seeds; seed++) {
     for (const s of SWEEPS) {
-      const steps = Math.round(scale.steps * (s.stepsFactor ?? 1));
+      const steps = sweepSteps(s, scale.steps);
       for (const v of s.values) for (const a of s.archs) add(a as Arch, { ...s.base, [s.knob]: v }, seed, steps);
       for (const v of s.more?.values ?? []) for (const a of s.more!.archs) add(a as Arch, { ...s.base, [s.knob]: v }, seed, steps);
     }
@@ -292,8 +293,8 @@ export function planText(plan: ReturnType<typeof planDataDistribution>): string 
 
 /** The sweeps that train longer than the scale, as the report's intro states them. */
 function longer(steps: number): string {
-  return SWEEPS.filter((s) => (s.stepsFactor ?? 1) !== 1)
-    .map((s) => ` (the ${s.name} sweep ${Math.round(steps * s.stepsFactor!)})`)
+  return SWEEPS.filter((s) => sweepSteps(s, steps) !== steps)
+    .map((s) => ` (the ${s.name} sweep ${sweepSteps(s, steps)})`)
     .join("");
 }
 

@@ -54,6 +54,11 @@ export interface SweepSpec {
   stepsFactor?: number;
 }
 
+/** The training steps of a sweep's runs at a scale of `scaleSteps`. */
+export function sweepSteps(sweep: SweepSpec, scaleSteps: number): number {
+  return Math.round(scaleSteps * (sweep.stepsFactor ?? 1));
+}
+
 export interface CurvePoint {
   step: number;
   iclNovel: number;
